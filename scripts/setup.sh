@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package lrem needs. Idempotent: a fast no-op when all are present.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ccache pkg-config
+  libtorch-dev libfaiss-dev libopenblas-dev
+  libsentencepiece-dev sentencepiece
+  pybind11-dev python3-pybind11 python3-dev python3-numpy python3-pytest
+  libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
+  wordnet-base
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"

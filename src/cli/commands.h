@@ -1,0 +1,11 @@
+// The `lrem` command line: one file per job, each adding its subcommand to the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace lrem::cli {
+
+// Each registers a subcommand whose callback does the work; errors propagate as lrem::Error.
+void add_generate(CLI::App& app);
+
+}  // namespace lrem::cli

@@ -1,0 +1,23 @@
+#include <iostream>
+
+#include "cli/commands.h"
+#include "lrem/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"lrem: reasoning-augmented embedding retrieval"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "lrem 0.1.0");
+  lrem::cli::add_generate(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const lrem::Error& e) {
+    std::cerr << "lrem: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "lrem: internal error: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,88 @@
+// The Llama-family decoder (Llama, Mistral, Qwen2 with q/k/v bias) in ATen: token embedding,
+// RMSNorm, rotate-half RoPE, grouped-query attention, SwiGLU MLP, tied or untied lm_head.
+// Parameters use the Hugging Face names so checkpoints map one to one.
+// Internal header: torch does not appear in lrem's public headers.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lrem/config.h"
+
+namespace lrem {
+
+// Preallocated key/value buffers for incremental decoding: per layer
+// [batch, num_key_value_heads, capacity, head_dim]. Positions [0, length) are filled.
+class KVCache {
+ public:
+  KVCache(const ModelConfig& config, int64_t batch, int64_t capacity, const at::TensorOptions& options);
+
+  int64_t batch() const { return batch_; }
+  int64_t capacity() const { return capacity_; }
+  int64_t length() const { return length_; }
+
+  at::Tensor& keys(size_t layer) { return keys_[layer]; }
+  at::Tensor& values(size_t layer) { return values_[layer]; }
+  // Marks n more positions as filled (called once per forward, after every layer wrote).
+  void advance(int64_t n);
+  // Repeats row 0's first `length()` positions into every row: a shared prompt prefix
+  // computed once for batch 1 seeds a batch of continuations.
+  KVCache expand_prefix(int64_t batch, int64_t capacity) const;
+  // Keeps only the given rows (e.g. drops finished sequences).
+  void select_rows(const at::Tensor& rows);
+
+ private:
+  int64_t batch_, capacity_, length_ = 0;
+  std::vector<at::Tensor> keys_, values_;
+};
+
+struct ForwardOutput {
+  at::Tensor hidden;  // [B, T, hidden_size], after the final norm (HF's last_hidden_state)
+  at::Tensor logits;  // [B, T, vocab_size] or undefined when not requested
+};
+
+class Transformer {
+ public:
+  explicit Transformer(ModelConfig config, const at::TensorOptions& options = at::kFloat);
+
+  const ModelConfig& config() const { return config_; }
+  at::TensorOptions options() const { return options_; }
+
+  // Fills the parameters with N(0, 0.02) (norm weights with 1), deterministically from seed.
+  void init_random(uint64_t seed);
+
+  // Parameters by Hugging Face name ("model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
+  // ..., "lm_head.weight" only when untied). Tensors share storage with the model.
+  const std::map<std::string, at::Tensor>& parameters() const { return params_; }
+  std::vector<std::string> expected_parameter_names() const;
+  std::vector<int64_t> expected_shape(const std::string& name) const;
+  // Replaces every parameter; throws FormatError naming any missing, unexpected or
+  // mis-shaped tensor. Tensors are converted to this model's dtype/device.
+  void load_parameters(const std::map<std::string, at::Tensor>& tensors, const std::string& source);
+
+  // Grows the vocabulary (embedding and untied lm_head rows) to new_vocab_size; new rows are
+  // initialised with the mean of the existing rows, as Hugging Face's resize_token_embeddings.
+  void resize_vocab(int64_t new_vocab_size);
+
+  void set_requires_grad(bool requires_grad);
+
+  // input_ids, position_ids: [B, T] int64. attention_mask: [B, past + T] (nonzero = real token)
+  // or undefined for "all real". With a cache, keys/values of these T positions are written at
+  // [cache.length(), cache.length() + T) and the cache advances by T.
+  ForwardOutput forward(const at::Tensor& input_ids, const at::Tensor& position_ids,
+                        const at::Tensor& attention_mask, KVCache* cache, bool compute_logits = true) const;
+
+  // hidden [..., hidden_size] -> logits [..., vocab_size].
+  at::Tensor logits(const at::Tensor& hidden) const;
+
+ private:
+  ModelConfig config_;
+  at::TensorOptions options_;
+  std::map<std::string, at::Tensor> params_;
+};
+
+}  // namespace lrem

@@ -1,0 +1,30 @@
+// Shared helpers for the GoogleTest suite: where fixtures live, scratch directories.
+#pragma once
+
+#include <string>
+
+namespace lrem::testing {
+
+// The fixtures directory: $LREM_FIXTURES_DIR, else the path configured at build time
+// (default ../shared/fixtures next to the source tree).
+std::string fixtures_dir();
+
+// Path of a fixture, or "" after printing a loud SKIP notice when it is absent.
+// Use with GTEST_SKIP(): `auto dir = fixture("stories260K"); if (dir.empty()) GTEST_SKIP();`
+std::string fixture(const std::string& name);
+
+// A fresh, empty directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace lrem::testing
