@@ -1,0 +1,44 @@
+// What a Model is made of. Internal: lrem's embedder and training code reach the
+// transformer and prompt format through Model::impl().
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "lrem/model.h"
+#include "transformer.h"
+
+namespace lrem {
+
+struct Model::Impl {
+  Impl(ModelConfig cfg, Tokenizer tok, PromptConfig prompt_cfg, const at::TensorOptions& options)
+      : config(std::move(cfg)), tokenizer(std::move(tok)), prompt_config(std::move(prompt_cfg)),
+        transformer(config, options) {}
+
+  ModelConfig config;
+  Tokenizer tokenizer;
+  PromptConfig prompt_config;
+  Transformer transformer;
+
+  // The prompt format needs the LREM special tokens; a plain LLM has none until
+  // add_lrem_tokens(), so it is built on first use. Throws InvalidArgument explaining the fix.
+  const PromptFormat& prompt() const;
+  // Call after the vocabulary, prompt config or weights change (training, add_lrem_tokens):
+  // drops the cached prompt format and fingerprint.
+  void invalidate();
+
+  std::string fingerprint() const;
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::optional<PromptFormat> prompt_;
+  mutable std::string fingerprint_;
+};
+
+// Parses the dtype names accepted in LoadOptions ("float32", "bfloat16", "float16").
+at::ScalarType parse_dtype(const std::string& name);
+
+}  // namespace lrem
