@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Generates lrem's e-commerce retrieval benchmark (catalogue, queries, qrels, pretraining corpus,
+stage-1 triplets, stage-2 pairs) from WordNet 3.0, deterministically for a seed.
+
+Example:
+    /usr/bin/python3 scripts/make_benchmark.py --out data/benchmark --seed 13
+
+The layout of the output directory is documented in docs/BENCHMARK_DATA.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from benchmark import Config, generate  # noqa: E402
+from benchmark.wordnet import WordNetFormatError  # noqa: E402
+
+
+def _fractions(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(x) for x in text.split("/"))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"expected TRAIN/DEV/TEST fractions like 0.7/0.1/0.2, got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def parse_args(argv: list[str]) -> Config:
+    defaults = Config(out="")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="output directory (created if missing)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
+    parser.add_argument("--num-items", type=_positive, default=defaults.num_items,
+                        help="catalogue size (default %(default)s)")
+    parser.add_argument("--num-types", type=_positive, default=defaults.num_types,
+                        help="number of WordNet product types (default %(default)s)")
+    parser.add_argument("--splits", type=_fractions, default=defaults.split_fractions,
+                        help="train/dev/test fractions of the types (default 0.7/0.1/0.2)")
+    parser.add_argument("--brands-per-tier", type=_positive, default=defaults.brands_per_tier,
+                        help="brands per price tier and branch (default %(default)s)")
+    parser.add_argument("--train-queries-per-type", type=_positive, default=defaults.train_queries_per_type,
+                        help="training queries per type and category (default %(default)s)")
+    parser.add_argument("--eval-queries-per-type", type=_positive, default=defaults.eval_queries_per_type,
+                        help="dev/test queries per type and category (default %(default)s)")
+    parser.add_argument("--triplets-per-query", type=_positive, default=defaults.triplets_per_query,
+                        help="stage-1 triplets (distinct exact items) per training query (default %(default)s)")
+    parser.add_argument("--knowledge-repeats", type=int, default=defaults.knowledge_repeats,
+                        help="extra paraphrase draws per lemma and direction in corpus.txt; the corpus "
+                             "size knob (default %(default)s)")
+    parser.add_argument("--listing-repeats", type=int, default=defaults.listing_repeats,
+                        help="listing sentences per item in corpus.txt (default %(default)s)")
+    parser.add_argument("--wordnet", default=defaults.wordnet, help="path to WordNet 3.0 data.noun")
+    args = parser.parse_args(argv)
+    if args.knowledge_repeats < 0 or args.listing_repeats < 0:
+        parser.error("--knowledge-repeats and --listing-repeats must be >= 0")
+    return Config(out=args.out, seed=args.seed, num_items=args.num_items, num_types=args.num_types,
+                  split_fractions=args.splits, brands_per_tier=args.brands_per_tier,
+                  train_queries_per_type=args.train_queries_per_type,
+                  eval_queries_per_type=args.eval_queries_per_type,
+                  triplets_per_query=args.triplets_per_query, knowledge_repeats=args.knowledge_repeats,
+                  listing_repeats=args.listing_repeats, wordnet=args.wordnet)
+
+
+def print_summary(summary: dict, seconds: float) -> None:
+    print(f"\n{summary['items']} items, {summary['types']} types "
+          f"({', '.join(f'{s} {n}' for s, n in summary['types_per_split'].items())})")
+    header = "split".ljust(7) + "".join(c.rjust(13) for c in summary["categories"]) + "total".rjust(9) \
+        + "qrels".rjust(9)
+    print(header)
+    for split, counts in summary["queries"].items():
+        row = split.ljust(7) + "".join(str(counts.get(c, 0)).rjust(13) for c in summary["categories"])
+        print(row + str(sum(counts.values())).rjust(9) + str(summary["qrels"][split]).rjust(9))
+    print("types per branch (train/dev/test):")
+    for branch, counts in summary["types_per_branch"].items():
+        print(f"  {branch:22s} {counts['train']:4d} {counts['dev']:4d} {counts['test']:4d}")
+    print(f"{summary['triplets']} stage-1 triplets, {summary['pairs']} stage-2 pairs, corpus "
+          f"{summary['corpus_lines']} lines / {summary['corpus_bytes'] / 1e6:.2f} MB; {seconds:.1f} s")
+
+
+def main(argv: list[str]) -> int:
+    config = parse_args(argv)
+    start = time.monotonic()
+    try:
+        summary = generate(config, log=lambda msg: print(f"[{time.monotonic() - start:5.1f}s] {msg}", flush=True))
+    except (FileNotFoundError, WordNetFormatError, ValueError, KeyError) as exc:
+        print(f"make_benchmark: error: {exc}", file=sys.stderr)
+        return 1
+    print_summary(summary, time.monotonic() - start)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
