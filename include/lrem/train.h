@@ -1,0 +1,132 @@
+// Training: pretraining a Llama-family backbone, LREM stage 1 (SFT + InfoNCE on
+// query-CoT-item triplets) and stage 2 (GRPO on query-item pairs).
+//
+// Each stage reads the data files its config names, trains, writes Hugging Face checkpoints
+// (config.json, model.safetensors, tokenizer files, lrem_config.json) into output_dir and
+// returns a summary. Runs are deterministic for a given seed and thread count; periodic
+// checkpoints carry the optimiser state so `resume` continues exactly where a run stopped.
+// docs/TRAINING.md explains every option.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "lrem/config.h"
+
+namespace lrem {
+
+// One progress report, emitted every `log_every` optimiser steps.
+struct TrainProgress {
+  std::string stage;  // "pretrain", "sft" or "grpo"
+  int64_t step = 0;   // optimiser steps done
+  int64_t total_steps = 0;
+  double steps_per_second = 0;
+  double eta_seconds = 0;
+  std::map<std::string, double> metrics;  // loss, lr and the stage's own terms
+};
+using ProgressCallback = std::function<void(const TrainProgress&)>;
+
+// Options every stage shares. One optimiser step consumes
+// batch_size * grad_accum * world_size examples (the global batch).
+struct TrainingConfig {
+  std::string output_dir;  // required: checkpoints, final model, metrics.jsonl
+  uint64_t seed = 0;
+  double lr = 3e-4;
+  double min_lr_ratio = 0.1;  // the cosine decays to lr * min_lr_ratio
+  double warmup_ratio = 0.03;
+  int epochs = 1;
+  int64_t max_steps = 0;  // > 0: stop after this many optimiser steps (overrides epochs)
+  int batch_size = 8;     // examples per micro-batch and process
+  int grad_accum = 1;     // micro-batches per optimiser step
+  double clip_norm = 1.0;  // <= 0: no clipping
+  double weight_decay = 0.01;  // decoupled (AdamW); matrices only, not norms
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.95;
+  double adam_eps = 1e-8;
+  int64_t save_every = 0;  // > 0: checkpoint every this many steps (the final one always)
+  int64_t log_every = 10;
+  bool resume = false;     // continue from the latest checkpoint in output_dir
+  int num_threads = 0;     // 0: hardware concurrency
+  bool quiet = false;      // no progress line on stderr
+  // Data parallelism over processes (c10d, Gloo backend): rank 0 hosts the rendezvous.
+  int world_size = 1;
+  int rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+
+  ProgressCallback on_progress;  // optional; not part of the JSON
+
+  void validate(const std::string& source) const;  // InvalidArgument naming the field
+};
+
+struct PretrainConfig : TrainingConfig {
+  std::string corpus;  // required: UTF-8 text, one document per line
+  // Tokenizer: an existing tokenizer.model (or model directory); empty trains a SentencePiece
+  // model on the corpus with the options below.
+  std::string tokenizer;
+  int vocab_size = 4000;
+  std::string tokenizer_type = "bpe";  // bpe or unigram
+  // Architecture (Hugging Face config.json fields); vocab_size comes from the tokenizer.
+  ModelConfig model = small_model();
+  int seq_len = 256;  // tokens per packed training block
+  double validation_fraction = 0.0;  // share of blocks held out for a validation loss
+
+  static ModelConfig small_model();
+  static PretrainConfig from_json(const std::string& text, const std::string& source = "config");
+  void validate(const std::string& source) const;
+};
+
+struct SftConfig : TrainingConfig {
+  std::string model;  // required: starting model directory (a pretrained backbone)
+  std::string data;   // required: JSONL {"query", "cot", "item" | "item_id", optional "negatives", "category"}
+  std::string catalogue;  // JSONL {"id", "title"}: resolves "item_id" (and ids in "negatives")
+  double lambda_sft = 0.1;
+  double lambda_nce = 1.0;
+  double tau = 0.05;
+  int max_hard_negatives = 0;  // per triplet, taken from "negatives"; 0 ignores them
+
+  SftConfig() { lr = 1e-4; }
+  static SftConfig from_json(const std::string& text, const std::string& source = "config");
+  void validate(const std::string& source) const;
+};
+
+struct GrpoConfig : TrainingConfig {
+  std::string model;  // required: the stage-1 model directory
+  std::string data;   // required: JSONL {"query", "item" | "item_id", optional "category"}
+  std::string catalogue;
+  int group_size = 8;            // G: CoTs sampled per query
+  double temperature = 1.0;
+  int top_k = 0;
+  double top_p = 1.0;
+  int max_cot_tokens = 16;       // l: the length reward's limit
+  int max_sample_tokens = 32;    // sampling cap (CoT plus closing tokens); > max_cot_tokens
+  double reward_format = 0.5;
+  double reward_length = 0.2;
+  double reward_accuracy = 1.0;
+  double clip_epsilon = 0.2;
+  int updates_per_batch = 1;     // PPO epochs over each sampled batch
+  double lambda_grpo = 1.0;
+  double lambda_nce = 0.1;
+  double tau = 0.05;
+  double kl_coef = 0.0;          // > 0: KL penalty towards reference_model
+  std::string reference_model;   // defaults to `model` when kl_coef > 0
+
+  GrpoConfig() { lr = 1e-5; batch_size = 4; }
+  static GrpoConfig from_json(const std::string& text, const std::string& source = "config");
+  void validate(const std::string& source) const;
+};
+
+struct TrainResult {
+  int64_t steps = 0;         // optimiser steps in total (including those before a resume)
+  double wall_seconds = 0;   // of this invocation
+  std::map<std::string, double> final_metrics;  // the last logged values
+  std::string output_dir;    // holds the final model
+};
+
+TrainResult pretrain(const PretrainConfig& config);
+TrainResult sft(const SftConfig& config);
+TrainResult grpo(const GrpoConfig& config);
+
+}  // namespace lrem
