@@ -1,0 +1,253 @@
+#include "transformer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "lrem/error.h"
+#include "tiny_llama.h"
+
+namespace lrem {
+namespace {
+
+using testing::random_ids;
+using testing::tiny_config;
+using testing::tiny_model;
+using testing::tiny_variants;
+
+// One unpadded sequence through the Hugging Face Llama definition, written as plainly as
+// possible and sharing nothing with transformer.cc: per-head loops, kv head = query head /
+// group size (HF's repeat_kv), RoPE angles in double, an explicit causal loop.
+at::Tensor reference_logits(const ModelConfig& c, const std::map<std::string, at::Tensor>& w, const at::Tensor& ids) {
+  const int64_t T = ids.numel(), d = c.effective_head_dim(), group = c.num_attention_heads / c.num_key_value_heads;
+  auto norm = [&](const at::Tensor& x, const at::Tensor& weight) {
+    return weight * x / at::sqrt((x * x).mean(-1, true) + c.rms_norm_eps);
+  };
+  auto proj = [&](const at::Tensor& x, const std::string& name) {
+    at::Tensor y = x.matmul(w.at(name + ".weight").t());
+    return w.count(name + ".bias") ? y + w.at(name + ".bias") : y;
+  };
+  at::Tensor cos = at::empty({T, d}), sin = at::empty({T, d});
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < d / 2; ++i) {
+      const double angle = t * std::pow(c.rope_theta, -2.0 * i / d);
+      cos[t][i] = cos[t][i + d / 2] = std::cos(angle);
+      sin[t][i] = sin[t][i + d / 2] = std::sin(angle);
+    }
+  auto rope = [&](const at::Tensor& x) {
+    const at::Tensor rotated = at::cat({-x.narrow(1, d / 2, d / 2), x.narrow(1, 0, d / 2)}, 1);
+    return x * cos + rotated * sin;
+  };
+  at::Tensor x = w.at("model.embed_tokens.weight").index_select(0, ids.reshape(-1));
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    const at::Tensor h = norm(x, w.at(p + "input_layernorm.weight"));
+    const at::Tensor q = proj(h, p + "self_attn.q_proj"), k = proj(h, p + "self_attn.k_proj"),
+                     v = proj(h, p + "self_attn.v_proj");
+    std::vector<at::Tensor> heads;
+    for (int64_t head = 0; head < c.num_attention_heads; ++head) {
+      const int64_t kv = head / group;
+      const at::Tensor qh = rope(q.narrow(1, head * d, d)), kh = rope(k.narrow(1, kv * d, d));
+      at::Tensor scores = qh.matmul(kh.t()) / std::sqrt(double(d));
+      for (int64_t i = 0; i < T; ++i)
+        for (int64_t j = i + 1; j < T; ++j) scores[i][j] = -INFINITY;
+      heads.push_back(at::softmax(scores, -1).matmul(v.narrow(1, kv * d, d)));
+    }
+    x = x + proj(at::cat(heads, 1), p + "self_attn.o_proj");
+    const at::Tensor h2 = norm(x, w.at(p + "post_attention_layernorm.weight"));
+    const at::Tensor gate = proj(h2, p + "mlp.gate_proj");
+    x = x + proj(gate * at::sigmoid(gate) * proj(h2, p + "mlp.up_proj"), p + "mlp.down_proj");
+  }
+  const std::string head = c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  return norm(x, w.at("model.norm.weight")).matmul(w.at(head).t());
+}
+
+at::Tensor positions(int64_t rows, int64_t n, int64_t start = 0) {
+  return at::arange(start, start + n, at::kLong).unsqueeze(0).expand({rows, n}).contiguous();
+}
+
+// One sequence of token ids as a [1, n] tensor.
+at::Tensor row(const std::vector<int64_t>& ids) { return at::tensor(ids, at::kLong).unsqueeze(0); }
+
+double max_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+TEST(Transformer, MatchesPlainReferenceImplementation) {
+  for (const auto& config : tiny_variants()) {
+    const Transformer model = tiny_model(config);
+    const at::Tensor ids = random_ids(1, 9, config.vocab_size, 1);
+    const at::Tensor logits = model.forward(ids, positions(1, 9), {}, nullptr).logits[0];
+    const at::Tensor expected = reference_logits(config, model.parameters(), ids);
+    EXPECT_GT(expected.std().item<double>(), 0.5);  // the comparison is not between near-constants
+    EXPECT_LT(max_diff(logits, expected), 1e-4) << "attention_bias=" << config.attention_bias
+                                                << " tied=" << config.tie_word_embeddings;
+  }
+}
+
+TEST(Transformer, IncrementalDecodingWithCacheEqualsFullForward) {
+  for (const auto& config : tiny_variants()) {
+    const Transformer model = tiny_model(config);
+    const int64_t B = 2, T = 12;
+    const at::Tensor ids = random_ids(B, T, config.vocab_size, 2);
+    const at::Tensor full = model.forward(ids, positions(B, T), {}, nullptr).logits;
+
+    KVCache cache(config, B, T, model.options());
+    int64_t start = 0;
+    for (int64_t chunk : {5, 1, 3, 1, 2}) {
+      const auto out = model.forward(ids.narrow(1, start, chunk), positions(B, chunk, start), {}, &cache);
+      EXPECT_LT(max_diff(out.logits, full.narrow(1, start, chunk)), 1e-5) << "chunk at " << start;
+      start += chunk;
+      EXPECT_EQ(cache.length(), start);
+    }
+  }
+}
+
+TEST(Transformer, LeftPaddedBatchEqualsEachSequenceAlone) {
+  for (const auto& config : tiny_variants()) {
+    const Transformer model = tiny_model(config);
+    const std::vector<int64_t> lengths = {7, 4, 1};
+    const int64_t B = 3, T = 7;
+    const at::Tensor seqs = random_ids(B, T, config.vocab_size, 3);
+    // Left padding: row b holds its last lengths[b] tokens; pad id 5 with position 0 (HF's
+    // cumsum(mask) - 1 with padding clamped), mask 0.
+    at::Tensor ids = at::full({B, T}, 5, at::kLong), pos = at::zeros({B, T}, at::kLong), mask = at::zeros({B, T}, at::kLong);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t n = lengths[b];
+      ids[b].narrow(0, T - n, n).copy_(seqs[b].narrow(0, 0, n));
+      pos[b].narrow(0, T - n, n).copy_(at::arange(n));
+      mask[b].narrow(0, T - n, n).fill_(1);
+    }
+    const auto batch = model.forward(ids, pos, mask, nullptr);
+    EXPECT_TRUE(at::isfinite(batch.hidden).all().item<bool>()) << "fully masked padding rows must not give NaN";
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t n = lengths[b];
+      const auto alone = model.forward(seqs[b].narrow(0, 0, n).unsqueeze(0), positions(1, n), {}, nullptr);
+      EXPECT_LT(max_diff(batch.hidden[b].narrow(0, T - n, n), alone.hidden[0]), 1e-5) << "row " << b;
+      EXPECT_LT(max_diff(batch.logits[b].narrow(0, T - n, n), alone.logits[0]), 1e-5) << "row " << b;
+    }
+  }
+}
+
+TEST(Transformer, ResizeVocabKeepsOldRowsAndAddsTheMean) {
+  for (const auto& config : tiny_variants()) {
+    Transformer model = tiny_model(config);
+    const std::vector<std::string> grown =
+        config.tie_word_embeddings ? std::vector<std::string>{"model.embed_tokens.weight"}
+                                   : std::vector<std::string>{"model.embed_tokens.weight", "lm_head.weight"};
+    std::map<std::string, at::Tensor> before;
+    for (const auto& name : grown) before[name] = model.parameters().at(name).clone();
+
+    model.resize_vocab(53);
+    EXPECT_EQ(model.config().vocab_size, 53);
+    for (const auto& name : grown) {
+      const at::Tensor w = model.parameters().at(name);
+      ASSERT_EQ(w.sizes(), (at::IntArrayRef{53, 32})) << name;
+      EXPECT_TRUE(at::equal(w.narrow(0, 0, 50), before[name])) << name;
+      const at::Tensor mean = before[name].mean(0);
+      for (int64_t row = 50; row < 53; ++row) EXPECT_LT(max_diff(w[row], mean), 1e-6) << name;
+    }
+    const auto out = model.forward(row({52, 1, 51}), positions(1, 3), {}, nullptr);
+    EXPECT_EQ(out.logits.size(2), 53);
+    EXPECT_THROW(model.resize_vocab(40), InvalidArgument);
+  }
+}
+
+TEST(Transformer, CacheOverflowAndBadInputsThrow) {
+  const ModelConfig config = tiny_config();
+  const Transformer model = tiny_model(config);
+  KVCache cache(config, 1, 4, model.options());
+  model.forward(random_ids(1, 3, 50, 4), positions(1, 3), {}, &cache);
+  EXPECT_THROW(model.forward(random_ids(1, 2, 50, 5), positions(1, 2, 3), {}, &cache), LimitExceeded);
+  EXPECT_EQ(cache.length(), 3);
+  EXPECT_THROW(cache.advance(2), LimitExceeded);
+  model.forward(random_ids(1, 1, 50, 6), positions(1, 1, 3), {}, &cache);  // the last slot still works
+  EXPECT_EQ(cache.length(), 4);
+
+  EXPECT_THROW(model.forward(row({3, 50}), positions(1, 2), {}, nullptr), InvalidArgument);
+  EXPECT_THROW(model.forward(row({3, 4}), positions(1, 2, 63), {}, nullptr), LimitExceeded);
+  EXPECT_THROW(model.forward(row({3, 4}), positions(1, 2), at::ones({1, 3}), nullptr),
+               InvalidArgument);
+  EXPECT_THROW(KVCache(config, 0, 4, model.options()), InvalidArgument);
+  EXPECT_THROW(Transformer(config).forward(row({3}), positions(1, 1), {}, nullptr), InvalidArgument);
+}
+
+TEST(Transformer, ExpandPrefixCopiesRowZeroIntoEveryRow) {
+  const ModelConfig config = tiny_config();
+  const Transformer model = tiny_model(config);
+  const at::Tensor prefix = random_ids(1, 5, 50, 8), suffix = random_ids(3, 2, 50, 9);
+  KVCache one(config, 1, 5, model.options());
+  model.forward(prefix, positions(1, 5), {}, &one);
+  KVCache many = one.expand_prefix(3, 7);
+  EXPECT_EQ(many.batch(), 3);
+  EXPECT_EQ(many.length(), 5);
+  const at::Tensor logits = model.forward(suffix, positions(3, 2, 5), {}, &many).logits;
+  const at::Tensor full = model.forward(at::cat({prefix.expand({3, 5}), suffix}, 1), positions(3, 7), {}, nullptr).logits;
+  EXPECT_LT(max_diff(logits, full.narrow(1, 5, 2)), 1e-5);
+
+  many.select_rows(at::tensor({2, 0}, at::kLong));
+  EXPECT_EQ(many.batch(), 2);
+  EXPECT_THROW(many.select_rows(at::tensor({3}, at::kLong)), InvalidArgument);
+}
+
+TEST(Transformer, GradientsReachEveryParameter) {
+  for (const auto& config : tiny_variants()) {
+    Transformer model = tiny_model(config);
+    model.set_requires_grad(true);
+    const at::Tensor ids = random_ids(2, 6, config.vocab_size, 10);
+    const at::Tensor logits = model.forward(ids, positions(2, 6), at::ones({2, 6}, at::kLong), nullptr).logits;
+    const at::Tensor loss = at::cross_entropy_loss(logits.narrow(1, 0, 5).reshape({-1, config.vocab_size}),
+                                                   ids.narrow(1, 1, 5).reshape(-1));
+    loss.backward();
+    for (const auto& [name, param] : model.parameters()) {
+      ASSERT_TRUE(param.grad().defined()) << name;
+      EXPECT_TRUE(at::isfinite(param.grad()).all().item<bool>()) << name;
+      EXPECT_GT(param.grad().abs().sum().item<double>(), 0) << name;
+    }
+  }
+}
+
+TEST(Transformer, InitRandomIsDeterministicPerSeed) {
+  const ModelConfig config = tiny_config(true, false);
+  Transformer a(config), b(config), c(config);
+  a.init_random(1);
+  b.init_random(1);
+  c.init_random(2);
+  for (const auto& [name, tensor] : a.parameters()) {
+    EXPECT_TRUE(at::equal(tensor, b.parameters().at(name))) << name;
+    if (name.find("norm") == std::string::npos && name.find("bias") == std::string::npos) {
+      EXPECT_FALSE(at::equal(tensor, c.parameters().at(name))) << name;
+      EXPECT_NEAR(tensor.std().item<double>(), 0.02, 0.005) << name;
+    }
+  }
+}
+
+TEST(Transformer, LoadParametersRejectsMissingAndMisshapedTensors) {
+  const ModelConfig config = tiny_config(false, false);
+  const Transformer source = tiny_model(config);
+  Transformer target(config);
+  target.load_parameters(source.parameters(), "good.safetensors");
+  const at::Tensor ids = random_ids(1, 4, 50, 11);
+  EXPECT_TRUE(at::equal(target.forward(ids, positions(1, 4), {}, nullptr).logits,
+                        source.forward(ids, positions(1, 4), {}, nullptr).logits));
+
+  auto expect_error = [&](const std::map<std::string, at::Tensor>& tensors, const std::string& culprit) {
+    try {
+      target.load_parameters(tensors, "bad.safetensors");
+      ADD_FAILURE() << "no error for " << culprit;
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find("bad.safetensors"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(culprit), std::string::npos) << e.what();
+    }
+  };
+  auto missing = source.parameters();
+  missing.erase("model.layers.1.mlp.up_proj.weight");
+  expect_error(missing, "model.layers.1.mlp.up_proj.weight");
+  auto misshaped = source.parameters();
+  misshaped["model.norm.weight"] = at::ones({31});
+  expect_error(misshaped, "model.norm.weight");
+  auto unexpected = source.parameters();
+  unexpected["model.layers.2.mlp.up_proj.weight"] = at::ones({48, 32});
+  expect_error(unexpected, "model.layers.2.mlp.up_proj.weight");
+}
+
+}  // namespace
+}  // namespace lrem
