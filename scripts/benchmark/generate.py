@@ -64,7 +64,8 @@ def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dic
     builder = QueryBuilder(types, items, _rng(config.seed, "queries"))
     teacher = Teacher(types_by_id, items_by_type, _rng(config.seed, "teacher"))
     summary: dict = {"types": len(types), "items": len(items), "queries": {}, "qrels": {},
-                     "types_per_branch": {}, "types_per_split": Counter(t.split for t in types)}
+                     "types_per_branch": {},
+                     "types_per_split": {s: sum(t.split == s for t in types) for s in SPLITS}}
     triplets, pairs = [], []
     for split in SPLITS:
         split_types = [t for t in types if t.split == split]
@@ -73,7 +74,7 @@ def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dic
         qrels = {q.id: judge(q, items_by_type, brand_tiers) for q in queries}
         empty = [q.id for q in queries if not any(r["relevance"] == 2 for r in qrels[q.id])]
         if empty:
-            raise AssertionError(f"queries without an exact item (generator bug): {empty[:5]}")
+            raise RuntimeError(f"generator bug: queries without an exact item: {empty[:5]}")
         write_jsonl(os.path.join(config.out, f"queries_{split}.jsonl"), (q.to_json() for q in queries))
         write_jsonl(os.path.join(config.out, f"qrels_{split}.jsonl"),
                     (row for q in queries for row in qrels[q.id]))

@@ -20,6 +20,7 @@ def write_text_atomic(path: str, lines: Iterable[str]) -> int:
             handle.flush()
             os.fsync(handle.fileno())
             size = handle.tell()
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp creates 0600; these are shareable data files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

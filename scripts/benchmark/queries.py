@@ -136,6 +136,8 @@ class QueryBuilder:
         self.hypernyms = hypernym_groups(types, display_words, max_hypernym_group)
         self.used_texts: set[str] = set()
         self.counter = 0
+        self.drawers = {"lexical": self._lexical, "knowledge": self._knowledge, "synonym": self._synonym,
+                        "alternative": self._alternative, "negation": self._negation}
 
     def build(self, split: str, types: list[ProductType], per_type: int) -> list[Query]:
         phrasing = "seen" if split == "train" else "held_out"
@@ -151,7 +153,7 @@ class QueryBuilder:
     def _draw(self, split: str, phrasing: str, category: str, product_type: ProductType,
               attempts: int = 12) -> Query | None:
         for _ in range(attempts):
-            query = getattr(self, "_" + category)(phrasing, product_type)
+            query = self.drawers[category](phrasing, product_type)
             if query is None:
                 return None
             if query.text in self.used_texts:

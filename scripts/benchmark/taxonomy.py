@@ -100,6 +100,10 @@ def _candidate(synsets: dict[str, Synset], offset: str, branch: Branch) -> Produ
         return None
     if content_words(gloss) & _OBSCURE_GLOSS:
         return None
+    # A gloss must read as a noun phrase ("a knitted jacket that ..."): definite glosses ("the
+    # most powerful piece") belong to a domain, and an early verb means a clause, not a phrase.
+    if gloss_words[0] == "the" or {"is", "are", "was"} & set(gloss_words[:4]):
+        return None
     if shares_word(gloss, lemma_vocabulary(lemmas)):  # gloss must describe, not name, the type
         return None
     hypernyms = _hypernym_chain(synsets, offset, set(branch.roots))

@@ -21,9 +21,9 @@ def _keywords(query_text: str, phrases: list[str], limit: int) -> str:
     seen = set(words(query_text))
     out: list[str] = []
     for phrase in phrases:
-        for word in phrase.lower().split():
-            if word not in seen and len(out) < limit:
-                seen.add(word)
+        for word in phrase.split():  # brand names keep their capital
+            if word.lower() not in seen and len(out) < limit:
+                seen.add(word.lower())
                 out.append(word)
     return " ".join(out)
 

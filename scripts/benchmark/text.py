@@ -66,7 +66,13 @@ def with_article(phrase: str) -> str:
     first = phrase.split(" ", 1)[0].lower()
     if first in _DETERMINERS:
         return phrase
-    return ("an " if first[:1] in "aeiou" else "a ") + phrase
+    return ("an " if _vowel_sound(first) else "a ") + phrase
+
+
+def _vowel_sound(word: str) -> bool:
+    if word.startswith(("one", "uni", "use", "usu", "eu", "ewe")):
+        return False
+    return word[:1] in "aeiou" or word.startswith(("hour", "honest", "heir"))
 
 
 def strip_article(phrase: str) -> str:
