@@ -16,7 +16,7 @@ from .judge import judge
 from .queries import CATEGORIES, QueryBuilder
 from .taxonomy import SPLITS, candidate_types, select_types
 from .teacher import Teacher
-from .wordnet import load_nouns
+from .wordnet import NounDatabase
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dic
     os.makedirs(config.out, exist_ok=True)
 
     log(f"reading {config.wordnet}")
-    synsets = load_nouns(config.wordnet)
+    synsets = NounDatabase(config.wordnet)
     per_branch = candidate_types(synsets)
     log(f"{sum(map(len, per_branch.values()))} candidate product types in {len(per_branch)} branches")
     types = select_types(per_branch, config.num_types, config.split_fractions, _rng(config.seed, "types"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .branches import BRANCHES, Branch
 from .text import clean_gloss, content_words, lemma_vocabulary, shares_word
-from .wordnet import Synset
+from .wordnet import NounDatabase, Synset
 
 SPLITS = ("train", "dev", "test")
 
@@ -60,7 +60,7 @@ class ProductType:
         }
 
 
-def _leaves(synsets: dict[str, Synset], root: str) -> list[str]:
+def _leaves(synsets: NounDatabase, root: str) -> list[str]:
     seen, stack, leaves = set(), [root], []
     while stack:
         offset = stack.pop()
@@ -75,7 +75,7 @@ def _leaves(synsets: dict[str, Synset], root: str) -> list[str]:
     return sorted(leaves)
 
 
-def _hypernym_chain(synsets: dict[str, Synset], offset: str, roots: set[str]) -> list[Synset]:
+def _hypernym_chain(synsets: NounDatabase, offset: str, roots: set[str]) -> list[Synset]:
     chain, current = [], synsets[offset]
     while current.hypernyms and current.offset not in roots:
         current = synsets[current.hypernyms[0]]
@@ -87,7 +87,7 @@ def _usable_lemmas(synset: Synset) -> list[str]:
     return [lemma for lemma in synset.lemmas if _LEMMA_OK.match(lemma)]
 
 
-def _candidate(synsets: dict[str, Synset], offset: str, branch: Branch) -> ProductType | None:
+def _candidate(synsets: NounDatabase, offset: str, branch: Branch) -> ProductType | None:
     synset = synsets[offset]
     lemmas = _usable_lemmas(synset)
     if not lemmas or len(lemmas) < len(synset.lemmas) / 2:  # mostly proper nouns or codes: obscure
@@ -110,7 +110,7 @@ def _candidate(synsets: dict[str, Synset], offset: str, branch: Branch) -> Produ
     return ProductType(synset, branch, lemmas, gloss, hypernyms)
 
 
-def candidate_types(synsets: dict[str, Synset]) -> dict[str, list[ProductType]]:
+def candidate_types(synsets: NounDatabase) -> dict[str, list[ProductType]]:
     """Per branch, every leaf that passes the filters. A leaf reachable from two branches
     belongs to the first; a display name already taken by another type is dropped."""
     taken_offsets: set[str] = set()

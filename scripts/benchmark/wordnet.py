@@ -31,10 +31,10 @@ def _strip_adjective_marker(word: str) -> str:
     return word[:paren] if paren > 0 else word
 
 
-def parse_data_line(line: str, path: str, line_no: int) -> Synset:
+def parse_data_line(line: str, where: str) -> Synset:
     head, sep, gloss = line.partition(" | ")
     if not sep:
-        raise WordNetFormatError(f"{path}:{line_no}: no ' | ' gloss separator")
+        raise WordNetFormatError(f"{where}: no ' | ' gloss separator")
     fields = head.split()
     try:
         offset, ss_type = fields[0], fields[2]
@@ -54,25 +54,42 @@ def parse_data_line(line: str, path: str, line_no: int) -> Synset:
             elif symbol == "~":
                 hyponyms.append(target)
     except (IndexError, ValueError) as exc:
-        raise WordNetFormatError(f"{path}:{line_no}: malformed synset line ({exc})") from exc
+        raise WordNetFormatError(f"{where}: malformed synset line ({exc})") from exc
     if ss_type != "n":
-        raise WordNetFormatError(f"{path}:{line_no}: synset type {ss_type!r} is not a noun")
+        raise WordNetFormatError(f"{where}: synset type {ss_type!r} is not a noun")
     return Synset(offset, words, gloss.strip(), hypernyms, hyponyms)
 
 
-def load_nouns(path: str = DEFAULT_DATA_NOUN) -> dict[str, Synset]:
-    """All noun synsets keyed by offset. License header lines (leading spaces) are skipped."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"WordNet noun database not found at {path}; install Debian's wordnet-base "
-            f"(apt-get install -y wordnet-base) or pass --wordnet PATH")
-    synsets: dict[str, Synset] = {}
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if line.startswith(" ") or not line.strip():
-                continue
-            synset = parse_data_line(line.rstrip("\n"), path, line_no)
-            synsets[synset.offset] = synset
-    if not synsets:
-        raise WordNetFormatError(f"{path}: no synsets found")
-    return synsets
+class NounDatabase:
+    """data.noun, parsed on demand: in wndb(5) a synset's offset is the byte offset of its line,
+    so looking a synset up is a slice of the file, and only the synsets reached get parsed."""
+
+    def __init__(self, path: str = DEFAULT_DATA_NOUN):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"WordNet noun database not found at {path}; install Debian's wordnet-base "
+                f"(apt-get install -y wordnet-base) or pass --wordnet PATH")
+        with open(path, "rb") as handle:
+            self._data = handle.read()
+        self._path = path
+        self._cache: dict[str, Synset] = {}
+
+    def __contains__(self, offset: str) -> bool:
+        try:
+            self[offset]
+        except KeyError:
+            return False
+        return True
+
+    def __getitem__(self, offset: str) -> Synset:
+        cached = self._cache.get(offset)
+        if cached is not None:
+            return cached
+        start = int(offset)
+        if not self._data.startswith(offset.encode() + b" ", start):
+            raise KeyError(f"no synset at offset {offset} in {self._path} (is this WordNet 3.0's data.noun?)")
+        end = self._data.find(b"\n", start)
+        line = self._data[start:end if end >= 0 else len(self._data)].decode("utf-8", errors="replace")
+        synset = parse_data_line(line.rstrip("\r"), f"{self._path}, synset {offset}")
+        self._cache[offset] = synset
+        return synset
