@@ -1,0 +1,363 @@
+#include "lrem/index.h"
+
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/IndexPreTransform.h>
+#include <faiss/IndexRefine.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+
+#include <cmath>
+#include <ctime>
+#include <limits>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <shared_mutex>
+#include <unordered_set>
+
+#include "file_io.h"
+#include "lrem/error.h"
+#include "sha256.h"
+
+namespace lrem {
+
+namespace {
+
+constexpr const char* kIndexFile = "index.faiss";
+constexpr const char* kMetaFile = "meta.json";
+constexpr size_t kMaxMetaBytes = size_t(1) << 20;
+
+using FaissId = faiss::Index::idx_t;
+static_assert(sizeof(FaissId) == sizeof(int64_t), "lrem ids are int64 and must match FAISS ids bit for bit");
+
+// Vectors checked (finite, non-zero; unit norm if the caller says so) and, unless already
+// normalised, L2-normalised into a private copy. data() points at whichever is valid.
+class PreparedRows {
+ public:
+  PreparedRows(const float* x, int64_t n, int dim, bool normalized, const char* what) : source_(x) {
+    if (n < 0) throw InvalidArgument(std::string(what) + ": negative row count " + std::to_string(n));
+    if (n > 0 && !x) throw InvalidArgument(std::string(what) + ": null vector pointer");
+    if (!normalized) copy_.assign(x, x + n * dim);
+    for (int64_t i = 0; i < n; ++i) {
+      const float* row = x + i * dim;
+      double sq = 0;
+      for (int j = 0; j < dim; ++j) {
+        if (!std::isfinite(row[j])) {
+          throw InvalidArgument(std::string(what) + ": row " + std::to_string(i) + " contains NaN or Inf");
+        }
+        sq += double(row[j]) * row[j];
+      }
+      const double norm = std::sqrt(sq);
+      if (norm == 0) {
+        throw InvalidArgument(std::string(what) + ": row " + std::to_string(i) +
+                              " is all zeros and has no direction for cosine similarity");
+      }
+      if (normalized && std::abs(norm - 1) > 1e-3) {
+        throw InvalidArgument(std::string(what) + ": row " + std::to_string(i) + " has norm " + std::to_string(norm) +
+                              " but normalized=true was passed; pass normalized=false to normalise it");
+      }
+      if (!normalized) {
+        float* out = copy_.data() + i * dim;
+        for (int j = 0; j < dim; ++j) out[j] = float(out[j] / norm);
+      }
+    }
+  }
+  const float* data() const { return copy_.empty() ? source_ : copy_.data(); }
+
+ private:
+  const float* source_;
+  std::vector<float> copy_;
+};
+
+// The index doing the real work under the id map and any pre-transform / refinement layers.
+faiss::Index* innermost(faiss::Index* index) {
+  for (;;) {
+    if (auto* pre = dynamic_cast<faiss::IndexPreTransform*>(index)) {
+      index = pre->index;
+    } else if (auto* refine = dynamic_cast<faiss::IndexRefine*>(index)) {
+      index = refine->base_index;
+    } else {
+      return index;
+    }
+  }
+}
+
+std::string utc_now_iso8601() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string join(const std::string& dir, const char* name) { return dir + "/" + name; }
+
+// Typed field access with errors naming the file and the field.
+template <typename T>
+T meta_field(const nlohmann::json& meta, const std::string& path, const char* field) {
+  auto it = meta.find(field);
+  if (it == meta.end()) throw FormatError("'" + path + "': missing field \"" + field + "\"");
+  try {
+    return it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw FormatError("'" + path + "': field \"" + field + "\" has the wrong type (" + it->type_name() + ")");
+  }
+}
+
+}  // namespace
+
+struct Index::State {
+  int dim = 0;
+  std::string factory;
+  std::string model_fingerprint;
+  std::unique_ptr<faiss::IndexIDMap2> index;
+
+  // glibc's rwlock prefers readers, so a steady stream of searches would starve add()
+  // forever. A writer holds `turnstile` while it waits for the exclusive lock, and every
+  // reader passes through `turnstile` first, so new searches queue behind a waiting writer.
+  mutable std::mutex turnstile;
+  mutable std::shared_mutex mutex;
+
+  std::shared_lock<std::shared_mutex> read_lock() const {
+    std::lock_guard pass(turnstile);
+    return std::shared_lock(mutex);
+  }
+  std::unique_lock<std::shared_mutex> write_lock() {
+    std::lock_guard hold(turnstile);
+    return std::unique_lock(mutex);
+  }
+};
+
+Index::Index(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Index::Index(int dim, const std::string& factory) : state_(std::make_unique<State>()) {
+  if (dim <= 0) throw InvalidArgument("Index: dim must be positive, got " + std::to_string(dim));
+  std::unique_ptr<faiss::Index> inner;
+  try {
+    inner.reset(faiss::index_factory(dim, factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+  } catch (const faiss::FaissException& e) {
+    throw InvalidArgument("Index: FAISS cannot build factory string '" + factory + "': " + e.what());
+  }
+  if (dynamic_cast<faiss::IndexIDMap*>(inner.get())) {
+    throw InvalidArgument("Index: factory string '" + factory + "' must not contain IDMap (ids are always kept)");
+  }
+  state_->dim = dim;
+  state_->factory = factory;
+  state_->index = std::make_unique<faiss::IndexIDMap2>(inner.get());
+  state_->index->own_fields = true;
+  inner.release();
+}
+
+Index::~Index() = default;
+Index::Index(Index&&) noexcept = default;
+Index& Index::operator=(Index&&) noexcept = default;
+
+int Index::dim() const { return state_->dim; }
+const std::string& Index::factory() const { return state_->factory; }
+
+int64_t Index::size() const {
+  auto lock = state_->read_lock();
+  return state_->index->ntotal;
+}
+
+bool Index::is_trained() const {
+  auto lock = state_->read_lock();
+  return state_->index->is_trained;
+}
+
+std::string Index::model_fingerprint() const {
+  auto lock = state_->read_lock();
+  return state_->model_fingerprint;
+}
+
+void Index::set_model_fingerprint(const std::string& fingerprint) {
+  auto lock = state_->write_lock();
+  state_->model_fingerprint = fingerprint;
+}
+
+void Index::train(const float* x, int64_t n, bool normalized) {
+  PreparedRows rows(x, n, state_->dim, normalized, "Index::train");
+  auto lock = state_->write_lock();
+  if (state_->index->is_trained) return;
+  try {
+    state_->index->train(n, rows.data());
+  } catch (const faiss::FaissException& e) {
+    throw InvalidArgument("Index::train ('" + state_->factory + "', " + std::to_string(n) + " vectors): " + e.what());
+  }
+}
+
+void Index::add(const float* x, const int64_t* ids, int64_t n, bool normalized) {
+  PreparedRows rows(x, n, state_->dim, normalized, "Index::add");
+  if (n > 0 && !ids) throw InvalidArgument("Index::add: null id pointer");
+  std::unordered_set<int64_t> batch;
+  batch.reserve(size_t(n));
+  for (int64_t i = 0; i < n; ++i) {
+    if (ids[i] < 0) throw InvalidArgument("Index::add: id " + std::to_string(ids[i]) + " is negative");
+    if (!batch.insert(ids[i]).second) {
+      throw InvalidArgument("Index::add: id " + std::to_string(ids[i]) + " appears twice in the batch");
+    }
+  }
+  auto lock = state_->write_lock();
+  faiss::IndexIDMap2& index = *state_->index;
+  if (!index.is_trained) {
+    throw InvalidArgument("Index::add: the '" + state_->factory +
+                          "' index is not trained yet; call train() with representative vectors first");
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (index.rev_map.count(ids[i])) {
+      throw InvalidArgument("Index::add: id " + std::to_string(ids[i]) + " is already in the index; remove it first");
+    }
+  }
+  try {
+    index.add_with_ids(n, rows.data(), reinterpret_cast<const FaissId*>(ids));
+  } catch (const faiss::FaissException& e) {
+    throw InvalidArgument(std::string("Index::add: ") + e.what());
+  }
+}
+
+SearchResult Index::search(const float* queries, int64_t nq, int k, bool normalized) const {
+  if (k <= 0) throw InvalidArgument("Index::search: k must be positive, got " + std::to_string(k));
+  if (k > kMaxK) {
+    throw LimitExceeded("Index::search: k = " + std::to_string(k) + " exceeds the limit of " + std::to_string(kMaxK));
+  }
+  PreparedRows rows(queries, nq, state_->dim, normalized, "Index::search");
+  SearchResult result;
+  result.num_queries = nq;
+  result.k = k;
+  result.ids.assign(size_t(nq) * k, -1);
+  result.scores.assign(size_t(nq) * k, -std::numeric_limits<float>::infinity());
+  auto lock = state_->read_lock();
+  // FAISS's HNSW has no entry point while empty; every result is padding anyway.
+  if (nq == 0 || state_->index->ntotal == 0) return result;
+  try {
+    state_->index->search(nq, rows.data(), k, result.scores.data(), reinterpret_cast<FaissId*>(result.ids.data()));
+  } catch (const faiss::FaissException& e) {
+    throw InvalidArgument(std::string("Index::search: ") + e.what());
+  }
+  lock.unlock();
+  for (size_t i = 0; i < result.ids.size(); ++i) {
+    if (result.ids[i] < 0) result.scores[i] = -std::numeric_limits<float>::infinity();
+  }
+  return result;
+}
+
+int64_t Index::remove(const int64_t* ids, int64_t n) {
+  if (n < 0) throw InvalidArgument("Index::remove: negative id count " + std::to_string(n));
+  if (n > 0 && !ids) throw InvalidArgument("Index::remove: null id pointer");
+  faiss::IDSelectorBatch selector(size_t(n), reinterpret_cast<const FaissId*>(ids));
+  auto lock = state_->write_lock();
+  try {
+    return int64_t(state_->index->remove_ids(selector));
+  } catch (const faiss::FaissException& e) {
+    throw InvalidArgument("Index::remove: the '" + state_->factory +
+                          "' index does not support removal (rebuild it without these ids): " + e.what());
+  }
+}
+
+void Index::set_ef_search(int ef_search) {
+  if (ef_search < 1) throw InvalidArgument("Index::set_ef_search: must be >= 1, got " + std::to_string(ef_search));
+  auto lock = state_->write_lock();
+  auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(innermost(state_->index->index));
+  if (!hnsw) throw InvalidArgument("Index::set_ef_search: efSearch applies to HNSW indexes, not '" + state_->factory + "'");
+  hnsw->hnsw.efSearch = ef_search;
+}
+
+void Index::set_nprobe(int nprobe) {
+  if (nprobe < 1) throw InvalidArgument("Index::set_nprobe: must be >= 1, got " + std::to_string(nprobe));
+  auto lock = state_->write_lock();
+  auto* ivf = dynamic_cast<faiss::IndexIVF*>(innermost(state_->index->index));
+  if (!ivf) throw InvalidArgument("Index::set_nprobe: nprobe applies to IVF indexes, not '" + state_->factory + "'");
+  ivf->nprobe = size_t(nprobe);
+}
+
+void Index::save(const std::string& dir) const {
+  faiss::VectorIOWriter writer;
+  nlohmann::json meta;
+  {
+    auto lock = state_->read_lock();
+    try {
+      faiss::write_index(state_->index.get(), &writer);
+    } catch (const faiss::FaissException& e) {
+      throw IoError("Index::save: FAISS could not serialise the index: " + std::string(e.what()));
+    }
+    meta["format_version"] = kFormatVersion;
+    meta["dim"] = state_->dim;
+    meta["metric"] = "ip";
+    meta["factory"] = state_->factory;
+    meta["model_fingerprint"] = state_->model_fingerprint;
+    meta["count"] = state_->index->ntotal;
+  }
+  const std::string_view bytes(reinterpret_cast<const char*>(writer.data.data()), writer.data.size());
+  meta["created"] = utc_now_iso8601();
+  meta["index_sha256"] = sha256_hex(bytes);
+  ensure_directory(dir);
+  write_file_atomic(join(dir, kIndexFile), bytes);
+  write_file_atomic(join(dir, kMetaFile), meta.dump(2) + "\n");
+}
+
+Index Index::load(const std::string& dir, const std::string& expected_fingerprint, int expected_dim) {
+  const std::string meta_path = join(dir, kMetaFile);
+  const std::string index_path = join(dir, kIndexFile);
+  nlohmann::json meta;
+  try {
+    meta = nlohmann::json::parse(read_file(meta_path, kMaxMetaBytes));
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError("'" + meta_path + "' is not valid JSON: " + e.what());
+  }
+  if (!meta.is_object()) throw FormatError("'" + meta_path + "' must hold a JSON object");
+  const int version = meta_field<int>(meta, meta_path, "format_version");
+  if (version != kFormatVersion) {
+    throw FormatError("'" + meta_path + "': format_version " + std::to_string(version) +
+                      " is not supported (this build reads version " + std::to_string(kFormatVersion) + ")");
+  }
+  auto state = std::make_unique<State>();
+  state->dim = meta_field<int>(meta, meta_path, "dim");
+  if (state->dim <= 0) throw FormatError("'" + meta_path + "': field \"dim\" must be positive");
+  const auto metric = meta_field<std::string>(meta, meta_path, "metric");
+  if (metric != "ip") throw FormatError("'" + meta_path + "': field \"metric\" is '" + metric + "', expected 'ip'");
+  state->factory = meta_field<std::string>(meta, meta_path, "factory");
+  state->model_fingerprint = meta_field<std::string>(meta, meta_path, "model_fingerprint");
+  const auto count = meta_field<int64_t>(meta, meta_path, "count");
+  const auto digest = meta_field<std::string>(meta, meta_path, "index_sha256");
+  meta_field<std::string>(meta, meta_path, "created");
+
+  if (!expected_fingerprint.empty() && expected_fingerprint != state->model_fingerprint) {
+    throw FormatError("index '" + dir + "' was built with model fingerprint '" + state->model_fingerprint +
+                      "' but the current model is '" + expected_fingerprint +
+                      "'; re-embed the items with this model and rebuild the index");
+  }
+  if (expected_dim > 0 && expected_dim != state->dim) {
+    throw FormatError("index '" + dir + "' holds " + std::to_string(state->dim) + "-dimensional vectors but " +
+                      std::to_string(expected_dim) + " were expected");
+  }
+
+  const std::string bytes = read_file(index_path);
+  if (sha256_hex(bytes) != digest) {
+    throw FormatError("'" + index_path + "' does not match the index_sha256 recorded in '" + meta_path +
+                      "' (corrupt, truncated or from another save); rebuild or restore the index");
+  }
+  faiss::VectorIOReader reader;
+  reader.data.assign(bytes.begin(), bytes.end());
+  std::unique_ptr<faiss::Index> loaded;
+  try {
+    loaded.reset(faiss::read_index(&reader));
+  } catch (const faiss::FaissException& e) {
+    throw FormatError("'" + index_path + "': FAISS cannot read it: " + e.what());
+  }
+  auto* id_map = dynamic_cast<faiss::IndexIDMap2*>(loaded.get());
+  if (!id_map) throw FormatError("'" + index_path + "' is not an id-mapped index written by lrem");
+  if (id_map->d != state->dim || id_map->ntotal != count || id_map->metric_type != faiss::METRIC_INNER_PRODUCT) {
+    throw FormatError("'" + index_path + "' disagrees with '" + meta_path + "' (dim " + std::to_string(id_map->d) +
+                      " vs " + std::to_string(state->dim) + ", count " + std::to_string(id_map->ntotal) + " vs " +
+                      std::to_string(count) + ", or metric)");
+  }
+  loaded.release();
+  state->index.reset(id_map);
+  return Index(std::move(state));
+}
+
+}  // namespace lrem
