@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from difflib import SequenceMatcher
 from dataclasses import dataclass, field
 
 from .catalog import Item
 from .taxonomy import ProductType
-from .text import lemma_vocabulary, shares_word, strip_article, with_article
+from .text import shares_word, strip_article, with_article, words
 
+SPELLING_VARIANT_SIMILARITY = 0.75
 CATEGORIES = ("lexical", "knowledge", "synonym", "alternative", "negation")
 DIFFICULT = frozenset(CATEGORIES) - {"lexical"}
 
@@ -91,14 +93,14 @@ def _fill(template: str, **values: str) -> str:
     return " ".join(template.format(**values).replace(" ,", ",").split()).strip(" ,")
 
 
-def synonym_phrases(product_type: ProductType, display_words: set[str]) -> list[str]:
-    """Other lemmas of the type that share no word with the display name nor any title."""
-    name_vocab = lemma_vocabulary([product_type.name])
-    return [lemma for lemma in product_type.synonyms
-            if not shares_word(lemma, name_vocab) and not shares_word(lemma, display_words)]
+def synonym_phrases(product_type: ProductType, title_words: set[str]) -> list[str]:
+    """Other lemmas of the type that share no word with any title and are not mere spelling
+    variants of the name (bicorn/bicorne would be a lexical match for a subword model)."""
+    return [lemma for lemma in product_type.synonyms if not shares_word(lemma, title_words)
+            and SequenceMatcher(None, lemma, product_type.name).ratio() < SPELLING_VARIANT_SIMILARITY]
 
 
-def hypernym_groups(types: list[ProductType], display_words: set[str],
+def hypernym_groups(types: list[ProductType], title_words: set[str],
                     max_group: int) -> dict[str, tuple[str, list[str]]]:
     """type_id -> (hypernym phrase, accepted type ids) for types whose nearest hypernym names a
     small group of catalogue types of one split, and is a word no title uses."""
@@ -112,7 +114,7 @@ def hypernym_groups(types: list[ProductType], display_words: set[str],
             continue
         hypernym = members[0].hypernyms[0]
         phrase = next((lemma for lemma in hypernym.lemmas
-                       if lemma.islower() and not shares_word(lemma, display_words)), None)
+                       if lemma.islower() and not shares_word(lemma, title_words)), None)
         if phrase is None:
             continue
         ids = sorted(m.type_id for m in members)
@@ -131,9 +133,9 @@ class QueryBuilder:
         self.items_by_type: dict[str, list[Item]] = defaultdict(list)
         for item in items:
             self.items_by_type[item.type_id].append(item)
-        display_words = set().union(*(t.vocabulary for t in types))
-        self.synonyms = {t.type_id: synonym_phrases(t, display_words) for t in types}
-        self.hypernyms = hypernym_groups(types, display_words, max_hypernym_group)
+        title_words = set().union(*(words(item.title) for item in items))
+        self.synonyms = {t.type_id: synonym_phrases(t, title_words) for t in types}
+        self.hypernyms = hypernym_groups(types, title_words, max_hypernym_group)
         self.used_texts: set[str] = set()
         self.counter = 0
         self.drawers = {"lexical": self._lexical, "knowledge": self._knowledge, "synonym": self._synonym,

@@ -145,6 +145,16 @@ def test_knowledge_queries_do_not_name_the_type(data):
         assert not lemma_words & text_words, query
 
 
+def test_synonym_phrases_are_not_title_words(data):
+    title_words = {w for item in data["items"].values() for w in re.findall(r"[a-z]+", item["title"].lower())}
+    synonyms = [q for _, q in _all_queries(data) if q["category"] == "synonym"]
+    assert synonyms
+    for query in synonyms:
+        phrase_words = set(re.findall(r"[a-z]+", query["phrase"].lower()))
+        assert phrase_words and not phrase_words & title_words, query
+        assert query["phrase"] in query["text"]
+
+
 def test_relevance_rules(data):
     for split, query in _all_queries(data):
         judged = data["qrels_" + split][query["id"]]
