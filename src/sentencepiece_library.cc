@@ -72,7 +72,7 @@ Library load_library() {
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(handle, name));
     if (!fn)
       throw IoError("the SentencePiece library '" + path + "' lacks the symbol " + name +
-                    "; it is from another lrem version: rebuild or reinstall lrem together with " + kLibraryName);
+                    "; it is not the " + kLibraryName + " of this lrem version: rebuild or reinstall lrem");
   };
   Library lib{};
   resolve(lib.set_min_log_level, "lrem_sp_set_min_log_level");
