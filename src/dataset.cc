@@ -1,0 +1,271 @@
+#include "lrem/dataset.h"
+
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <unordered_set>
+
+#include "file_io.h"
+#include "lrem/error.h"
+#include "utf8.h"
+
+namespace lrem {
+
+namespace {
+
+// ordered_json keeps an item's extra fields in the order the file had them.
+using Json = nlohmann::ordered_json;
+
+// Streams the JSON objects of a JSON Lines file, skipping blank lines, with errors that
+// point at the line.
+class JsonLinesReader {
+ public:
+  JsonLinesReader(const std::string& path, size_t max_line_bytes)
+      : path_(path), max_line_bytes_(max_line_bytes), file_(std::fopen(path.c_str(), "rb"), &std::fclose) {
+    if (!file_) throw IoError("cannot open '" + path + "' for reading");
+  }
+
+  // Reads the next non-blank line into `object`; false at end of file.
+  bool next(Json& object) {
+    std::string line;
+    while (read_line(line)) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const size_t bad = find_invalid_utf8(line);
+      if (bad != std::string::npos) fail("invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
+      try {
+        object = Json::parse(line);
+      } catch (const Json::parse_error& e) {
+        fail(std::string("bad JSON: ") + e.what());
+      }
+      if (!object.is_object()) fail(std::string("expected a JSON object, got ") + object.type_name());
+      return true;
+    }
+    return false;
+  }
+
+  size_t line_number() const { return line_number_; }
+
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw FormatError("'" + path_ + "' line " + std::to_string(line_number_) + ": " + problem);
+  }
+
+  std::string string_field(const Json& object, const char* name) const {
+    const Json& value = field(object, name);
+    if (!value.is_string()) fail(wrong_type(name, "a string", value));
+    return value.get<std::string>();
+  }
+
+  int64_t integer_field(const Json& object, const char* name) const {
+    const Json& value = field(object, name);
+    if (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(INT64_MAX)) {
+      fail(std::string("field \"") + name + "\" is out of the 64-bit integer range");
+    }
+    if (!value.is_number_integer()) fail(wrong_type(name, "an integer", value));
+    return value.get<int64_t>();
+  }
+
+  // Ids that files write either as "q1" or as 17.
+  std::string id_field(const Json& object, const char* name) const {
+    const Json& value = field(object, name);
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_number_integer()) return value.dump();
+    fail(wrong_type(name, "a string or an integer", value));
+  }
+
+ private:
+  const Json& field(const Json& object, const char* name) const {
+    auto it = object.find(name);
+    if (it == object.end()) fail(std::string("missing field \"") + name + "\"");
+    return *it;
+  }
+
+  static std::string wrong_type(const char* name, const char* expected, const Json& value) {
+    return std::string("field \"") + name + "\" must be " + expected + ", got " + value.type_name();
+  }
+
+  bool read_line(std::string& line) {
+    line.clear();
+    char buf[1 << 16];
+    bool any = false;
+    while (std::fgets(buf, sizeof buf, file_.get())) {
+      any = true;
+      line.append(buf);
+      if (line.size() > max_line_bytes_ + 1) {
+        ++line_number_;
+        throw LimitExceeded("'" + path_ + "' line " + std::to_string(line_number_) + " is longer than the limit of " +
+                            std::to_string(max_line_bytes_) + " bytes");
+      }
+      if (!line.empty() && line.back() == '\n') break;
+    }
+    if (std::ferror(file_.get())) throw IoError("error reading '" + path_ + "'");
+    if (!any) return false;
+    ++line_number_;
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.size() > max_line_bytes_) {
+      throw LimitExceeded("'" + path_ + "' line " + std::to_string(line_number_) + " is longer than the limit of " +
+                          std::to_string(max_line_bytes_) + " bytes");
+    }
+    return true;
+  }
+
+  std::string path_;
+  size_t max_line_bytes_;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+  size_t line_number_ = 0;
+};
+
+bool is_blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+
+// The problem with an item, or "" if it can be written.
+std::string item_problem(const Item& item, Json& extra) {
+  if (item.id < 0) return "id " + std::to_string(item.id) + " is negative";
+  if (is_blank(item.title)) return "item " + std::to_string(item.id) + " has an empty title";
+  if (!is_valid_utf8(item.title)) return "item " + std::to_string(item.id) + " has a title that is not valid UTF-8";
+  try {
+    extra = Json::parse(item.extra_json.empty() ? "{}" : item.extra_json);
+  } catch (const Json::exception& e) {
+    return "item " + std::to_string(item.id) + " has extra_json that is not valid JSON: " + e.what();
+  }
+  if (!extra.is_object()) return "item " + std::to_string(item.id) + " has extra_json that is not a JSON object";
+  if (extra.contains("id") || extra.contains("title")) {
+    return "item " + std::to_string(item.id) + " has extra_json redefining \"id\" or \"title\"";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<Item> read_items(const std::string& path, size_t max_line_bytes) {
+  JsonLinesReader reader(path, max_line_bytes);
+  std::vector<Item> items;
+  std::unordered_map<int64_t, size_t> first_line;
+  Json object;
+  while (reader.next(object)) {
+    Item item;
+    item.id = reader.integer_field(object, "id");
+    if (item.id < 0) reader.fail("item id " + std::to_string(item.id) + " is negative");
+    auto [it, inserted] = first_line.emplace(item.id, reader.line_number());
+    if (!inserted) {
+      reader.fail("duplicate item id " + std::to_string(item.id) + " (first on line " + std::to_string(it->second) + ")");
+    }
+    item.title = reader.string_field(object, "title");
+    if (is_blank(item.title)) reader.fail("item " + std::to_string(item.id) + " has an empty title");
+    object.erase("id");
+    object.erase("title");
+    item.extra_json = object.dump();
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+std::vector<Query> read_queries(const std::string& path, size_t max_line_bytes) {
+  JsonLinesReader reader(path, max_line_bytes);
+  std::vector<Query> queries;
+  std::unordered_map<std::string, size_t> first_line;
+  Json object;
+  while (reader.next(object)) {
+    Query query;
+    query.id = reader.id_field(object, "id");
+    auto [it, inserted] = first_line.emplace(query.id, reader.line_number());
+    if (!inserted) {
+      reader.fail("duplicate query id \"" + query.id + "\" (first on line " + std::to_string(it->second) + ")");
+    }
+    query.text = reader.string_field(object, "text");
+    if (is_blank(query.text)) reader.fail("query \"" + query.id + "\" has an empty text");
+    if (object.contains("category") && !object["category"].is_null()) {
+      query.category = reader.string_field(object, "category");
+    }
+    queries.push_back(std::move(query));
+  }
+  return queries;
+}
+
+std::vector<Qrel> read_qrels(const std::string& path, size_t max_line_bytes) {
+  JsonLinesReader reader(path, max_line_bytes);
+  std::vector<Qrel> qrels;
+  std::set<std::pair<std::string, int64_t>> seen;
+  Json object;
+  while (reader.next(object)) {
+    Qrel qrel;
+    qrel.query_id = reader.id_field(object, "query_id");
+    qrel.item_id = reader.integer_field(object, "item_id");
+    if (qrel.item_id < 0) reader.fail("item_id " + std::to_string(qrel.item_id) + " is negative");
+    if (object.contains("relevance")) {
+      const int64_t relevance = reader.integer_field(object, "relevance");
+      if (relevance < -1000 || relevance > 1000) reader.fail("relevance " + std::to_string(relevance) + " is out of range");
+      qrel.relevance = int(relevance);
+    }
+    if (!seen.emplace(qrel.query_id, qrel.item_id).second) {
+      reader.fail("duplicate judgement for query \"" + qrel.query_id + "\" and item " + std::to_string(qrel.item_id));
+    }
+    qrels.push_back(std::move(qrel));
+  }
+  return qrels;
+}
+
+void write_items(const std::string& path, const std::vector<Item>& items) {
+  std::string out;
+  std::unordered_set<int64_t> seen;
+  for (const Item& item : items) {
+    Json extra;
+    const std::string problem = item_problem(item, extra);
+    if (!problem.empty()) throw InvalidArgument("write_items('" + path + "'): " + problem);
+    if (!seen.insert(item.id).second) {
+      throw InvalidArgument("write_items('" + path + "'): duplicate item id " + std::to_string(item.id));
+    }
+    Json line = {{"id", item.id}, {"title", item.title}};
+    line.update(extra);
+    out += line.dump();
+    out += '\n';
+  }
+  write_file_atomic(path, out);
+}
+
+ItemStore::ItemStore(std::vector<Item> items) {
+  items_.reserve(items.size());
+  for (Item& item : items) add(std::move(item));
+}
+
+ItemStore ItemStore::load(const std::string& path, size_t max_line_bytes) {
+  return ItemStore(read_items(path, max_line_bytes));
+}
+
+void ItemStore::save(const std::string& path) const { write_items(path, items_); }
+
+void ItemStore::add(Item item) {
+  Json extra;
+  const std::string problem = item_problem(item, extra);
+  if (!problem.empty()) throw InvalidArgument("ItemStore: " + problem);
+  if (by_id_.count(item.id)) throw InvalidArgument("ItemStore: item id " + std::to_string(item.id) + " is already present");
+  by_id_.emplace(item.id, items_.size());
+  items_.push_back(std::move(item));
+}
+
+const Item* ItemStore::find(int64_t id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : &items_[it->second];
+}
+
+const Item& ItemStore::at(int64_t id) const {
+  const Item* item = find(id);
+  if (!item) throw InvalidArgument("ItemStore: no item with id " + std::to_string(id));
+  return *item;
+}
+
+std::vector<int64_t> ItemStore::ids() const {
+  std::vector<int64_t> out;
+  out.reserve(items_.size());
+  for (const Item& item : items_) out.push_back(item.id);
+  return out;
+}
+
+std::vector<std::string> ItemStore::titles() const {
+  std::vector<std::string> out;
+  out.reserve(items_.size());
+  for (const Item& item : items_) out.push_back(item.title);
+  return out;
+}
+
+}  // namespace lrem
