@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from difflib import SequenceMatcher
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
-from .catalog import Item
+from .catalog import Item, audience_label
 from .taxonomy import ProductType
 from .text import shares_word, strip_article, with_article, words
 
 SPELLING_VARIANT_SIMILARITY = 0.75
 CATEGORIES = ("lexical", "knowledge", "synonym", "alternative", "negation")
-DIFFICULT = frozenset(CATEGORIES) - {"lexical"}
 
 # {what} is the type's name (lexical), another lemma or a hypernym (synonym); {mods} are
 # attribute words ("navy wool", "men's").
@@ -70,13 +69,12 @@ class Query:
 
 
 def _mods_text(constraints: dict[str, str]) -> str:
-    order = ("brand", "audience", "color", "material")
+    """Constraint values as the words a shopper types before or after the name."""
     parts = []
-    for key in order:
+    for key in ("brand", "audience", "color", "material"):
         if key in constraints:
             value = constraints[key]
-            parts.append(f"{value}'s" if key == "audience" and value != "kids" else
-                         "kids'" if key == "audience" else value)
+            parts.append(audience_label(value).lower() if key == "audience" else value)
     return " ".join(parts)
 
 

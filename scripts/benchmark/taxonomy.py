@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .branches import BRANCHES, Branch
 from .text import clean_gloss, content_words, lemma_vocabulary, shares_word
-from .wordnet import NounDatabase, Synset
+from .wordnet import NounDatabase, Synset, WordNetFormatError
 
 SPLITS = ("train", "dev", "test")
 
@@ -120,8 +120,8 @@ def candidate_types(synsets: NounDatabase) -> dict[str, list[ProductType]]:
         found = []
         for root in branch.roots:
             if root not in synsets:
-                raise KeyError(f"branch {branch.name!r}: root synset {root} is not in data.noun "
-                               f"(is this WordNet 3.0?)")
+                raise WordNetFormatError(f"branch {branch.name!r}: root synset {root} is not in "
+                                         f"data.noun (is this WordNet 3.0?)")
             for offset in _leaves(synsets, root):
                 if offset in taken_offsets:
                     continue

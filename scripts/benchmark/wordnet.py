@@ -9,7 +9,7 @@ DEFAULT_DATA_NOUN = "/usr/share/wordnet/data.noun"
 
 
 class WordNetFormatError(ValueError):
-    """data.noun is missing or does not follow the wndb(5) layout."""
+    """A data.noun line does not follow the wndb(5) layout."""
 
 
 @dataclass
@@ -25,13 +25,8 @@ class Synset:
         return f"wn:{self.offset}-n"
 
 
-def _strip_adjective_marker(word: str) -> str:
-    # Nouns never carry "(p)"-style markers in practice, but wndb(5) allows them on words.
-    paren = word.find("(")
-    return word[:paren] if paren > 0 else word
-
-
 def parse_data_line(line: str, where: str) -> Synset:
+    """One line: offset lex_filenum ss_type w_cnt (word lex_id)... p_cnt (ptr offset pos src/tgt)... | gloss"""
     head, sep, gloss = line.partition(" | ")
     if not sep:
         raise WordNetFormatError(f"{where}: no ' | ' gloss separator")
@@ -39,7 +34,7 @@ def parse_data_line(line: str, where: str) -> Synset:
     try:
         offset, ss_type = fields[0], fields[2]
         w_cnt = int(fields[3], 16)
-        words = [_strip_adjective_marker(fields[4 + 2 * i]).replace("_", " ") for i in range(w_cnt)]
+        words = [fields[4 + 2 * i].replace("_", " ") for i in range(w_cnt)]
         pos = 4 + 2 * w_cnt
         p_cnt = int(fields[pos])
         pos += 1

@@ -79,6 +79,15 @@ def test_different_seed_gives_different_catalogue(runs, tmp_path):
     assert (tmp_path / "items.jsonl").read_bytes() != (runs[0] / "items.jsonl").read_bytes()
 
 
+def test_bad_arguments_fail_with_a_clear_message(tmp_path):
+    for args, message in ((["--wordnet", str(tmp_path / "missing")], "wordnet-base"),
+                          (["--num-types", "100000"], "--num-types"),
+                          (["--num-items", "10"], "--num-items")):
+        result = subprocess.run([sys.executable, SCRIPT, "--out", str(tmp_path / "out"), *args],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
+
+
 def test_catalogue_sizes_and_types(data):
     assert len(data["types"]) == 120 and len(data["items"]) == 2000
     assert sorted(data["items"]) == list(range(2000))
