@@ -82,7 +82,8 @@ def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dic
             for query in queries:
                 rows = teacher.triplets(query, qrels[query.id], config.triplets_per_query)
                 triplets += rows
-                pairs.append({"query": query.text, "item_id": rows[0]["item_id"], "item": rows[0]["item"]})
+                pairs.append({"query": query.text, "item_id": rows[0]["item_id"], "item": rows[0]["item"],
+                              "category": query.category})
         summary["queries"][split] = dict(Counter(q.category for q in queries))
         summary["qrels"][split] = sum(len(r) for r in qrels.values())
         log(f"{split}: {len(queries)} queries, {summary['qrels'][split]} judgements")
