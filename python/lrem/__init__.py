@@ -10,6 +10,9 @@ from ._lrem import (  # noqa: F401
     InvalidArgument,
     IoError,
     LimitExceeded,
+    Generation,
+    Model,
+    ModelConfig,
     Tokenizer,
 )
 
@@ -19,5 +22,8 @@ __all__ = [
     "InvalidArgument",
     "IoError",
     "LimitExceeded",
+    "Generation",
+    "Model",
+    "ModelConfig",
     "Tokenizer",
 ]

@@ -1,3 +1,111 @@
-// placeholder: Model bindings
+// lrem.Model: load a Hugging Face checkpoint, generate text, save.
+#include <pybind11/stl.h>
+
 #include "bindings.h"
-namespace lrem::python { void bind_model(py::module_&) {} }
+#include "lrem/model.h"
+
+namespace lrem::python {
+
+namespace {
+
+GenerationOptions generation_options(int max_new_tokens, float temperature, int top_k, float top_p, uint64_t seed,
+                                     const std::vector<int>& stop_ids) {
+  GenerationOptions o;
+  o.max_new_tokens = max_new_tokens;
+  o.temperature = temperature;
+  o.top_k = top_k;
+  o.top_p = top_p;
+  o.seed = seed;
+  o.stop_ids = stop_ids;
+  return o;
+}
+
+}  // namespace
+
+void bind_model(py::module_& m) {
+  py::class_<ModelConfig>(m, "ModelConfig", "Architecture read from a Hugging Face config.json.")
+      .def(py::init<>())
+      .def_static("from_json", &ModelConfig::from_json, py::arg("text"), py::arg("source") = "config.json")
+      .def("to_json", &ModelConfig::to_json)
+      .def_readwrite("model_type", &ModelConfig::model_type)
+      .def_readwrite("vocab_size", &ModelConfig::vocab_size)
+      .def_readwrite("hidden_size", &ModelConfig::hidden_size)
+      .def_readwrite("intermediate_size", &ModelConfig::intermediate_size)
+      .def_readwrite("num_hidden_layers", &ModelConfig::num_hidden_layers)
+      .def_readwrite("num_attention_heads", &ModelConfig::num_attention_heads)
+      .def_readwrite("num_key_value_heads", &ModelConfig::num_key_value_heads)
+      .def_readwrite("head_dim", &ModelConfig::head_dim)
+      .def_readwrite("max_position_embeddings", &ModelConfig::max_position_embeddings)
+      .def_readwrite("rms_norm_eps", &ModelConfig::rms_norm_eps)
+      .def_readwrite("rope_theta", &ModelConfig::rope_theta)
+      .def_readwrite("attention_bias", &ModelConfig::attention_bias)
+      .def_readwrite("tie_word_embeddings", &ModelConfig::tie_word_embeddings)
+      .def_property_readonly("num_parameters", &ModelConfig::num_parameters)
+      .def("__repr__", [](const ModelConfig& c) {
+        return "ModelConfig(" + c.model_type + ", hidden_size=" + std::to_string(c.hidden_size) +
+               ", layers=" + std::to_string(c.num_hidden_layers) + ", vocab_size=" + std::to_string(c.vocab_size) + ")";
+      });
+
+  py::class_<Generation>(m, "Generation", "One generated continuation.")
+      .def_readonly("prompt_ids", &Generation::prompt_ids)
+      .def_readonly("token_ids", &Generation::token_ids)
+      .def_readonly("text", &Generation::text)
+      .def_readonly("finish_reason", &Generation::finish_reason)
+      .def("__repr__", [](const Generation& g) { return "Generation(text=" + py::repr(py::str(g.text)).cast<std::string>() + ")"; });
+
+  py::class_<Model>(m, "Model", R"doc(A loaded decoder-only LLM (Llama family) with its tokenizer.
+
+Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model)::
+
+    m = lrem.Model.load("path/to/model")
+    print(m.generate("Once upon a time", max_new_tokens=50))
+)doc")
+      .def_static(
+          "load",
+          [](const std::string& path, const std::string& device, const std::string& dtype, int num_threads) {
+            py::gil_scoped_release release;
+            return Model::load(path, LoadOptions{device, dtype, num_threads});
+          },
+          py::arg("path"), py::kw_only(), py::arg("device") = "cpu", py::arg("dtype") = "float32",
+          py::arg("num_threads") = 0, "Load a Hugging Face model directory.")
+      .def(
+          "save",
+          [](const Model& self, const std::string& path) {
+            py::gil_scoped_release release;
+            self.save(path);
+          },
+          py::arg("path"), "Write the model as a Hugging Face directory (each file atomically).")
+      .def(
+          "generate",
+          [](const Model& self, const std::string& prompt, int max_new_tokens, float temperature, int top_k,
+             float top_p, uint64_t seed, const std::vector<int>& stop_ids) {
+            auto o = generation_options(max_new_tokens, temperature, top_k, top_p, seed, stop_ids);
+            py::gil_scoped_release release;
+            return self.generate(prompt, o).text;
+          },
+          py::arg("prompt"), py::kw_only(), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,
+          py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 0, py::arg("stop_ids") = std::vector<int>{},
+          "Continue `prompt` and return the new text. temperature=0 is greedy.")
+      .def(
+          "generate_batch",
+          [](const Model& self, const std::vector<std::string>& prompts, int max_new_tokens, float temperature,
+             int top_k, float top_p, uint64_t seed, const std::vector<int>& stop_ids) {
+            auto o = generation_options(max_new_tokens, temperature, top_k, top_p, seed, stop_ids);
+            py::gil_scoped_release release;
+            return self.generate(prompts, o);
+          },
+          py::arg("prompts"), py::kw_only(), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,
+          py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 0, py::arg("stop_ids") = std::vector<int>{},
+          "Continue several prompts together; returns a list of Generation (ids, text, finish_reason).")
+      .def("add_lrem_tokens", &Model::add_lrem_tokens,
+           "Add <think>, </think>, <emb> as special tokens (growing the embedding) if missing.")
+      .def_property_readonly("config", &Model::config)
+      .def_property_readonly("tokenizer", &Model::tokenizer)
+      .def_property_readonly("fingerprint", &Model::fingerprint)
+      .def("__repr__", [](const Model& self) {
+        return "Model(" + self.config().model_type + ", " + std::to_string(self.config().num_parameters()) +
+               " parameters, vocab " + std::to_string(self.tokenizer().vocab_size()) + ")";
+      });
+}
+
+}  // namespace lrem::python

@@ -1,0 +1,84 @@
+// Query and item embeddings from one LLM, as LREM defines them.
+//
+//   reason mode (queries): the model writes a short chain of thought after <think>, at most
+//     max_cot_tokens tokens, ending at </think> (appended if the cap is hit); then <emb> is
+//     fed and its final-layer hidden state, L2-normalised, is the embedding. The <emb> state
+//     comes from the same KV cache that produced the CoT: nothing is recomputed.
+//   direct mode (queries, the paper's Empty-CoT baseline): <think></think><emb>, no generation.
+//   items: title <emb>, always direct.
+//
+// Thread safety: an Embedder is immutable apart from its CoT cache, which has its own lock;
+// any number of threads may call embed_* concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lrem/model.h"
+
+namespace lrem {
+
+enum class QueryMode { Reason, Direct };
+
+// "reason" / "direct"; InvalidArgument otherwise.
+QueryMode parse_query_mode(const std::string& name);
+const char* to_string(QueryMode mode);
+
+struct EmbedderOptions {
+  int batch_size = 32;       // sequences per forward pass
+  int max_cot_tokens = 0;    // 0: the model's prompt config (default 16)
+  float temperature = 0.0f;  // CoT sampling; 0 = greedy (the default, and the only mode that is cached)
+  int top_k = 0;
+  float top_p = 1.0f;
+  uint64_t seed = 0;
+  int output_dim = 0;              // Matryoshka-style truncation then re-normalisation; 0 = full
+  size_t cot_cache_capacity = 4096;  // LRU entries; 0 disables the cache
+  bool prefix_cache = true;        // compute the shared query-template prefix once
+  // Called after each batch on long runs: (done, total).
+  std::function<void(size_t, size_t)> progress;
+};
+
+// Row-major float32 matrix of L2-normalised embeddings, one row per input.
+struct Embeddings {
+  int64_t rows = 0;
+  int64_t dim = 0;
+  std::vector<float> data;
+  std::vector<std::string> cots;   // queries in reason mode: the generated CoT; else empty strings
+  std::vector<bool> truncated;     // the input text was cut to the prompt config's token limit
+  const float* row(int64_t i) const { return data.data() + i * dim; }
+};
+
+struct CacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  size_t size = 0;
+  size_t capacity = 0;
+};
+
+class Embedder {
+ public:
+  explicit Embedder(Model model, EmbedderOptions options = {});
+
+  // Throws InvalidArgument for an empty or whitespace-only query or invalid UTF-8.
+  Embeddings embed_queries(const std::vector<std::string>& queries, QueryMode mode = QueryMode::Reason) const;
+  Embeddings embed_items(const std::vector<std::string>& titles) const;
+
+  int dim() const;  // output dimension
+  const Model& model() const;
+  const EmbedderOptions& options() const;
+  CacheStats cot_cache_stats() const;
+  void clear_cot_cache();
+
+  ~Embedder();
+  Embedder(Embedder&&) noexcept;
+  Embedder& operator=(Embedder&&) noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lrem

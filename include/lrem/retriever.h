@@ -1,0 +1,75 @@
+// Search over a catalogue: an embedder turns the query into a vector (reasoning first, in
+// reason mode), the index finds the nearest items, the item store supplies their titles.
+//
+//   lrem::Retriever r(lrem::Embedder(lrem::Model::load("model")),
+//                     lrem::Index::load("index", model.fingerprint()),
+//                     lrem::ItemStore::load("items.jsonl"));
+//   auto res = r.search("gift for a toddler who loves trucks", 10);
+//   // res.cot: what the model reasoned; res.hits: id, score, title, extra fields
+//
+// Thread safety: search/search_many may be called from any number of threads at once.
+// The model weights and the item store are read-only; the index takes a shared lock per
+// search (and an exclusive one for add/remove, see index.h); the embedder's CoT cache has
+// its own mutex. Concurrent results equal serial results.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lrem/dataset.h"
+#include "lrem/embedder.h"
+#include "lrem/index.h"
+
+namespace lrem {
+
+struct SearchHit {
+  int64_t id = -1;
+  float score = 0.0f;
+  std::string title;
+  std::string extra_json = "{}";
+};
+
+struct SearchResponse {
+  std::string query;
+  QueryMode mode = QueryMode::Reason;
+  std::string cot;         // the reasoning that produced the query embedding ("" in direct mode)
+  bool truncated = false;  // the query was cut to the model's max_query_tokens
+  std::vector<SearchHit> hits;  // best first; fewer than k if the index holds fewer items
+};
+
+class Retriever {
+ public:
+  // InvalidArgument if the index dimension differs from the embedder's, or the index is
+  // empty; FormatError if it was built with another model (fingerprints differ).
+  Retriever(Embedder embedder, Index index, ItemStore items);
+
+  // Opens a model directory, an index directory (built by `lrem index build` or
+  // build_index) and the items JSONL it was built from.
+  static Retriever open(const std::string& model_dir, const std::string& index_dir, const std::string& items_path,
+                        const EmbedderOptions& options = {}, const LoadOptions& load = {});
+
+  // k in [1, Index::kMaxK]; k above the index size returns every item.
+  SearchResponse search(const std::string& query, int k = 10, QueryMode mode = QueryMode::Reason) const;
+  std::vector<SearchResponse> search_many(const std::vector<std::string>& queries, int k = 10,
+                                          QueryMode mode = QueryMode::Reason) const;
+
+  const Embedder& embedder() const;
+  const Index& index() const;
+  const ItemStore& items() const;
+
+  ~Retriever();
+  Retriever(Retriever&&) noexcept;
+  Retriever& operator=(Retriever&&) noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Embeds every item of the store and builds an index with the given FAISS factory string
+// (IVF/PQ indexes are trained on the item vectors). The index records the model fingerprint.
+Index build_index(const Embedder& embedder, const ItemStore& items, const std::string& factory = "Flat");
+
+}  // namespace lrem

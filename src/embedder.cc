@@ -1,0 +1,306 @@
+#include "lrem/embedder.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <cstring>
+#include <list>
+#include <mutex>
+#include <numeric>
+#include <optional>
+#include <unordered_map>
+
+#include "generation.h"
+#include "lrem/error.h"
+#include "model_impl.h"
+#include "utf8.h"
+
+namespace lrem {
+
+QueryMode parse_query_mode(const std::string& name) {
+  if (name == "reason") return QueryMode::Reason;
+  if (name == "direct") return QueryMode::Direct;
+  throw InvalidArgument("unknown query mode '" + name + "': use \"reason\" or \"direct\"");
+}
+
+const char* to_string(QueryMode mode) { return mode == QueryMode::Reason ? "reason" : "direct"; }
+
+namespace {
+
+// One cached query result: the CoT and the full-dimension embedding it produced.
+struct CachedQuery {
+  std::string cot;
+  std::vector<float> embedding;
+  bool truncated = false;
+};
+
+// A bounded LRU map from query key to result. Its own lock keeps Embedder const-callable
+// from many threads.
+class CotCache {
+ public:
+  explicit CotCache(size_t capacity) : capacity_(capacity) {}
+
+  std::optional<CachedQuery> get(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = index_.find(key);
+    if (it == index_.end()) {
+      ++misses_;
+      return std::nullopt;
+    }
+    ++hits_;
+    order_.splice(order_.begin(), order_, it->second);
+    return it->second->second;
+  }
+
+  void put(const std::string& key, CachedQuery value) {
+    if (capacity_ == 0) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto it = index_.find(key); it != index_.end()) {
+      it->second->second = std::move(value);
+      order_.splice(order_.begin(), order_, it->second);
+      return;
+    }
+    order_.emplace_front(key, std::move(value));
+    index_[key] = order_.begin();
+    if (order_.size() > capacity_) {
+      index_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+
+  CacheStats stats() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return {hits_, misses_, order_.size(), capacity_};
+  }
+
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    order_.clear();
+    index_.clear();
+    hits_ = misses_ = 0;
+  }
+
+ private:
+  using Entry = std::pair<std::string, CachedQuery>;
+  mutable std::mutex mutex_;
+  size_t capacity_;
+  std::list<Entry> order_;
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;
+  uint64_t hits_ = 0, misses_ = 0;
+};
+
+void check_text(const std::string& text, const char* what) {
+  if (!is_valid_utf8(text)) throw InvalidArgument(std::string(what) + " is not valid UTF-8");
+  if (std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); }))
+    throw InvalidArgument(std::string("empty or whitespace-only ") + what);
+}
+
+}  // namespace
+
+struct Embedder::Impl {
+  Impl(Model m, EmbedderOptions o) : model(std::move(m)), options(std::move(o)), cache(options.cot_cache_capacity) {
+    const ModelConfig& config = model.config();
+    if (options.batch_size <= 0) throw InvalidArgument("batch_size must be positive");
+    if (options.output_dim < 0 || options.output_dim > config.hidden_size)
+      throw InvalidArgument("output_dim must be between 1 and the model's hidden size " +
+                            std::to_string(config.hidden_size) + " (0 = full), got " +
+                            std::to_string(options.output_dim));
+    if (options.max_cot_tokens < 0) throw InvalidArgument("max_cot_tokens must be >= 0 (0 = the model's setting)");
+    max_cot = options.max_cot_tokens > 0 ? options.max_cot_tokens : model.prompt_config().max_cot_tokens;
+    dim = options.output_dim > 0 ? options.output_dim : config.hidden_size;
+    const PromptFormat& prompt = model.impl().prompt();  // throws if the LREM tokens are missing
+    prefix_ids = prompt.query_prefix();
+    if (options.prefix_cache && !prefix_ids.empty()) {
+      c10::InferenceMode guard;
+      prefix.emplace(model.impl().transformer, 1, static_cast<int64_t>(prefix_ids.size()));
+      prefix->append({prefix_ids});
+    }
+  }
+
+  // Final rows [n, hidden] -> truncated, normalised float32 rows appended to `out`.
+  void write_rows(const at::Tensor& hidden, const std::vector<size_t>& rows, Embeddings& out) const {
+    at::Tensor h = hidden.to(at::kCPU, at::kFloat).narrow(1, 0, dim);
+    h = h / h.norm(2, 1, true).clamp_min(1e-12);
+    h = h.contiguous();
+    const float* src = h.data_ptr<float>();
+    for (size_t i = 0; i < rows.size(); ++i)
+      std::memcpy(out.data.data() + rows[i] * dim, src + i * dim, dim * sizeof(float));
+  }
+
+  // Embeds queries[rows] (all cache misses) in one decoder; fills out's rows and cots.
+  void embed_query_batch(const std::vector<std::vector<int>>& bodies, QueryMode mode,
+                         const std::vector<size_t>& rows, Embeddings& out) const {
+    const PromptFormat& prompt = model.impl().prompt();
+    const Transformer& tf = model.impl().transformer;
+    const int64_t n = static_cast<int64_t>(bodies.size());
+    size_t longest = 0;
+    for (const auto& b : bodies) longest = std::max(longest, b.size());
+    // Room for the prefix, the longest body, the CoT and the closing </think><emb>.
+    const int64_t capacity = static_cast<int64_t>(prefix_ids.size() + longest) +
+                             (mode == QueryMode::Reason ? max_cot : 0) + 3;
+    Decoder decoder = prefix ? prefix->expand(n, capacity) : Decoder(tf, n, capacity);
+    std::vector<std::vector<int>> first(n);
+    for (int64_t i = 0; i < n; ++i) {
+      if (!prefix) first[i] = prefix_ids;
+      first[i].insert(first[i].end(), bodies[i].begin(), bodies[i].end());
+    }
+    std::vector<std::vector<int>> closing(n);
+    if (mode == QueryMode::Direct) {
+      for (auto& row : first) row.insert(row.end(), {prompt.think_close_id(), prompt.emb_id()});
+      decoder.append(first);
+    } else {
+      decoder.append(first);
+      GenerationOptions gen;
+      gen.max_new_tokens = max_cot;
+      gen.temperature = options.temperature;
+      gen.top_k = options.top_k;
+      gen.top_p = options.top_p;
+      gen.seed = options.seed;
+      gen.stop_ids = {prompt.think_close_id()};
+      std::vector<Continuation> cots = generate(decoder, gen);
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<int> cot = cots[i].token_ids;
+        if (cots[i].finish_reason == "stop") {
+          cot.pop_back();  // the </think> the model wrote
+          closing[i] = {prompt.emb_id()};
+        } else {
+          closing[i] = {prompt.think_close_id(), prompt.emb_id()};
+        }
+        out.cots[rows[i]] = model.tokenizer().decode(cot, /*skip_special_tokens=*/true);
+      }
+      decoder.append(closing);
+    }
+    write_rows(decoder.last_hidden(), rows, out);
+  }
+
+  std::string cache_key(const std::vector<int>& body, QueryMode mode) const {
+    std::string key = model.fingerprint();
+    key += to_string(mode);
+    key += std::to_string(max_cot);
+    key.append(reinterpret_cast<const char*>(body.data()), body.size() * sizeof(int));
+    return key;
+  }
+
+  Model model;
+  EmbedderOptions options;
+  int max_cot = 16;
+  int64_t dim = 0;
+  std::vector<int> prefix_ids;
+  std::optional<Decoder> prefix;  // the shared query-template prefix, computed once
+  mutable CotCache cache;
+};
+
+Embedder::Embedder(Model model, EmbedderOptions options)
+    : impl_(std::make_unique<Impl>(std::move(model), std::move(options))) {}
+Embedder::~Embedder() = default;
+Embedder::Embedder(Embedder&&) noexcept = default;
+Embedder& Embedder::operator=(Embedder&&) noexcept = default;
+
+Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, QueryMode mode) const {
+  const Impl& m = *impl_;
+  const PromptFormat& prompt = m.model.impl().prompt();
+  Embeddings out;
+  out.rows = static_cast<int64_t>(queries.size());
+  out.dim = m.dim;
+  out.data.assign(out.rows * out.dim, 0.0f);
+  out.cots.assign(queries.size(), "");
+  out.truncated.assign(queries.size(), false);
+
+  // Only greedy CoTs are deterministic, so only they are cached.
+  const bool cacheable = mode == QueryMode::Reason && m.options.temperature == 0.0f && m.options.cot_cache_capacity > 0;
+  std::vector<std::vector<int>> bodies;
+  std::vector<size_t> rows;
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    check_text(queries[i], "query");
+    PromptIds body = prompt.query_body(queries[i]);
+    out.truncated[i] = body.truncated;
+    if (cacheable) {
+      std::string key = m.cache_key(body.ids, mode);
+      if (auto hit = m.cache.get(key)) {
+        out.cots[i] = hit->cot;
+        std::copy(hit->embedding.begin(), hit->embedding.begin() + m.dim, out.data.begin() + i * m.dim);
+        continue;
+      }
+      keys.push_back(std::move(key));
+    }
+    bodies.push_back(std::move(body.ids));
+    rows.push_back(i);
+  }
+
+  c10::InferenceMode guard;
+  const size_t batch = static_cast<size_t>(m.options.batch_size);
+  for (size_t start = 0; start < bodies.size(); start += batch) {
+    size_t end = std::min(bodies.size(), start + batch);
+    std::vector<std::vector<int>> chunk(bodies.begin() + start, bodies.begin() + end);
+    std::vector<size_t> chunk_rows(rows.begin() + start, rows.begin() + end);
+    m.embed_query_batch(chunk, mode, chunk_rows, out);
+    if (m.options.progress) m.options.progress(end, bodies.size());
+  }
+  for (size_t j = 0; j < keys.size(); ++j) {
+    size_t i = rows[j];
+    m.cache.put(keys[j], {out.cots[i], std::vector<float>(out.row(i), out.row(i) + m.dim), out.truncated[i]});
+  }
+  return out;
+}
+
+Embeddings Embedder::embed_items(const std::vector<std::string>& titles) const {
+  const Impl& m = *impl_;
+  const PromptFormat& prompt = m.model.impl().prompt();
+  const Transformer& tf = m.model.impl().transformer;
+  Embeddings out;
+  out.rows = static_cast<int64_t>(titles.size());
+  out.dim = m.dim;
+  out.data.assign(out.rows * out.dim, 0.0f);
+  out.cots.assign(titles.size(), "");
+  out.truncated.assign(titles.size(), false);
+
+  std::vector<std::vector<int>> seqs(titles.size());
+  for (size_t i = 0; i < titles.size(); ++i) {
+    check_text(titles[i], "item title");
+    PromptIds ids = prompt.item(titles[i]);
+    out.truncated[i] = ids.truncated;
+    seqs[i] = std::move(ids.ids);
+  }
+  // Batches of similar length keep padding small.
+  std::vector<size_t> order(titles.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seqs[a].size() < seqs[b].size(); });
+
+  c10::InferenceMode guard;
+  const size_t batch = static_cast<size_t>(m.options.batch_size);
+  for (size_t start = 0; start < order.size(); start += batch) {
+    size_t end = std::min(order.size(), start + batch);
+    std::vector<size_t> rows(order.begin() + start, order.begin() + end);
+    const int64_t n = static_cast<int64_t>(rows.size());
+    const int64_t len = static_cast<int64_t>(seqs[rows.back()].size());
+    // Left padding puts every <emb> in the last column.
+    at::Tensor ids = at::zeros({n, len}, at::kLong);
+    at::Tensor mask = at::zeros({n, len}, at::kLong);
+    auto ids_a = ids.accessor<int64_t, 2>();
+    auto mask_a = mask.accessor<int64_t, 2>();
+    for (int64_t r = 0; r < n; ++r) {
+      const auto& s = seqs[rows[r]];
+      const int64_t pad = len - static_cast<int64_t>(s.size());
+      for (size_t t = 0; t < s.size(); ++t) {
+        ids_a[r][pad + t] = s[t];
+        mask_a[r][pad + t] = 1;
+      }
+    }
+    at::Tensor positions = (mask.cumsum(1) - 1).clamp_min(0);
+    auto device = tf.options().device();
+    ForwardOutput fwd = tf.forward(ids.to(device), positions.to(device), mask.to(device), nullptr, false);
+    m.write_rows(fwd.hidden.select(1, len - 1), rows, out);
+    if (m.options.progress) m.options.progress(end, order.size());
+  }
+  return out;
+}
+
+int Embedder::dim() const { return static_cast<int>(impl_->dim); }
+const Model& Embedder::model() const { return impl_->model; }
+const EmbedderOptions& Embedder::options() const { return impl_->options; }
+CacheStats Embedder::cot_cache_stats() const { return impl_->cache.stats(); }
+void Embedder::clear_cot_cache() { impl_->cache.clear(); }
+
+}  // namespace lrem

@@ -1,0 +1,164 @@
+#include "lrem/prompt.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "file_io.h"
+#include "lrem/error.h"
+
+namespace lrem {
+
+namespace {
+
+constexpr const char* kConfigFile = "lrem_config.json";
+
+// Splits a template at its single placeholder; InvalidArgument if it is missing or repeated.
+std::pair<std::string, std::string> split_template(const std::string& tmpl, const std::string& placeholder,
+                                                   const std::string& field) {
+  auto pos = tmpl.find(placeholder);
+  if (pos == std::string::npos || tmpl.find(placeholder, pos + 1) != std::string::npos)
+    throw InvalidArgument(field + " must contain " + placeholder + " exactly once, got \"" + tmpl + "\"");
+  return {tmpl.substr(0, pos), tmpl.substr(pos + placeholder.size())};
+}
+
+}  // namespace
+
+void PromptConfig::validate() const {
+  split_template(query_template, "{query}", "query_template");
+  split_template(item_template, "{title}", "item_template");
+  if (max_cot_tokens <= 0) throw InvalidArgument("max_cot_tokens must be positive, got " + std::to_string(max_cot_tokens));
+  if (max_query_tokens <= 0 || max_item_tokens <= 0)
+    throw InvalidArgument("max_query_tokens and max_item_tokens must be positive");
+  if (think_open.empty() || think_close.empty() || emb.empty())
+    throw InvalidArgument("the special token strings (think_open, think_close, emb) must not be empty");
+}
+
+PromptConfig PromptConfig::from_json(const std::string& text, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(source + ": not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) throw FormatError(source + ": expected a JSON object");
+  PromptConfig c;
+  auto str = [&](const char* key, std::string& out) {
+    if (!j.contains(key)) return;
+    if (!j[key].is_string()) throw FormatError(source + ": field \"" + key + "\" must be a string");
+    out = j[key].get<std::string>();
+  };
+  auto integer = [&](const char* key, int& out) {
+    if (!j.contains(key)) return;
+    if (!j[key].is_number_integer()) throw FormatError(source + ": field \"" + key + "\" must be an integer");
+    out = j[key].get<int>();
+  };
+  str("query_template", c.query_template);
+  str("item_template", c.item_template);
+  str("think_open", c.think_open);
+  str("think_close", c.think_close);
+  str("emb", c.emb);
+  integer("max_cot_tokens", c.max_cot_tokens);
+  integer("max_query_tokens", c.max_query_tokens);
+  integer("max_item_tokens", c.max_item_tokens);
+  try {
+    c.validate();
+  } catch (const InvalidArgument& e) {
+    throw FormatError(source + ": " + e.what());
+  }
+  return c;
+}
+
+std::string PromptConfig::to_json() const {
+  nlohmann::json j = {{"query_template", query_template}, {"item_template", item_template},
+                      {"think_open", think_open},         {"think_close", think_close},
+                      {"emb", emb},                       {"max_cot_tokens", max_cot_tokens},
+                      {"max_query_tokens", max_query_tokens}, {"max_item_tokens", max_item_tokens}};
+  return j.dump(2) + "\n";
+}
+
+PromptConfig PromptConfig::load_or_default(const std::string& dir) {
+  auto path = (std::filesystem::path(dir) / kConfigFile).string();
+  if (!std::filesystem::exists(path)) return {};
+  return from_json(read_file(path, 1 << 20), path);
+}
+
+void PromptConfig::save(const std::string& dir) const {
+  write_file_atomic((std::filesystem::path(dir) / kConfigFile).string(), to_json());
+}
+
+PromptFormat::PromptFormat(const Tokenizer& tokenizer, PromptConfig config)
+    : tokenizer_(&tokenizer), config_(std::move(config)) {
+  config_.validate();
+  std::tie(query_before_, query_after_) = split_template(config_.query_template, "{query}", "query_template");
+  std::tie(item_before_, item_after_) = split_template(config_.item_template, "{title}", "item_template");
+  auto special = [&](const std::string& s) {
+    int id = tokenizer.piece_to_id(s);
+    if (id < 0)
+      throw InvalidArgument("the tokenizer has no special token " + s +
+                            "; add the LREM tokens first (C++: Model::add_lrem_tokens(), Python: "
+                            "model.add_lrem_tokens(), CLI: `lrem train sft` adds them) and fine-tune the model");
+    return id;
+  };
+  think_open_ = special(config_.think_open);
+  think_close_ = special(config_.think_close);
+  emb_ = special(config_.emb);
+}
+
+std::vector<int> PromptFormat::encode_part(const std::string& text) const {
+  if (text.empty()) return {};
+  return tokenizer_->encode(text);
+}
+
+std::vector<int> PromptFormat::query_prefix() const {
+  std::vector<int> ids;
+  if (tokenizer_->add_bos_token()) ids.push_back(tokenizer_->bos_id());
+  auto before = encode_part(query_before_);
+  ids.insert(ids.end(), before.begin(), before.end());
+  return ids;
+}
+
+PromptIds PromptFormat::query_body(const std::string& query) const {
+  PromptIds out;
+  out.ids = encode_part(query);
+  if (static_cast<int>(out.ids.size()) > config_.max_query_tokens) {
+    out.ids.resize(config_.max_query_tokens);
+    out.truncated = true;
+  }
+  auto after = encode_part(query_after_);
+  out.ids.insert(out.ids.end(), after.begin(), after.end());
+  out.ids.push_back(think_open_);
+  return out;
+}
+
+PromptIds PromptFormat::query_prompt(const std::string& query) const {
+  PromptIds body = query_body(query);
+  PromptIds out{query_prefix(), body.truncated};
+  out.ids.insert(out.ids.end(), body.ids.begin(), body.ids.end());
+  return out;
+}
+
+std::vector<int> PromptFormat::cot_completion(const std::string& cot) const {
+  std::vector<int> ids = encode_part(cot);
+  ids.push_back(think_close_);
+  ids.push_back(emb_);
+  return ids;
+}
+
+PromptIds PromptFormat::item(const std::string& title) const {
+  PromptIds out;
+  if (tokenizer_->add_bos_token()) out.ids.push_back(tokenizer_->bos_id());
+  auto before = encode_part(item_before_);
+  out.ids.insert(out.ids.end(), before.begin(), before.end());
+  auto t = encode_part(title);
+  if (static_cast<int>(t.size()) > config_.max_item_tokens) {
+    t.resize(config_.max_item_tokens);
+    out.truncated = true;
+  }
+  out.ids.insert(out.ids.end(), t.begin(), t.end());
+  auto after = encode_part(item_after_);
+  out.ids.insert(out.ids.end(), after.begin(), after.end());
+  out.ids.push_back(emb_);
+  return out;
+}
+
+}  // namespace lrem

@@ -1,0 +1,86 @@
+#include "lrem/retriever.h"
+
+#include "lrem/error.h"
+
+namespace lrem {
+
+struct Retriever::Impl {
+  Embedder embedder;
+  Index index;
+  ItemStore items;
+};
+
+Retriever::Retriever(Embedder embedder, Index index, ItemStore items)
+    : impl_(std::make_unique<Impl>(Impl{std::move(embedder), std::move(index), std::move(items)})) {
+  const Impl& m = *impl_;
+  if (m.index.dim() != m.embedder.dim())
+    throw InvalidArgument("the index has dimension " + std::to_string(m.index.dim()) + " but the embedder produces " +
+                          std::to_string(m.embedder.dim()) + "; rebuild the index with this model and output_dim");
+  const std::string fingerprint = m.embedder.model().fingerprint();
+  if (!m.index.model_fingerprint().empty() && m.index.model_fingerprint() != fingerprint)
+    throw FormatError("the index was built with model " + m.index.model_fingerprint() + " but this model is " +
+                      fingerprint + "; rebuild the index with `lrem index build`");
+  if (m.index.size() == 0) throw InvalidArgument("the index is empty: build it from a non-empty catalogue");
+}
+
+Retriever Retriever::open(const std::string& model_dir, const std::string& index_dir, const std::string& items_path,
+                          const EmbedderOptions& options, const LoadOptions& load) {
+  Model model = Model::load(model_dir, load);
+  Embedder embedder(model, options);
+  Index index = Index::load(index_dir, model.fingerprint(), embedder.dim());
+  return Retriever(std::move(embedder), std::move(index), ItemStore::load(items_path));
+}
+
+SearchResponse Retriever::search(const std::string& query, int k, QueryMode mode) const {
+  return std::move(search_many({query}, k, mode).front());
+}
+
+std::vector<SearchResponse> Retriever::search_many(const std::vector<std::string>& queries, int k,
+                                                   QueryMode mode) const {
+  const Impl& m = *impl_;
+  if (k <= 0) throw InvalidArgument("k must be positive, got " + std::to_string(k));
+  if (k > Index::kMaxK)
+    throw LimitExceeded("k = " + std::to_string(k) + " exceeds the limit of " + std::to_string(Index::kMaxK));
+  std::vector<SearchResponse> out(queries.size());
+  if (queries.empty()) return out;
+  Embeddings q = m.embedder.embed_queries(queries, mode);
+  SearchResult found = m.index.search(q.data.data(), q.rows, k, /*normalized=*/true);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    SearchResponse& r = out[i];
+    r.query = queries[i];
+    r.mode = mode;
+    r.cot = q.cots[i];
+    r.truncated = q.truncated[i];
+    const int64_t* ids = found.ids_of(static_cast<int64_t>(i));
+    const float* scores = found.scores_of(static_cast<int64_t>(i));
+    for (int j = 0; j < found.k && ids[j] >= 0; ++j) {
+      const Item* item = m.items.find(ids[j]);
+      if (!item)
+        throw FormatError("the index returned item id " + std::to_string(ids[j]) +
+                          " which is not in the item store; the index and items file do not match");
+      r.hits.push_back({ids[j], scores[j], item->title, item->extra_json});
+    }
+  }
+  return out;
+}
+
+const Embedder& Retriever::embedder() const { return impl_->embedder; }
+const Index& Retriever::index() const { return impl_->index; }
+const ItemStore& Retriever::items() const { return impl_->items; }
+
+Retriever::~Retriever() = default;
+Retriever::Retriever(Retriever&&) noexcept = default;
+Retriever& Retriever::operator=(Retriever&&) noexcept = default;
+
+Index build_index(const Embedder& embedder, const ItemStore& items, const std::string& factory) {
+  if (items.empty()) throw InvalidArgument("cannot build an index from an empty catalogue");
+  Embeddings e = embedder.embed_items(items.titles());
+  Index index(embedder.dim(), factory);
+  index.set_model_fingerprint(embedder.model().fingerprint());
+  index.train(e.data.data(), e.rows, /*normalized=*/true);
+  std::vector<int64_t> ids = items.ids();
+  index.add(e.data.data(), ids.data(), e.rows, /*normalized=*/true);
+  return index;
+}
+
+}  // namespace lrem
