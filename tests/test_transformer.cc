@@ -205,6 +205,21 @@ TEST(Transformer, GradientsReachEveryParameter) {
   }
 }
 
+TEST(Transformer, HalfPrecisionTracksFloat32) {
+  for (const auto& config : tiny_variants()) {
+    const Transformer reference = tiny_model(config);
+    Transformer half(config, at::kBFloat16);
+    half.load_parameters(reference.parameters(), "tiny_model");
+    EXPECT_EQ(half.parameters().at("model.norm.weight").scalar_type(), at::kBFloat16);
+    const at::Tensor ids = random_ids(2, 6, config.vocab_size, 12);
+    KVCache cache(config, 2, 6, half.options());
+    half.forward(ids.narrow(1, 0, 4), positions(2, 4), {}, &cache);
+    const at::Tensor logits = half.forward(ids.narrow(1, 4, 2), positions(2, 2, 4), {}, &cache).logits.to(at::kFloat);
+    const at::Tensor expected = reference.forward(ids, positions(2, 6), {}, nullptr).logits.narrow(1, 4, 2);
+    EXPECT_GT(at::cosine_similarity(logits.reshape(-1), expected.reshape(-1), 0).item<double>(), 0.99);
+  }
+}
+
 TEST(Transformer, InitRandomIsDeterministicPerSeed) {
   const ModelConfig config = tiny_config(true, false);
   Transformer a(config), b(config), c(config);
