@@ -119,7 +119,7 @@ TEST_F(Generation, SamplerFiltersTopKAndNucleus) {
   const auto top2 = counts(sampling(1, 5, 1.0f, /*top_k=*/2));
   EXPECT_EQ(top2[2] + top2[3], 0);
   EXPECT_NEAR(top2[0] / 2000.0, 0.5 / 0.8, 0.05);
-  // The smallest set reaching 0.6 is {0, 1}; 0.8 exactly reached by {0, 1} too; 0.81 needs token 2.
+  // The smallest set reaching 0.6 is {0, 1}; reaching 0.81 needs token 2 as well.
   const auto nucleus = counts(sampling(1, 5, 1.0f, 0, /*top_p=*/0.6f));
   EXPECT_EQ(nucleus[2] + nucleus[3], 0);
   EXPECT_GT(nucleus[1], 0);
@@ -146,9 +146,9 @@ TEST_F(Generation, StopIdsEndRowsEarlyWhileOthersContinue) {
     EXPECT_EQ(stopped[i].finish_reason, hit == full.end() ? "length" : "stop") << "row " << i;
     (hit == full.end() ? n_length : n_stopped)++;
   }
-  EXPECT_GE(n_stopped, 1);
   EXPECT_LE(stopped[0].token_ids.size(), 3u);
-  if (n_length == 0) GTEST_SKIP() << "every row hit the stop id; the continue-after-stop case was not exercised";
+  EXPECT_GE(n_stopped, 1);
+  EXPECT_GE(n_length, 1) << "no row continued past another row's stop";
 }
 
 TEST_F(Generation, MaxNewTokensIsRespected) {
