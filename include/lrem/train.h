@@ -71,7 +71,6 @@ struct PretrainConfig : TrainingConfig {
   // Architecture (Hugging Face config.json fields); vocab_size comes from the tokenizer.
   ModelConfig model = small_model();
   int seq_len = 256;  // tokens per packed training block
-  double validation_fraction = 0.0;  // share of blocks held out for a validation loss
 
   static ModelConfig small_model();
   static PretrainConfig from_json(const std::string& text, const std::string& source = "config");
@@ -106,7 +105,6 @@ struct GrpoConfig : TrainingConfig {
   double reward_length = 0.2;
   double reward_accuracy = 1.0;
   double clip_epsilon = 0.2;
-  int updates_per_batch = 1;     // PPO epochs over each sampled batch
   double lambda_grpo = 1.0;
   double lambda_nce = 0.1;
   double tau = 0.05;

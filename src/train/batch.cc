@@ -51,4 +51,10 @@ at::Tensor gather_rows(const at::Tensor& hidden, const at::Tensor& last_index) {
   return hidden.gather(1, index).squeeze(1);
 }
 
+at::Tensor embed_rows(const Transformer& model, const std::vector<std::vector<int>>& rows) {
+  const TokenBatch batch = make_batch(rows, std::vector<std::vector<int>>(rows.size()), 0);
+  const auto out = model.forward(batch.input_ids, batch.position_ids, batch.attention_mask, nullptr, false);
+  return gather_rows(out.hidden, batch.last_index);
+}
+
 }  // namespace lrem::train

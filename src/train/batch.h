@@ -7,6 +7,8 @@
 
 #include <vector>
 
+#include "transformer.h"
+
 namespace lrem::train {
 
 struct TokenBatch {
@@ -27,5 +29,9 @@ TokenBatch make_batch(const std::vector<std::vector<int>>& prompts, const std::v
 
 // hidden [B, T, H] at last_index [B] -> [B, H].
 at::Tensor gather_rows(const at::Tensor& hidden, const at::Tensor& last_index);
+
+// The final hidden state at each row's last token (the `<emb>` state of LREM sequences):
+// rows [B] of token ids -> [B, H], differentiable.
+at::Tensor embed_rows(const Transformer& model, const std::vector<std::vector<int>>& rows);
 
 }  // namespace lrem::train

@@ -117,4 +117,20 @@ void DataParallel::barrier() {
 #endif
 }
 
+void DataParallel::require_same(uint64_t value, const std::string& what) {
+  if (world_size_ == 1) return;
+#ifdef LREM_HAVE_GLOO
+  // Max and min of the value (as two int64 halves, exact) agree iff every rank has it.
+  const int64_t hi = int64_t(value >> 32), lo = int64_t(value & 0xffffffffu);
+  std::vector<at::Tensor> high{at::tensor({hi, lo, -hi, -lo}, at::kLong)};
+  c10d::AllreduceOptions max;
+  max.reduceOp = c10d::ReduceOp::MAX;
+  group_->pg->allreduce(high, max)->wait();
+  const auto r = high[0];
+  if (r[0].item<int64_t>() != hi || r[1].item<int64_t>() != lo || -r[2].item<int64_t>() != hi ||
+      -r[3].item<int64_t>() != lo)
+    throw InvalidArgument("distributed: the ranks disagree on " + what + "; start every rank with the same options");
+#endif
+}
+
 }  // namespace lrem::train

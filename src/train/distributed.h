@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,6 +33,9 @@ class DataParallel {
   // Mean over ranks of per-rank scalars (for logging).
   std::map<std::string, double> mean(const std::map<std::string, double>& values);
   void barrier();
+  // InvalidArgument on every rank unless all ranks pass the same value: ranks that disagree
+  // on the schedule of collectives would otherwise deadlock or abort inside Gloo.
+  void require_same(uint64_t value, const std::string& what);
 
  private:
   struct Group;

@@ -1,0 +1,67 @@
+// Stage 1 (cold start): on query-CoT-item triplets, next-token loss on the CoT and the
+// closing `</think><emb>`, plus InfoNCE between query and item `<emb>` states with in-batch
+// (and optional hard) negatives. Loss = lambda_sft * SFT + lambda_nce * InfoNCE.
+#include <ATen/ATen.h>
+
+#include "file_io.h"
+#include "lrem/model.h"
+#include "lrem/runtime.h"
+#include "lrem/train.h"
+#include "model_impl.h"
+#include "train/batch.h"
+#include "train/examples.h"
+#include "train/losses.h"
+#include "train/trainer.h"
+
+namespace lrem {
+
+TrainResult sft(const SftConfig& config) {
+  config.validate("sft config");
+  set_num_threads(config.num_threads);
+  ensure_directory(config.output_dir);
+  const std::vector<train::Example> examples = train::read_examples(config.data, config.catalogue, true);
+  train::DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
+  LoadOptions load;
+  load.num_threads = config.num_threads;
+  Model model = Model::load(config.model, load);
+  model.add_lrem_tokens();  // a plain LLM gets <think>, </think>, <emb>; no-op otherwise
+
+  train::Trainer trainer(config, "sft", model, examples.size(), dp);
+  const Transformer& transformer = model.impl().transformer;
+  const PromptFormat& format = model.impl().prompt();
+  return trainer.run([&](const std::vector<size_t>& batch, int64_t, double loss_scale) {
+    std::vector<std::vector<int>> prompts, completions, items, negatives;
+    for (size_t i : batch) {
+      const train::Example& ex = examples[i];
+      prompts.push_back(format.query_prompt(ex.query).ids);
+      completions.push_back(format.cot_completion(ex.cot));
+      items.push_back(format.item(ex.item).ids);
+      for (size_t n = 0; n < ex.negatives.size() && n < size_t(config.max_hard_negatives); ++n)
+        negatives.push_back(format.item(ex.negatives[n]).ids);
+    }
+    const train::TokenBatch queries = train::make_batch(prompts, completions, 0);
+    const bool need_logits = config.lambda_sft > 0;
+    const auto out = transformer.forward(queries.input_ids, queries.position_ids, queries.attention_mask, nullptr,
+                                         need_logits);
+    train::Metrics metrics;
+    at::Tensor loss = at::zeros({}, out.hidden.options());
+    if (need_logits) {
+      const at::Tensor sft_loss = train::sft_loss(out.logits, queries.targets, queries.loss_mask);
+      loss = loss + config.lambda_sft * sft_loss;
+      metrics["sft_loss"] = sft_loss.item<double>();
+    }
+    if (config.lambda_nce > 0) {
+      items.insert(items.end(), negatives.begin(), negatives.end());
+      const train::InfoNce nce = train::info_nce(train::gather_rows(out.hidden, queries.last_index),
+                                                 train::embed_rows(transformer, items), config.tau);
+      loss = loss + config.lambda_nce * nce.loss;
+      metrics["nce_loss"] = nce.loss.item<double>();
+      metrics["accuracy"] = nce.accuracy;
+    }
+    (loss * loss_scale).backward();
+    metrics["loss"] = loss.item<double>();
+    return metrics;
+  });
+}
+
+}  // namespace lrem

@@ -1,0 +1,67 @@
+// The optimisation loop every stage shares: data order, gradient accumulation, the one
+// gradient all-reduce, clipping, AdamW with the cosine schedule, logging, checkpoints and
+// exact resume. A stage supplies only its micro-batch: loss, backward and metrics.
+//
+// Layout of output_dir:
+//   checkpoint-<step>/   the model (Hugging Face layout), optimizer.safetensors and
+//                        trainer_state.json (written last: a checkpoint without it is incomplete)
+//   metrics.jsonl        one record per logged step
+//   config.json, model.safetensors, tokenizer files: the final model
+//
+// The data order is a function of (seed, step) alone, so a resumed run sees the same batches
+// as an uninterrupted one.
+//
+// A stage function: validate the config, set the thread count, join the process group
+// (DataParallel), read its data, build the model, then Trainer(...).run(its micro-step).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lrem/model.h"
+#include "lrem/train.h"
+#include "train/distributed.h"
+#include "train/optimizer.h"
+
+namespace lrem::train {
+
+using Metrics = std::map<std::string, double>;
+
+class Trainer {
+ public:
+  // Makes the model trainable (float32), restores the latest checkpoint of output_dir when
+  // config.resume, gives every rank rank 0's weights and builds the optimiser.
+  // num_examples: the dataset size the data order permutes.
+  Trainer(const TrainingConfig& config, std::string stage, Model& model, size_t num_examples, DataParallel& dp);
+  ~Trainer();
+
+  // Computes one micro-batch (the given example indices) at optimiser step `step`: its loss
+  // times loss_scale must be back-propagated by the callee. Returns metrics to log.
+  using MicroStep = std::function<Metrics(const std::vector<size_t>& examples, int64_t step, double loss_scale)>;
+  TrainResult run(const MicroStep& micro_step);
+
+  int64_t total_steps() const { return total_steps_; }
+  int64_t start_step() const { return start_step_; }
+
+  // The latest complete checkpoint directory in output_dir and its step ("" and 0 if none).
+  static std::pair<std::string, int64_t> latest_checkpoint(const std::string& output_dir);
+
+ private:
+  std::vector<size_t> micro_batch(int64_t step, int micro);
+  void save_checkpoint(int64_t step) const;
+
+  const TrainingConfig& config_;
+  std::string stage_;
+  Model& model_;
+  size_t num_examples_;
+  int64_t steps_per_epoch_, total_steps_, start_step_ = 0;
+  DataParallel& dp_;
+  std::unique_ptr<AdamW> optimizer_;
+  int64_t order_epoch_ = -1;  // the epoch `order_` belongs to
+  std::vector<size_t> order_;
+};
+
+}  // namespace lrem::train

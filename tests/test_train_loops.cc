@@ -1,0 +1,322 @@
+// The training stages end to end on a toy world (tiny tokenizer and Llama, seconds each):
+// pretraining lowers the LM loss, stage 1 lowers both its losses, GRPO raises the accuracy
+// reward, resume continues bit for bit, and two data-parallel processes agree with one.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <numeric>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "lrem/error.h"
+#include "lrem/model.h"
+#include "lrem/train.h"
+#include "test_support.h"
+#include "train/trainer.h"
+
+namespace lrem {
+namespace {
+
+namespace fs = std::filesystem;
+using lrem::testing::TempDir;
+
+// Eight objects, each needed for one activity; a title is colour + object. The CoT that leads
+// from an activity to its item is the object's name.
+const std::vector<std::string> kObjects = {"shoe", "hat", "cup", "lamp", "bag", "sock", "pen", "bowl"};
+const std::vector<std::string> kNeeds = {"walk outside", "cover my head", "drink tea", "light the room",
+                                         "carry books", "warm my feet", "write notes", "eat soup"};
+const std::vector<std::string> kColours = {"red", "blue", "green", "black"};
+
+std::string title(size_t object) { return kColours[object % kColours.size()] + " " + kObjects[object]; }
+
+void write_lines(const std::string& path, const std::vector<std::string>& lines) {
+  std::ofstream out(path);
+  for (const auto& l : lines) out << l << "\n";
+}
+
+std::string json_string(const std::string& s) { return "\"" + s + "\""; }
+
+struct Toy {
+  std::unique_ptr<TempDir> dir = std::make_unique<TempDir>();
+  std::string corpus, triplets, pairs, pretrained, stage1;
+};
+
+Toy* toy = nullptr;
+
+PretrainConfig tiny_pretrain(const std::string& corpus, const std::string& output_dir, int64_t steps) {
+  PretrainConfig c;
+  c.output_dir = output_dir;
+  c.corpus = corpus;
+  c.vocab_size = 320;
+  c.model.hidden_size = 32;
+  c.model.intermediate_size = 64;
+  c.model.num_hidden_layers = 2;
+  c.model.num_attention_heads = 4;
+  c.model.num_key_value_heads = 2;
+  c.model.max_position_embeddings = 64;
+  c.seq_len = 32;
+  c.batch_size = 8;
+  c.max_steps = steps;
+  c.lr = 3e-3;
+  c.log_every = 1;
+  c.num_threads = 1;
+  c.quiet = true;
+  c.seed = 7;
+  return c;
+}
+
+// One of two ranks whose global batches equal tiny_pretrain's with batch 4 and grad_accum 2.
+PretrainConfig data_parallel_config(const std::string& corpus, const std::string& tokenizer, const std::string& out,
+                                    int port, int rank) {
+  PretrainConfig c = tiny_pretrain(corpus, rank == 0 ? out : out + "/rank1", 4);
+  c.tokenizer = tokenizer;
+  c.batch_size = 4;
+  c.world_size = 2;
+  c.rank = rank;
+  c.master_port = port;
+  return c;
+}
+
+class TrainLoops : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    toy = new Toy;
+    const std::string d = toy->dir->path();
+    std::vector<std::string> corpus, triplets, pairs;
+    for (int round = 0; round < 6; ++round) {
+      for (size_t i = 0; i < kObjects.size(); ++i) {
+        const std::string colour = kColours[(i + round) % kColours.size()];
+        corpus.push_back("to " + kNeeds[i] + " you use a " + kObjects[i] + ".");
+        corpus.push_back("the " + colour + " " + kObjects[i] + " is here, so i can " + kNeeds[i] + ".");
+        corpus.push_back("a " + title(i) + " and a " + title((i + round + 1) % kObjects.size()) + ".");
+      }
+    }
+    for (size_t i = 0; i < kObjects.size(); ++i) {
+      for (const std::string& ask : {"i want to ", "something to ", "help me "}) {
+        triplets.push_back("{\"query\": " + json_string(ask + kNeeds[i]) + ", \"cot\": " + json_string(kObjects[i]) +
+                           ", \"item\": " + json_string(title(i)) + "}");
+        pairs.push_back("{\"query\": " + json_string(ask + kNeeds[i]) + ", \"item\": " + json_string(title(i)) + "}");
+      }
+    }
+    toy->corpus = d + "/corpus.txt";
+    toy->triplets = d + "/triplets.jsonl";
+    toy->pairs = d + "/pairs.jsonl";
+    write_lines(toy->corpus, corpus);
+    write_lines(toy->triplets, triplets);
+    write_lines(toy->pairs, pairs);
+    toy->pretrained = d + "/pretrained";
+    pretrain(tiny_pretrain(toy->corpus, toy->pretrained, 60));
+  }
+  static void TearDownTestSuite() {
+    delete toy;
+    toy = nullptr;
+  }
+};
+
+std::map<std::string, at::Tensor> weights(const std::string& dir) { return load_checkpoint_tensors(dir); }
+
+// Mean of a metric over the first and the last `n` progress reports.
+std::pair<double, double> first_last(const std::vector<TrainProgress>& reports, const std::string& key, size_t n) {
+  EXPECT_GE(reports.size(), 2 * n);
+  double first = 0, last = 0;
+  for (size_t i = 0; i < n; ++i) {
+    first += reports[i].metrics.at(key) / double(n);
+    last += reports[reports.size() - 1 - i].metrics.at(key) / double(n);
+  }
+  return {first, last};
+}
+
+TEST_F(TrainLoops, PretrainingLowersTheLanguageModelLoss) {
+  // The suite's setup pretrained 60 steps; its metrics log tells the story.
+  std::ifstream in(toy->pretrained + "/metrics.jsonl");
+  std::vector<double> losses;
+  for (std::string line; std::getline(in, line);) {
+    const auto at = line.find("\"loss\":");
+    ASSERT_NE(at, std::string::npos) << line;
+    losses.push_back(std::stod(line.substr(at + 7)));
+  }
+  ASSERT_EQ(losses.size(), 60u);
+  const double first = (losses[0] + losses[1] + losses[2]) / 3, last = (losses[57] + losses[58] + losses[59]) / 3;
+  EXPECT_LT(last, 0.6 * first) << "first " << first << " last " << last;
+  // The result is an ordinary Hugging Face model with the LREM tokens.
+  const Model model = Model::load(toy->pretrained);
+  EXPECT_EQ(model.config().hidden_size, 32);
+  EXPECT_GE(model.tokenizer().piece_to_id("<emb>"), 0);
+  EXPECT_EQ(model.config().vocab_size, model.tokenizer().vocab_size());
+}
+
+TEST_F(TrainLoops, StageOneLowersBothLosses) {
+  TempDir out;
+  SftConfig c;
+  c.model = toy->pretrained;
+  c.data = toy->triplets;
+  c.output_dir = out.path();
+  c.batch_size = 8;
+  c.max_steps = 60;
+  c.lr = 3e-3;
+  c.log_every = 1;
+  c.num_threads = 1;
+  c.quiet = true;
+  std::vector<TrainProgress> reports;
+  c.on_progress = [&](const TrainProgress& p) { reports.push_back(p); };
+  const TrainResult r = sft(c);
+  EXPECT_EQ(r.steps, 60);
+  ASSERT_EQ(reports.size(), 60u);
+  // With the paper's weights (0.1 SFT, 1.0 InfoNCE) the contrastive term moves fastest.
+  const auto [sft0, sft1] = first_last(reports, "sft_loss", 5);
+  const auto [nce0, nce1] = first_last(reports, "nce_loss", 5);
+  EXPECT_LT(sft1, 0.8 * sft0) << sft0 << " -> " << sft1;
+  EXPECT_LT(nce1, 0.5 * nce0) << nce0 << " -> " << nce1;
+  EXPECT_TRUE(fs::exists(out.file("model.safetensors")));
+  EXPECT_TRUE(fs::exists(out.file("checkpoint-60/optimizer.safetensors")));
+}
+
+TEST_F(TrainLoops, GrpoRaisesTheAccuracyReward) {
+  TempDir stage1, out;
+  SftConfig s;
+  s.model = toy->pretrained;
+  s.data = toy->triplets;
+  s.output_dir = stage1.path();
+  s.max_steps = 40;
+  s.lambda_sft = 1.0;
+  s.lr = 3e-3;
+  s.num_threads = 1;
+  s.quiet = true;
+  sft(s);
+
+  GrpoConfig c;
+  c.model = stage1.path();
+  c.data = toy->pairs;
+  c.output_dir = out.path();
+  c.batch_size = 8;
+  c.group_size = 8;
+  c.max_cot_tokens = 4;
+  c.max_sample_tokens = 8;
+  c.max_steps = 16;
+  c.lr = 2e-3;
+  c.lambda_nce = 0;  // the policy gradient alone must find the keyword
+  c.log_every = 1;
+  c.num_threads = 1;
+  c.quiet = true;
+  std::vector<TrainProgress> reports;
+  c.on_progress = [&](const TrainProgress& p) { reports.push_back(p); };
+  grpo(c);
+  ASSERT_EQ(reports.size(), 16u);
+  const auto [acc0, acc1] = first_last(reports, "reward_accuracy", 4);
+  for (auto& p : reports) std::cerr << p.step << " acc " << p.metrics.at("reward_accuracy") << " fmt " << p.metrics.at("reward_format") << " len " << p.metrics.at("cot_length") << "\n";
+  EXPECT_GT(acc1, acc0 + 0.05) << acc0 << " -> " << acc1;
+  for (const auto& p : reports) {
+    for (const char* key : {"reward", "reward_format", "reward_length", "well_formed", "cot_length", "grpo_loss"})
+      EXPECT_TRUE(p.metrics.count(key)) << key;
+  }
+}
+
+TEST_F(TrainLoops, ResumeContinuesExactly) {
+  TempDir straight, interrupted;
+  PretrainConfig a = tiny_pretrain(toy->corpus, straight.path(), 6);
+  a.tokenizer = toy->pretrained;
+  a.save_every = 3;
+  pretrain(a);
+
+  PretrainConfig b = a;
+  b.output_dir = interrupted.path();
+  b.on_progress = [](const TrainProgress& p) {
+    if (p.step == 4) throw std::runtime_error("simulated crash after step 4");
+  };
+  EXPECT_THROW(pretrain(b), std::runtime_error);
+  EXPECT_TRUE(fs::exists(interrupted.file("checkpoint-3/trainer_state.json")));
+  EXPECT_FALSE(fs::exists(interrupted.file("checkpoint-6")));
+  b.on_progress = nullptr;
+  b.resume = true;
+  const TrainResult r = pretrain(b);
+  EXPECT_EQ(r.steps, 6);
+  const auto wa = weights(straight.path()), wb = weights(interrupted.path());
+  ASSERT_EQ(wa.size(), wb.size());
+  for (const auto& [name, t] : wa) EXPECT_TRUE(at::equal(t, wb.at(name))) << name;
+  // The metrics log reads as one run: steps 1..6 once each.
+  std::ifstream in(interrupted.file("metrics.jsonl"));
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, 6);
+}
+
+TEST_F(TrainLoops, ConfigErrorsNameTheField) {
+  try {
+    SftConfig::from_json(R"({"model": "m", "data": "d", "output_dir": "o", "lamda_sft": 0.5})", "cfg.json");
+    FAIL() << "typo accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("'lamda_sft'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(GrpoConfig::from_json(R"({"model": "m", "data": "d", "output_dir": "o", "tau": "x"})"), FormatError);
+  EXPECT_THROW(GrpoConfig::from_json(R"({"model": "m", "data": "d", "output_dir": "o", "group_size": 1})"),
+               InvalidArgument);
+  EXPECT_THROW(PretrainConfig::from_json(R"({"corpus": "c"})"), InvalidArgument);  // no output_dir
+  const auto p = PretrainConfig::from_json(R"({"corpus": "c", "output_dir": "o", "model": {"hidden_size": 64,
+      "num_attention_heads": 4, "num_key_value_heads": 4}})");
+  EXPECT_EQ(p.model.hidden_size, 64);
+  EXPECT_EQ(p.model.num_hidden_layers, PretrainConfig::small_model().num_hidden_layers);
+  // Data errors name the file and line.
+  TempDir d;
+  write_lines(d.file("bad.jsonl"), {R"({"query": "q", "cot": "c", "item": "i"})", R"({"query": "q", "item": "i"})"});
+  SftConfig s;
+  s.model = toy->pretrained;
+  s.data = d.file("bad.jsonl");
+  s.output_dir = d.file("out");
+  s.quiet = true;
+  try {
+    sft(s);
+    FAIL() << "missing cot accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.jsonl:2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'cot'"), std::string::npos) << e.what();
+  }
+}
+
+// Two processes (this binary re-run as rank 1) with grad_accum 1 against one process with
+// grad_accum 2 over the same global batches: the same weights up to summation order.
+TEST_F(TrainLoops, DataParallelMatchesOneProcess) {
+  TempDir single, parallel;
+  PretrainConfig one = tiny_pretrain(toy->corpus, single.path(), 4);
+  one.tokenizer = toy->pretrained;
+  one.batch_size = 4;
+  one.grad_accum = 2;
+  pretrain(one);
+
+  const int port = 20000 + int(getpid() % 20000);
+  PretrainConfig two = data_parallel_config(toy->corpus, toy->pretrained, parallel.path(), port, 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Exec a fresh copy of this binary as rank 1 (forking a process that already ran
+    // libtorch and OpenMP is unsafe beyond exec).
+    setenv("LREM_TEST_RANK1_OUTPUT", parallel.path().c_str(), 1);
+    setenv("LREM_TEST_RANK1_TOKENIZER", toy->pretrained.c_str(), 1);
+    setenv("LREM_TEST_RANK1_CORPUS", toy->corpus.c_str(), 1);
+    setenv("LREM_TEST_RANK1_PORT", std::to_string(port).c_str(), 1);
+    execl("/proc/self/exe", "test_train_loops", "--gtest_filter=TrainDistributedWorker.Rank1", nullptr);
+    _exit(127);
+  }
+  pretrain(two);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "rank 1 failed";
+  const auto w1 = weights(single.path()), w2 = weights(parallel.path());
+  for (const auto& [name, t] : w1) EXPECT_TRUE(at::allclose(t, w2.at(name), 1e-4, 1e-5)) << name;
+}
+
+// Runs only when DataParallelMatchesOneProcess starts it as rank 1.
+TEST(TrainDistributedWorker, Rank1) {
+  const char* output = std::getenv("LREM_TEST_RANK1_OUTPUT");
+  if (!output) GTEST_SKIP() << "started by TrainLoops.DataParallelMatchesOneProcess only";
+  pretrain(data_parallel_config(std::getenv("LREM_TEST_RANK1_CORPUS"), std::getenv("LREM_TEST_RANK1_TOKENIZER"),
+                                output, std::atoi(std::getenv("LREM_TEST_RANK1_PORT")), 1));
+}
+
+}  // namespace
+}  // namespace lrem
