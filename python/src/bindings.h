@@ -11,5 +11,11 @@ namespace py = pybind11;
 void bind_errors(py::module_& m);
 void bind_tokenizer(py::module_& m);
 void bind_model(py::module_& m);
+void bind_index(py::module_& m);
+void bind_bm25(py::module_& m);
+void bind_dataset(py::module_& m);
+void bind_metrics(py::module_& m);
+void bind_embedder(py::module_& m);
+void bind_retriever(py::module_& m);
 
 }  // namespace lrem::python
