@@ -183,7 +183,7 @@ TEST_F(TrainLoops, GrpoRaisesTheAccuracyReward) {
   s.model = toy->pretrained;
   s.data = toy->triplets;
   s.output_dir = stage1.path();
-  s.max_steps = 40;
+  s.max_steps = 100;
   s.lambda_sft = 1.0;
   s.lr = 3e-3;
   s.num_threads = 1;
@@ -199,8 +199,7 @@ TEST_F(TrainLoops, GrpoRaisesTheAccuracyReward) {
   c.max_cot_tokens = 4;
   c.max_sample_tokens = 8;
   c.max_steps = 16;
-  c.lr = 2e-3;
-  c.lambda_nce = 0;  // the policy gradient alone must find the keyword
+  c.lr = 1e-3;  // the stage-2 objective as specified: GRPO + 0.1 InfoNCE
   c.log_every = 1;
   c.num_threads = 1;
   c.quiet = true;
@@ -209,8 +208,7 @@ TEST_F(TrainLoops, GrpoRaisesTheAccuracyReward) {
   grpo(c);
   ASSERT_EQ(reports.size(), 16u);
   const auto [acc0, acc1] = first_last(reports, "reward_accuracy", 4);
-  for (auto& p : reports) std::cerr << p.step << " acc " << p.metrics.at("reward_accuracy") << " fmt " << p.metrics.at("reward_format") << " len " << p.metrics.at("cot_length") << "\n";
-  EXPECT_GT(acc1, acc0 + 0.05) << acc0 << " -> " << acc1;
+  EXPECT_GT(acc1, acc0 + 0.1) << acc0 << " -> " << acc1;
   for (const auto& p : reports) {
     for (const char* key : {"reward", "reward_format", "reward_length", "well_formed", "cot_length", "grpo_loss"})
       EXPECT_TRUE(p.metrics.count(key)) << key;
