@@ -7,5 +7,6 @@ namespace lrem::cli {
 
 // Each registers a subcommand whose callback does the work; errors propagate as lrem::Error.
 void add_generate(CLI::App& app);
+void add_train(CLI::App& app);
 
 }  // namespace lrem::cli

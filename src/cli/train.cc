@@ -1,0 +1,64 @@
+// lrem train pretrain|sft|grpo --config FILE.json [--resume] [--world-size N --rank R]:
+// runs a training stage; the JSON keys are the fields of the stage's config (docs/TRAINING.md).
+#include <iostream>
+
+#include "cli/commands.h"
+#include "file_io.h"
+#include "lrem/train.h"
+#include "train/metrics_log.h"
+
+namespace lrem::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string config;
+  bool resume = false;
+  int world_size = 0, rank = -1, threads = -1;
+};
+
+template <typename Config>
+Config load_config(const TrainArgs& args) {
+  Config config = Config::from_json(read_file(args.config), args.config);
+  // Command-line switches override the file (one file can serve every rank).
+  if (args.resume) config.resume = true;
+  if (args.world_size > 0) config.world_size = args.world_size;
+  if (args.rank >= 0) config.rank = args.rank;
+  if (args.threads >= 0) config.num_threads = args.threads;
+  config.validate(args.config);
+  return config;
+}
+
+void report(const TrainResult& r) {
+  std::cout << "trained " << r.steps << " steps in " << train::format_duration(r.wall_seconds) << "; model in "
+            << r.output_dir << "\n";
+  for (const auto& [k, v] : r.final_metrics) std::cout << "  " << k << " = " << v << "\n";
+}
+
+}  // namespace
+
+void add_train(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "Train a model: pretrain, sft (stage 1) or grpo (stage 2)");
+  cmd->require_subcommand(1);
+  const std::pair<const char*, const char*> stages[] = {
+      {"pretrain", "Train a tokenizer and a Llama-family model from scratch on a text corpus"},
+      {"sft", "Stage 1: SFT on chains of thought + InfoNCE on query-CoT-item triplets"},
+      {"grpo", "Stage 2: GRPO with format, length and accuracy rewards on query-item pairs"}};
+  for (const auto& [name, help] : stages) {
+    auto args = std::make_shared<TrainArgs>();
+    auto* sub = cmd->add_subcommand(name, help);
+    sub->add_option("--config", args->config, "JSON file with the stage's options")->required()->check(CLI::ExistingFile);
+    sub->add_flag("--resume", args->resume, "Continue from the latest checkpoint in output_dir");
+    sub->add_option("--world-size", args->world_size, "Data-parallel processes (overrides the config)");
+    sub->add_option("--rank", args->rank, "This process's rank (overrides the config)");
+    sub->add_option("--threads", args->threads, "Compute threads; 0 = all cores (overrides the config)");
+    const std::string stage = name;
+    sub->callback([args, stage] {
+      if (stage == "pretrain") report(pretrain(load_config<PretrainConfig>(*args)));
+      if (stage == "sft") report(sft(load_config<SftConfig>(*args)));
+      if (stage == "grpo") report(grpo(load_config<GrpoConfig>(*args)));
+    });
+  }
+}
+
+}  // namespace lrem::cli
