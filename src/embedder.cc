@@ -192,10 +192,7 @@ struct Embedder::Impl {
 };
 
 Embedder::Embedder(Model model, EmbedderOptions options)
-    : impl_(std::make_unique<Impl>(std::move(model), std::move(options))) {}
-Embedder::~Embedder() = default;
-Embedder::Embedder(Embedder&&) noexcept = default;
-Embedder& Embedder::operator=(Embedder&&) noexcept = default;
+    : impl_(std::make_shared<Impl>(std::move(model), std::move(options))) {}
 
 Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, QueryMode mode) const {
   const Impl& m = *impl_;

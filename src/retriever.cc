@@ -1,26 +1,36 @@
 #include "lrem/retriever.h"
 
+#include <filesystem>
+
 #include "lrem/error.h"
 
 namespace lrem {
 
+namespace {
+constexpr const char* kItemsFile = "items.jsonl";
+}  // namespace
+
 struct Retriever::Impl {
   Embedder embedder;
-  Index index;
+  std::shared_ptr<Index> index;
   ItemStore items;
 };
 
 Retriever::Retriever(Embedder embedder, Index index, ItemStore items)
-    : impl_(std::make_unique<Impl>(Impl{std::move(embedder), std::move(index), std::move(items)})) {
+    : Retriever(std::move(embedder), std::make_shared<Index>(std::move(index)), std::move(items)) {}
+
+Retriever::Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore items) {
+  if (!index) throw InvalidArgument("Retriever needs an index, got a null pointer");
+  impl_ = std::make_unique<Impl>(Impl{std::move(embedder), std::move(index), std::move(items)});
   const Impl& m = *impl_;
-  if (m.index.dim() != m.embedder.dim())
-    throw InvalidArgument("the index has dimension " + std::to_string(m.index.dim()) + " but the embedder produces " +
+  if (m.index->dim() != m.embedder.dim())
+    throw InvalidArgument("the index has dimension " + std::to_string(m.index->dim()) + " but the embedder produces " +
                           std::to_string(m.embedder.dim()) + "; rebuild the index with this model and output_dim");
   const std::string fingerprint = m.embedder.model().fingerprint();
-  if (!m.index.model_fingerprint().empty() && m.index.model_fingerprint() != fingerprint)
-    throw FormatError("the index was built with model " + m.index.model_fingerprint() + " but this model is " +
+  if (!m.index->model_fingerprint().empty() && m.index->model_fingerprint() != fingerprint)
+    throw FormatError("the index was built with model " + m.index->model_fingerprint() + " but this model is " +
                       fingerprint + "; rebuild the index with `lrem index build`");
-  if (m.index.size() == 0) throw InvalidArgument("the index is empty: build it from a non-empty catalogue");
+  if (m.index->size() == 0) throw InvalidArgument("the index is empty: build it from a non-empty catalogue");
 }
 
 Retriever Retriever::open(const std::string& model_dir, const std::string& index_dir, const std::string& items_path,
@@ -28,7 +38,8 @@ Retriever Retriever::open(const std::string& model_dir, const std::string& index
   Model model = Model::load(model_dir, load);
   Embedder embedder(model, options);
   Index index = Index::load(index_dir, model.fingerprint(), embedder.dim());
-  return Retriever(std::move(embedder), std::move(index), ItemStore::load(items_path));
+  const std::string items_file = items_path.empty() ? (std::filesystem::path(index_dir) / kItemsFile).string() : items_path;
+  return Retriever(std::move(embedder), std::move(index), ItemStore::load(items_file));
 }
 
 SearchResponse Retriever::search(const std::string& query, int k, QueryMode mode) const {
@@ -44,7 +55,7 @@ std::vector<SearchResponse> Retriever::search_many(const std::vector<std::string
   std::vector<SearchResponse> out(queries.size());
   if (queries.empty()) return out;
   Embeddings q = m.embedder.embed_queries(queries, mode);
-  SearchResult found = m.index.search(q.data.data(), q.rows, k, /*normalized=*/true);
+  SearchResult found = m.index->search(q.data.data(), q.rows, k, /*normalized=*/true);
   for (size_t i = 0; i < queries.size(); ++i) {
     SearchResponse& r = out[i];
     r.query = queries[i];
@@ -65,7 +76,7 @@ std::vector<SearchResponse> Retriever::search_many(const std::vector<std::string
 }
 
 const Embedder& Retriever::embedder() const { return impl_->embedder; }
-const Index& Retriever::index() const { return impl_->index; }
+const Index& Retriever::index() const { return *impl_->index; }
 const ItemStore& Retriever::items() const { return impl_->items; }
 
 Retriever::~Retriever() = default;
@@ -81,6 +92,11 @@ Index build_index(const Embedder& embedder, const ItemStore& items, const std::s
   std::vector<int64_t> ids = items.ids();
   index.add(e.data.data(), ids.data(), e.rows, /*normalized=*/true);
   return index;
+}
+
+void save_index(const Index& index, const ItemStore& items, const std::string& dir) {
+  index.save(dir);
+  items.save((std::filesystem::path(dir) / kItemsFile).string());
 }
 
 }  // namespace lrem

@@ -8,7 +8,8 @@
 //   items: title <emb>, always direct.
 //
 // Thread safety: an Embedder is immutable apart from its CoT cache, which has its own lock;
-// any number of threads may call embed_* concurrently.
+// any number of threads may call embed_* concurrently. Copies are cheap handles that share
+// the model, the prefix cache and the CoT cache.
 #pragma once
 
 #include <cstdint>
@@ -72,13 +73,10 @@ class Embedder {
   CacheStats cot_cache_stats() const;
   void clear_cot_cache();
 
-  ~Embedder();
-  Embedder(Embedder&&) noexcept;
-  Embedder& operator=(Embedder&&) noexcept;
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace lrem

@@ -44,10 +44,13 @@ class Retriever {
   // InvalidArgument if the index dimension differs from the embedder's, or the index is
   // empty; FormatError if it was built with another model (fingerprints differ).
   Retriever(Embedder embedder, Index index, ItemStore items);
+  // Shares the index with the caller, who may keep adding or removing items while the
+  // retriever searches (the index locks internally).
+  Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore items);
 
-  // Opens a model directory, an index directory (built by `lrem index build` or
-  // build_index) and the items JSONL it was built from.
-  static Retriever open(const std::string& model_dir, const std::string& index_dir, const std::string& items_path,
+  // Opens a model directory and an index directory (built by `lrem index build` or
+  // save_index). The items are read from `items_path`, default <index_dir>/items.jsonl.
+  static Retriever open(const std::string& model_dir, const std::string& index_dir, const std::string& items_path = "",
                         const EmbedderOptions& options = {}, const LoadOptions& load = {});
 
   // k in [1, Index::kMaxK]; k above the index size returns every item.
@@ -71,5 +74,9 @@ class Retriever {
 // Embeds every item of the store and builds an index with the given FAISS factory string
 // (IVF/PQ indexes are trained on the item vectors). The index records the model fingerprint.
 Index build_index(const Embedder& embedder, const ItemStore& items, const std::string& factory = "Flat");
+
+// Saves the index into `dir` and the catalogue next to it as <dir>/items.jsonl, so the
+// directory is all a Retriever needs besides the model.
+void save_index(const Index& index, const ItemStore& items, const std::string& dir);
 
 }  // namespace lrem

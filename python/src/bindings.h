@@ -17,5 +17,6 @@ void bind_dataset(py::module_& m);
 void bind_metrics(py::module_& m);
 void bind_embedder(py::module_& m);
 void bind_retriever(py::module_& m);
+void bind_train(py::module_& m);
 
 }  // namespace lrem::python

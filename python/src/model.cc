@@ -9,7 +9,7 @@ namespace lrem::python {
 namespace {
 
 GenerationOptions generation_options(int max_new_tokens, float temperature, int top_k, float top_p, uint64_t seed,
-                                     const std::vector<int>& stop_ids) {
+                                     const std::vector<int>& stop_ids, bool stop_at_eos) {
   GenerationOptions o;
   o.max_new_tokens = max_new_tokens;
   o.temperature = temperature;
@@ -17,6 +17,7 @@ GenerationOptions generation_options(int max_new_tokens, float temperature, int 
   o.top_p = top_p;
   o.seed = seed;
   o.stop_ids = stop_ids;
+  o.stop_at_eos = stop_at_eos;
   return o;
 }
 
@@ -78,24 +79,24 @@ Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model):
       .def(
           "generate",
           [](const Model& self, const std::string& prompt, int max_new_tokens, float temperature, int top_k,
-             float top_p, uint64_t seed, const std::vector<int>& stop_ids) {
-            auto o = generation_options(max_new_tokens, temperature, top_k, top_p, seed, stop_ids);
+             float top_p, uint64_t seed, const std::vector<int>& stop_ids, bool stop_at_eos) {
+            auto o = generation_options(max_new_tokens, temperature, top_k, top_p, seed, stop_ids, stop_at_eos);
             py::gil_scoped_release release;
             return self.generate(prompt, o).text;
           },
           py::arg("prompt"), py::kw_only(), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,
-          py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 0, py::arg("stop_ids") = std::vector<int>{},
+          py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 0, py::arg("stop_ids") = std::vector<int>{}, py::arg("stop_at_eos") = true,
           "Continue `prompt` and return the new text. temperature=0 is greedy.")
       .def(
           "generate_batch",
           [](const Model& self, const std::vector<std::string>& prompts, int max_new_tokens, float temperature,
-             int top_k, float top_p, uint64_t seed, const std::vector<int>& stop_ids) {
-            auto o = generation_options(max_new_tokens, temperature, top_k, top_p, seed, stop_ids);
+             int top_k, float top_p, uint64_t seed, const std::vector<int>& stop_ids, bool stop_at_eos) {
+            auto o = generation_options(max_new_tokens, temperature, top_k, top_p, seed, stop_ids, stop_at_eos);
             py::gil_scoped_release release;
             return self.generate(prompts, o);
           },
           py::arg("prompts"), py::kw_only(), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,
-          py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 0, py::arg("stop_ids") = std::vector<int>{},
+          py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 0, py::arg("stop_ids") = std::vector<int>{}, py::arg("stop_at_eos") = true,
           "Continue several prompts together; returns a list of Generation (ids, text, finish_reason).")
       .def("add_lrem_tokens", &Model::add_lrem_tokens,
            "Add <think>, </think>, <emb> as special tokens (growing the embedding) if missing.")

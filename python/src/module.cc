@@ -11,4 +11,5 @@ PYBIND11_MODULE(_lrem, m) {
   lrem::python::bind_metrics(m);
   lrem::python::bind_embedder(m);
   lrem::python::bind_retriever(m);
+  lrem::python::bind_train(m);
 }

@@ -9,6 +9,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "lrem 0.1.0");
   lrem::cli::add_generate(app);
   lrem::cli::add_train(app);
+  lrem::cli::add_embed(app);
+  lrem::cli::add_index(app);
+  lrem::cli::add_search(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

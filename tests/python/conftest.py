@@ -22,3 +22,35 @@ def stories_dir(fixtures_dir: Path) -> Path:
         pytest.skip(f"*** SKIPPED: fixture stories260K not found at {path}; set LREM_FIXTURES_DIR "
                     f"to the directory holding it ***")
     return path
+
+
+@pytest.fixture(scope="session")
+def lrem_cli() -> Path:
+    """The `lrem` command built next to the extension ($LREM_BINARY_DIR/bin/lrem)."""
+    import lrem
+
+    candidates = []
+    if os.environ.get("LREM_BINARY_DIR"):
+        candidates.append(Path(os.environ["LREM_BINARY_DIR"]) / "bin" / "lrem")
+    # The extension lives in <build>/python/lrem/, the CLI in <build>/bin/.
+    candidates.append(Path(lrem.__file__).resolve().parents[2] / "bin" / "lrem")
+    for c in candidates:
+        if c.is_file():
+            return c
+    pytest.skip(f"*** SKIPPED: the lrem CLI was not found (looked at {candidates}); set LREM_BINARY_DIR ***")
+
+
+@pytest.fixture(scope="session")
+def lrem_model_dir(stories_dir: Path, tmp_path_factory) -> Path:
+    """The pretrained fixture with the LREM special tokens added, saved as a model directory.
+
+    Its chains of thought are not trained, but every code path (reasoning, caches, index,
+    search) runs for real on a real checkpoint.
+    """
+    import lrem
+
+    model = lrem.Model.load(str(stories_dir))
+    model.add_lrem_tokens()
+    out = tmp_path_factory.mktemp("lrem_model")
+    model.save(str(out))
+    return out

@@ -1,0 +1,119 @@
+// lrem.Embedder: numpy matrices of query (reason / direct) and item embeddings.
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <cstdio>
+
+#include "bindings.h"
+#include "lrem/embedder.h"
+
+namespace lrem::python {
+
+namespace {
+
+py::array_t<float> to_numpy(Embeddings&& e) {
+  auto* data = new std::vector<float>(std::move(e.data));
+  py::capsule owner(data, [](void* p) { delete static_cast<std::vector<float>*>(p); });
+  return py::array_t<float>({e.rows, e.dim}, {e.dim * int64_t(sizeof(float)), int64_t(sizeof(float))}, data->data(), owner);
+}
+
+std::vector<std::string> as_texts(const py::object& texts) {
+  if (py::isinstance<py::str>(texts)) return {texts.cast<std::string>()};
+  return texts.cast<std::vector<std::string>>();
+}
+
+void print_progress(size_t done, size_t total) {
+  std::fprintf(stderr, "\r  embedded %zu/%zu%s", done, total, done == total ? "\n" : "");
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+EmbedderOptions embedder_options(int batch_size, int max_cot_tokens, float temperature, int top_k, float top_p,
+                                 uint64_t seed, int output_dim, size_t cot_cache_capacity, bool prefix_cache,
+                                 bool show_progress) {
+  EmbedderOptions o;
+  o.batch_size = batch_size;
+  o.max_cot_tokens = max_cot_tokens;
+  o.temperature = temperature;
+  o.top_k = top_k;
+  o.top_p = top_p;
+  o.seed = seed;
+  o.output_dim = output_dim;
+  o.cot_cache_capacity = cot_cache_capacity;
+  o.prefix_cache = prefix_cache;
+  if (show_progress) o.progress = print_progress;
+  return o;
+}
+
+void bind_embedder(py::module_& m) {
+  py::class_<CacheStats>(m, "CacheStats", "Counters of the embedder's CoT cache.")
+      .def_readonly("hits", &CacheStats::hits)
+      .def_readonly("misses", &CacheStats::misses)
+      .def_readonly("size", &CacheStats::size)
+      .def_readonly("capacity", &CacheStats::capacity)
+      .def("__repr__", [](const CacheStats& s) {
+        return "CacheStats(hits=" + std::to_string(s.hits) + ", misses=" + std::to_string(s.misses) +
+               ", size=" + std::to_string(s.size) + ", capacity=" + std::to_string(s.capacity) + ")";
+      });
+
+  py::class_<Embedder>(m, "Embedder", R"doc(Query and item embeddings from one LLM, as LREM defines them.
+
+In ``mode="reason"`` the model first writes a short chain of thought after ``<think>``
+(at most ``max_cot_tokens`` tokens), then the hidden state at ``<emb>`` is the embedding.
+``mode="direct"`` skips the reasoning (``<think></think><emb>``). Items are embedded
+directly (``title <emb>``). Rows are L2-normalised float32.
+
+    emb = lrem.Embedder(model)
+    q, cots = emb.embed_queries(["shampoo without sulfates"], return_cots=True)
+    items = emb.embed_items(["Herbal Essence Sulfate-Free Shampoo 400 ml"])
+    scores = q @ items.T
+)doc")
+      .def(py::init([](const Model& model, int batch_size, int max_cot_tokens, float temperature, int top_k,
+                       float top_p, uint64_t seed, int output_dim, size_t cot_cache_capacity, bool prefix_cache,
+                       bool show_progress) {
+             return Embedder(model, embedder_options(batch_size, max_cot_tokens, temperature, top_k, top_p, seed,
+                                                     output_dim, cot_cache_capacity, prefix_cache, show_progress));
+           }),
+           py::arg("model"), py::kw_only(), py::arg("batch_size") = 32, py::arg("max_cot_tokens") = 0,
+           py::arg("temperature") = 0.0f, py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 0,
+           py::arg("output_dim") = 0, py::arg("cot_cache_capacity") = 4096, py::arg("prefix_cache") = true,
+           py::arg("show_progress") = false,
+           "max_cot_tokens=0 uses the model's setting (16 by default); output_dim=0 keeps the full size.")
+      .def(
+          "embed_queries",
+          [](const Embedder& self, const py::object& texts, const std::string& mode, bool return_cots) -> py::object {
+            std::vector<std::string> q = as_texts(texts);
+            QueryMode qm = parse_query_mode(mode);
+            Embeddings e;
+            {
+              py::gil_scoped_release release;
+              e = self.embed_queries(q, qm);
+            }
+            std::vector<std::string> cots = e.cots;
+            py::array_t<float> arr = to_numpy(std::move(e));
+            if (return_cots) return py::make_tuple(arr, cots);
+            return arr;
+          },
+          py::arg("texts"), py::kw_only(), py::arg("mode") = "reason", py::arg("return_cots") = false,
+          "Embed queries: an (n, dim) float32 array, plus the list of CoTs if return_cots.")
+      .def(
+          "embed_items",
+          [](const Embedder& self, const py::object& titles) {
+            std::vector<std::string> t = as_texts(titles);
+            Embeddings e;
+            {
+              py::gil_scoped_release release;
+              e = self.embed_items(t);
+            }
+            return to_numpy(std::move(e));
+          },
+          py::arg("titles"), "Embed item titles: an (n, dim) float32 array.")
+      .def_property_readonly("dim", &Embedder::dim)
+      .def_property_readonly("model", &Embedder::model)
+      .def_property_readonly("cot_cache_stats", &Embedder::cot_cache_stats)
+      .def("clear_cot_cache", &Embedder::clear_cot_cache)
+      .def("__repr__", [](const Embedder& self) { return "Embedder(dim=" + std::to_string(self.dim()) + ")"; });
+}
+
+}  // namespace lrem::python

@@ -1,0 +1,111 @@
+// lrem.Retriever: search a catalogue with reasoning; lrem.build_index / save_index.
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <filesystem>
+
+#include "bindings.h"
+#include "lrem/retriever.h"
+
+namespace lrem::python {
+
+EmbedderOptions embedder_options(int batch_size, int max_cot_tokens, float temperature, int top_k, float top_p,
+                                 uint64_t seed, int output_dim, size_t cot_cache_capacity, bool prefix_cache,
+                                 bool show_progress);
+
+namespace {
+
+using Path = std::filesystem::path;
+
+py::object json_loads(const std::string& text) { return py::module_::import("json").attr("loads")(text); }
+
+}  // namespace
+
+void bind_retriever(py::module_& m) {
+  py::class_<SearchHit>(m, "SearchHit", "One retrieved item: id, cosine score, title and its other fields.")
+      .def_readonly("id", &SearchHit::id)
+      .def_readonly("score", &SearchHit::score)
+      .def_readonly("title", &SearchHit::title)
+      .def_property_readonly("fields", [](const SearchHit& h) { return json_loads(h.extra_json); })
+      .def("__repr__", [](const SearchHit& h) {
+        return "SearchHit(id=" + std::to_string(h.id) + ", score=" + std::to_string(h.score) + ", title=" +
+               py::repr(py::str(h.title)).cast<std::string>() + ")";
+      });
+
+  py::class_<SearchResponse>(m, "SearchResponse", "A query's results and the reasoning that produced them.")
+      .def_readonly("query", &SearchResponse::query)
+      .def_property_readonly("mode", [](const SearchResponse& r) { return to_string(r.mode); })
+      .def_readonly("cot", &SearchResponse::cot)
+      .def_readonly("truncated", &SearchResponse::truncated)
+      .def_readonly("hits", &SearchResponse::hits)
+      .def("__repr__", [](const SearchResponse& r) {
+        return "SearchResponse(query=" + py::repr(py::str(r.query)).cast<std::string>() +
+               ", cot=" + py::repr(py::str(r.cot)).cast<std::string>() + ", hits=" + std::to_string(r.hits.size()) + ")";
+      });
+
+  py::class_<Retriever>(m, "Retriever", R"doc(Search over a catalogue: reason, embed, look up the index.
+
+    r = lrem.Retriever.open("model_dir", "index_dir")
+    res = r.search("gift for a toddler who loves trucks", k=5)
+    print(res.cot)
+    for hit in res.hits:
+        print(hit.score, hit.title)
+
+Thread-safe: several Python threads may search at once (the GIL is released).
+)doc")
+      .def(py::init<Embedder, std::shared_ptr<Index>, ItemStore>(), py::arg("embedder"), py::arg("index"),
+           py::arg("items"),
+           "The retriever shares the embedder and the index with the caller: items added to the index later are found.")
+      .def_static(
+          "open",
+          [](const Path& model_dir, const Path& index_dir, const std::optional<Path>& items, int batch_size,
+             int max_cot_tokens, int output_dim, size_t cot_cache_capacity, int num_threads) {
+            py::gil_scoped_release release;
+            EmbedderOptions o =
+                embedder_options(batch_size, max_cot_tokens, 0.0f, 0, 1.0f, 0, output_dim, cot_cache_capacity, true, false);
+            LoadOptions load;
+            load.num_threads = num_threads;
+            return Retriever::open(model_dir.string(), index_dir.string(), items ? items->string() : "", o, load);
+          },
+          py::arg("model_dir"), py::arg("index_dir"), py::kw_only(), py::arg("items") = py::none(),
+          py::arg("batch_size") = 32, py::arg("max_cot_tokens") = 0, py::arg("output_dim") = 0,
+          py::arg("cot_cache_capacity") = 4096, py::arg("num_threads") = 0,
+          "Open a model directory and an index directory (items default to <index_dir>/items.jsonl).")
+      .def(
+          "search",
+          [](const Retriever& self, const std::string& query, int k, const std::string& mode) {
+            QueryMode qm = parse_query_mode(mode);
+            py::gil_scoped_release release;
+            return self.search(query, k, qm);
+          },
+          py::arg("query"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
+      .def(
+          "search_many",
+          [](const Retriever& self, const std::vector<std::string>& queries, int k, const std::string& mode) {
+            QueryMode qm = parse_query_mode(mode);
+            py::gil_scoped_release release;
+            return self.search_many(queries, k, qm);
+          },
+          py::arg("queries"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
+      .def_property_readonly("embedder", &Retriever::embedder, py::return_value_policy::reference_internal)
+      .def_property_readonly("items", &Retriever::items, py::return_value_policy::reference_internal);
+
+  m.def(
+      "build_index",
+      [](const Embedder& embedder, const ItemStore& items, const std::string& factory) {
+        py::gil_scoped_release release;
+        return build_index(embedder, items, factory);
+      },
+      py::arg("embedder"), py::arg("items"), py::kw_only(), py::arg("factory") = "Flat",
+      "Embed every item and build an index (IVF/PQ factories are trained on the item vectors).");
+  m.def(
+      "save_index",
+      [](const Index& index, const ItemStore& items, const Path& dir) {
+        py::gil_scoped_release release;
+        save_index(index, items, dir.string());
+      },
+      py::arg("index"), py::arg("items"), py::arg("path"),
+      "Save the index and its catalogue (<path>/items.jsonl) so Retriever.open(model_dir, path) works.");
+}
+
+}  // namespace lrem::python

@@ -1,0 +1,66 @@
+// lrem embed: queries or items to a .npy matrix (one row per input, in input order).
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/embedder_options.h"
+#include "file_io.h"
+#include "lrem/dataset.h"
+#include "lrem/error.h"
+#include "npy.h"
+#include <nlohmann/json.hpp>
+
+namespace lrem::cli {
+
+void add_embed(CLI::App& app) {
+  struct Args {
+    EmbedderArgs common;
+    std::string queries, items, output, cots, mode = "reason";
+    std::vector<std::string> texts;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("embed", "Embed queries (with reasoning) or items into a .npy matrix");
+  args->common.add_to(cmd);
+  auto* q = cmd->add_option("--queries", args->queries, "Queries JSONL ({\"id\", \"text\"} per line)");
+  auto* i = cmd->add_option("--items", args->items, "Items JSONL ({\"id\", \"title\"} per line)");
+  auto* t = cmd->add_option("--text", args->texts, "Query text(s) given inline");
+  q->excludes(i)->excludes(t);
+  i->excludes(t);
+  cmd->add_option("--output,-o", args->output, "Output .npy (float32, rows x dim)")->required();
+  cmd->add_option("--mode", args->mode, "Query mode: reason or direct")->capture_default_str();
+  cmd->add_option("--cots", args->cots, "Also write each query's CoT as JSONL to this file");
+  cmd->callback([args] {
+    const QueryMode mode = parse_query_mode(args->mode);
+    std::vector<std::string> ids, texts;
+    if (!args->items.empty()) {
+      for (const Item& it : read_items(args->items)) {
+        ids.push_back(std::to_string(it.id));
+        texts.push_back(it.title);
+      }
+    } else if (!args->queries.empty()) {
+      for (const Query& qu : read_queries(args->queries)) {
+        ids.push_back(qu.id);
+        texts.push_back(qu.text);
+      }
+    } else if (!args->texts.empty()) {
+      for (size_t k = 0; k < args->texts.size(); ++k) ids.push_back(std::to_string(k));
+      texts = args->texts;
+    } else {
+      throw InvalidArgument("give one of --queries FILE, --items FILE or --text TEXT");
+    }
+    if (texts.empty()) throw InvalidArgument("nothing to embed: the input file has no records");
+    Embedder embedder = args->common.make_embedder();
+    Embeddings e = args->items.empty() ? embedder.embed_queries(texts, mode) : embedder.embed_items(texts);
+    write_npy(args->output, e.data.data(), e.rows, e.dim);
+    if (!args->cots.empty()) {
+      std::string lines;
+      for (size_t k = 0; k < texts.size(); ++k)
+        lines += nlohmann::json{{"id", ids[k]}, {"text", texts[k]}, {"cot", e.cots[k]}, {"truncated", bool(e.truncated[k])}}
+                     .dump() + "\n";
+      write_file_atomic(args->cots, lines);
+    }
+    if (!args->common.quiet)
+      std::cerr << "lrem embed: wrote " << e.rows << " x " << e.dim << " float32 to " << args->output << "\n";
+  });
+}
+
+}  // namespace lrem::cli

@@ -1,0 +1,38 @@
+// lrem index build: items JSONL -> an index directory (FAISS index, metadata, items.jsonl).
+#include <chrono>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/embedder_options.h"
+#include "lrem/retriever.h"
+
+namespace lrem::cli {
+
+void add_index(CLI::App& app) {
+  struct Args {
+    EmbedderArgs common;
+    std::string items, output, factory = "Flat";
+  };
+  auto args = std::make_shared<Args>();
+  auto* index = app.add_subcommand("index", "Build vector indexes");
+  index->require_subcommand(1);
+  auto* build = index->add_subcommand("build", "Embed every item of a catalogue and build an index directory");
+  args->common.add_to(build);
+  build->add_option("--items", args->items, "Items JSONL ({\"id\": int, \"title\": str, ...})")->required();
+  build->add_option("--output,-o", args->output, "Index directory to write")->required();
+  build->add_option("--factory", args->factory, "FAISS factory string: Flat, HNSW32, IVF1024,PQ32, ...")
+      ->capture_default_str();
+  build->callback([args] {
+    auto start = std::chrono::steady_clock::now();
+    ItemStore items = ItemStore::load(args->items);
+    Embedder embedder = args->common.make_embedder();
+    if (!args->common.quiet) std::cerr << "lrem index build: embedding " << items.size() << " items\n";
+    Index index = build_index(embedder, items, args->factory);
+    save_index(index, items, args->output);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cout << "lrem index build: " << index.size() << " items, dim " << index.dim() << ", " << args->factory
+              << " -> " << args->output << " (" << secs << " s)" << std::endl;
+  });
+}
+
+}  // namespace lrem::cli

@@ -1,0 +1,53 @@
+// lrem search: one query against an index directory; prints the CoT and the ranked items.
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/embedder_options.h"
+#include "lrem/retriever.h"
+
+namespace lrem::cli {
+
+void add_search(CLI::App& app) {
+  struct Args {
+    EmbedderArgs common;
+    std::string index, items, mode = "reason";
+    std::vector<std::string> queries;
+    int k = 10;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("search", "Search an index: reason (or not), embed, retrieve");
+  args->common.add_to(cmd);
+  cmd->add_option("--index", args->index, "Index directory from `lrem index build`")->required();
+  cmd->add_option("--items", args->items, "Items JSONL; default <index>/items.jsonl");
+  cmd->add_option("--query,-q", args->queries, "Query text (repeat for several)")->required();
+  cmd->add_option("-k", args->k, "Number of results")->capture_default_str();
+  cmd->add_option("--mode", args->mode, "reason (generate a CoT first) or direct")->capture_default_str();
+  cmd->add_flag("--json", args->json, "Machine-readable output: one JSON object per query");
+  cmd->callback([args] {
+    args->common.quiet = true;  // nothing long-running here; keep stdout clean
+    Retriever r(args->common.make_embedder(), Index::load(args->index), ItemStore::load(
+        args->items.empty() ? args->index + "/items.jsonl" : args->items));
+    for (const SearchResponse& res : r.search_many(args->queries, args->k, parse_query_mode(args->mode))) {
+      if (args->json) {
+        nlohmann::json hits = nlohmann::json::array();
+        for (const SearchHit& h : res.hits)
+          hits.push_back({{"id", h.id}, {"score", h.score}, {"title", h.title}, {"fields", nlohmann::json::parse(h.extra_json)}});
+        std::cout << nlohmann::json{{"query", res.query}, {"mode", to_string(res.mode)}, {"cot", res.cot},
+                                    {"truncated", res.truncated}, {"hits", hits}}.dump()
+                  << "\n";
+        continue;
+      }
+      std::cout << "query: " << res.query << (res.truncated ? "  (truncated to the model's query limit)" : "") << "\n";
+      if (res.mode == QueryMode::Reason) std::cout << "cot:   " << res.cot << "\n";
+      for (size_t i = 0; i < res.hits.size(); ++i)
+        std::cout << std::setw(4) << i + 1 << ". " << std::fixed << std::setprecision(4) << res.hits[i].score << "  ["
+                  << res.hits[i].id << "] " << res.hits[i].title << "\n";
+      std::cout << std::endl;
+    }
+  });
+}
+
+}  // namespace lrem::cli
