@@ -1,0 +1,62 @@
+"""lrem.train from Python: a short pretraining run then stage 1, with progress callbacks,
+keyword options merged over a config file, and errors that name the field."""
+
+import json
+
+import pytest
+
+import lrem
+import lrem.train
+
+OBJECTS = ["shoe", "hat", "cup", "lamp"]
+NEEDS = ["walk outside", "cover my head", "drink tea", "light the room"]
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    d = tmp_path_factory.mktemp("train")
+    corpus = d / "corpus.txt"
+    corpus.write_text(
+        "\n".join(f"to {n} you use a {o}. the red {o} is here." for _ in range(20) for o, n in zip(OBJECTS, NEEDS))
+        + "\n"
+    )
+    triplets = d / "triplets.jsonl"
+    triplets.write_text(
+        "".join(json.dumps({"query": f"i want to {n}", "cot": o, "item": f"red {o}"}) + "\n" for o, n in zip(OBJECTS, NEEDS))
+    )
+    return d, corpus, triplets
+
+
+def tiny_model():
+    return {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "max_position_embeddings": 64}
+
+
+def test_pretrain_then_sft(toy):
+    d, corpus, triplets = toy
+    reports = []
+    result = lrem.train.pretrain(corpus=str(corpus), output_dir=str(d / "base"), vocab_size=300, seq_len=32,
+                                 batch_size=4, max_steps=8, lr=3e-3, log_every=1, num_threads=1, quiet=True,
+                                 model=tiny_model(), progress=reports.append)
+    assert result["steps"] == 8
+    assert [r["step"] for r in reports] == list(range(1, 9))
+    assert reports[-1]["metrics"]["loss"] < reports[0]["metrics"]["loss"]
+    model = lrem.Model.load(result["output_dir"])
+    assert model.config.hidden_size == 32
+
+    config = d / "stage1.json"
+    config.write_text(json.dumps({"model": str(d / "base"), "data": str(triplets), "batch_size": 4,
+                                  "max_steps": 100, "quiet": True, "num_threads": 1}))
+    out = lrem.train.sft(str(config), output_dir=str(d / "stage1"), max_steps=3)  # keywords win
+    assert out["steps"] == 3
+    assert {"loss", "sft_loss", "nce_loss", "accuracy", "lr"} <= set(out["final_metrics"])
+    records = [json.loads(line) for line in (d / "stage1" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3]  # log_every 10: only the final step is logged
+
+
+def test_errors_name_the_field(toy):
+    d, corpus, _ = toy
+    with pytest.raises(lrem.FormatError, match="'lerning_rate'"):
+        lrem.train.pretrain(corpus=str(corpus), output_dir=str(d / "x"), lerning_rate=1.0)
+    with pytest.raises(lrem.InvalidArgument, match="'group_size'"):
+        lrem.train.grpo(model="m", data="d", output_dir=str(d / "y"), group_size=1)
