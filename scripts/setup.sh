@@ -10,6 +10,7 @@ PACKAGES=(
   libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   wordnet-base
+  libgloo-dev python3-matplotlib
 )
 
 missing=()
