@@ -1,0 +1,68 @@
+// An HTTP JSON search service over a Retriever (the API is documented in docs/SERVING.md).
+//
+//   lrem::Retriever retriever = lrem::Retriever::open("model", "index");
+//   lrem::ServerOptions options;
+//   options.port = 0;                                 // any free port
+//   lrem::Server server(retriever, options);
+//   int port = server.bind();                         // IoError if the port is taken
+//   std::thread t([&] { server.run(); });             // blocks until stop()
+//   ...
+//   server.stop();                                    // from any thread
+//   t.join();
+//
+// Endpoints: POST /search, POST /embed, GET /healthz. Bad requests get 400, requests over a
+// limit 413, unknown paths 404, wrong methods 405, unexpected failures 500 (details go to
+// stderr, never to the client); every body is JSON, errors as {"error": "..."}.
+//
+// Threading: requests are handled on a pool of `threads` workers that call the retriever
+// concurrently (Retriever is thread-safe). The retriever must outlive the server.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace lrem {
+
+class Retriever;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;                      // 0: let the system pick a free port (see Server::bind)
+  int threads = 0;                      // request worker threads; 0 = hardware concurrency
+  size_t max_body_bytes = size_t(1) << 20;  // larger request bodies get 413
+  int max_k = 1000;                     // larger k gets 413
+  int max_batch = 256;                  // more queries/texts in one request gets 413
+  int max_query_bytes = 4096;           // a longer query or text gets 413
+  std::string default_mode = "reason";  // QueryMode when a request names none
+  bool quiet = false;                   // no access log on stderr
+};
+
+class Server {
+ public:
+  // InvalidArgument for a non-positive limit, a negative port or thread count, or an
+  // unknown default_mode.
+  Server(const Retriever& retriever, ServerOptions options = {});
+  ~Server();  // stops the server if it is running; run() must have returned before the Server dies
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens the listening socket and returns its port (the chosen one when options.port is 0).
+  // IoError if the address cannot be bound (port taken, bad host); calling it again
+  // returns the same port.
+  int bind();
+  // Serves until stop(); binds first if bind() was not called. A server runs once: after
+  // run() returns, calling it again throws InvalidArgument.
+  void run();
+  // Makes run() return after in-flight requests finish. Thread-safe and idempotent; may be
+  // called before run() (which then returns at once) or from a signal-watching thread.
+  void stop();
+  bool running() const;
+  int port() const;  // the bound port, or 0 before bind()
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lrem
