@@ -11,5 +11,6 @@ void add_train(CLI::App& app);
 void add_embed(CLI::App& app);
 void add_index(CLI::App& app);
 void add_search(CLI::App& app);
+void add_serve(CLI::App& app);
 
 }  // namespace lrem::cli

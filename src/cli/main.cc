@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   lrem::cli::add_embed(app);
   lrem::cli::add_index(app);
   lrem::cli::add_search(app);
+  lrem::cli::add_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

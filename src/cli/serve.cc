@@ -1,0 +1,71 @@
+// lrem serve: the HTTP search service (docs/SERVING.md) until SIGINT or SIGTERM.
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/embedder_options.h"
+#include "cli/shutdown_signals.h"
+#include "lrem/retriever.h"
+#include "lrem/server.h"
+
+namespace lrem::cli {
+
+namespace {
+
+// Routes shutdown signals to server.stop() for as long as the server exists.
+class StopOnSignal {
+ public:
+  StopOnSignal(ShutdownSignals& signals, Server& server) : signals_(signals) {
+    signals_.on_signal([&server] { server.stop(); });
+  }
+  ~StopOnSignal() { signals_.on_signal({}); }
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+
+ private:
+  ShutdownSignals& signals_;
+};
+
+}  // namespace
+
+void add_serve(CLI::App& app) {
+  struct Args {
+    EmbedderArgs common;
+    std::string index, items;
+    ServerOptions server;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("serve", "Serve search over HTTP: POST /search, POST /embed, GET /healthz");
+  args->common.add_to(cmd);
+  ServerOptions& s = args->server;
+  cmd->add_option("--index", args->index, "Index directory from `lrem index build`")->required();
+  cmd->add_option("--items", args->items, "Items JSONL; default <index>/items.jsonl");
+  cmd->add_option("--host", s.host, "Address to listen on (0.0.0.0 for every interface)")->capture_default_str();
+  cmd->add_option("--port", s.port, "TCP port; 0 picks a free one")->capture_default_str();
+  // --threads (from the embedder options) sets the compute threads; this is the HTTP side.
+  cmd->add_option("--http-threads", s.threads, "Request worker threads; 0 = all cores")->capture_default_str();
+  cmd->add_option("--max-body-bytes", s.max_body_bytes, "Larger request bodies get 413")->capture_default_str();
+  cmd->add_option("--max-k", s.max_k, "Largest k a request may ask for")->capture_default_str();
+  cmd->add_option("--max-batch", s.max_batch, "Most queries or texts in one request")->capture_default_str();
+  cmd->add_option("--max-query-bytes", s.max_query_bytes, "Longest query or text, in bytes")->capture_default_str();
+  cmd->add_option("--mode", s.default_mode, "Query mode when a request names none: reason or direct")
+      ->capture_default_str();
+  cmd->callback([args] {
+    // First, so the thread pools that loading starts inherit the blocked signals.
+    ShutdownSignals signals;
+    EmbedderArgs embedder_args = args->common;
+    embedder_args.quiet = true;  // per-request progress lines would drown the access log
+    Retriever retriever(embedder_args.make_embedder(), Index::load(args->index),
+                        ItemStore::load(args->items.empty() ? args->index + "/items.jsonl" : args->items));
+    ServerOptions options = args->server;
+    options.quiet = args->common.quiet;
+    Server server(retriever, options);
+    const int port = server.bind();
+    StopOnSignal stop_on_signal(signals, server);
+    std::cout << "lrem serve: listening on http://" << options.host << ":" << port << " ("
+              << retriever.items().size() << " items)" << std::endl;
+    server.run();
+    std::cerr << "lrem serve: stopped" << std::endl;
+  });
+}
+
+}  // namespace lrem::cli
