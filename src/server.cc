@@ -15,6 +15,7 @@
 
 #include "lrem/error.h"
 #include "lrem/retriever.h"
+#include "server_request.h"
 
 namespace lrem {
 
@@ -52,84 +53,6 @@ const Route* find_route(const std::string& path) {
     if (path == r.path) return &r;
   return nullptr;
 }
-
-// The request body as a JSON object holding only `fields`: unknown fields are refused so a
-// misspelt option ("querry", "top_k") is reported instead of silently ignored.
-json parse_body(const httplib::Request& req, const std::vector<const char*>& fields) {
-  json body;
-  try {
-    body = json::parse(req.body);
-  } catch (const json::parse_error& e) {
-    // nlohmann's lexer also rejects strings that are not valid UTF-8.
-    throw InvalidArgument(std::string("the request body is not valid JSON: ") + e.what());
-  }
-  if (!body.is_object()) throw InvalidArgument("the request body must be a JSON object");
-  for (const auto& field : body.items()) {
-    bool known = false;
-    for (const char* f : fields) known = known || field.key() == f;
-    if (!known) {
-      std::string expected;
-      for (const char* f : fields) expected += std::string(expected.empty() ? "" : ", ") + f;
-      throw InvalidArgument("unknown field \"" + field.key() + "\"; expected: " + expected);
-    }
-  }
-  return body;
-}
-
-// Checks and parses the fields shared by the endpoints, against the server's limits.
-class RequestReader {
- public:
-  RequestReader(const ServerOptions& options, QueryMode default_mode)
-      : options_(options), default_mode_(default_mode) {}
-
-  std::string text(const json& value, const std::string& what) const {
-    if (!value.is_string()) throw InvalidArgument(what + " must be a string");
-    std::string s = value.get<std::string>();
-    if (s.empty()) throw InvalidArgument(what + " is empty");
-    if (s.size() > static_cast<size_t>(options_.max_query_bytes))
-      throw LimitExceeded(what + " is " + std::to_string(s.size()) + " bytes, over the limit of " +
-                          std::to_string(options_.max_query_bytes));
-    return s;
-  }
-
-  std::vector<std::string> texts(const json& body, const char* field) const {
-    const json& value = body.at(field);
-    if (!value.is_array()) throw InvalidArgument(std::string("\"") + field + "\" must be an array of strings");
-    if (value.empty()) throw InvalidArgument(std::string("\"") + field + "\" is empty");
-    if (value.size() > static_cast<size_t>(options_.max_batch))
-      throw LimitExceeded(std::string("\"") + field + "\" holds " + std::to_string(value.size()) +
-                          " entries, over the limit of " + std::to_string(options_.max_batch));
-    std::vector<std::string> out;
-    out.reserve(value.size());
-    for (size_t i = 0; i < value.size(); ++i)
-      out.push_back(text(value[i], std::string("\"") + field + "\"[" + std::to_string(i) + "]"));
-    return out;
-  }
-
-  int k(const json& body) const {
-    if (!body.contains("k")) return 10;
-    const json& value = body.at("k");
-    if (!value.is_number_integer()) throw InvalidArgument("\"k\" must be an integer");
-    // Unsigned values are compared before any narrowing, so 2^64-1 is "too large", not -1.
-    const bool too_large = value.is_number_unsigned() ? value.get<uint64_t>() > static_cast<uint64_t>(options_.max_k)
-                                                      : value.get<int64_t>() > options_.max_k;
-    if (too_large) throw LimitExceeded("\"k\" is over the limit of " + std::to_string(options_.max_k));
-    const int64_t k = value.get<int64_t>();
-    if (k <= 0) throw InvalidArgument("\"k\" must be positive, got " + std::to_string(k));
-    return static_cast<int>(k);
-  }
-
-  QueryMode mode(const json& body) const {
-    if (!body.contains("mode")) return default_mode_;
-    const json& value = body.at("mode");
-    if (!value.is_string()) throw InvalidArgument("\"mode\" must be a string: \"reason\" or \"direct\"");
-    return parse_query_mode(value.get<std::string>());
-  }
-
- private:
-  const ServerOptions& options_;
-  QueryMode default_mode_;
-};
 
 json hit_json(const SearchHit& hit) {
   json out{{"id", hit.id}, {"score", hit.score}, {"title", hit.title}};
@@ -173,7 +96,6 @@ thread_local std::optional<Clock::time_point> request_start;
 struct Server::Impl {
   const Retriever& retriever;
   const ServerOptions options;
-  const RequestReader reader;
   const std::string fingerprint;
   HttpServer http;
 
@@ -186,7 +108,6 @@ struct Server::Impl {
   Impl(const Retriever& r, ServerOptions o)
       : retriever(r),
         options(std::move(o)),
-        reader(options, parse_query_mode(options.default_mode)),
         fingerprint(r.embedder().model().fingerprint()) {
     configure();
   }
@@ -258,6 +179,9 @@ void Server::Impl::configure() {
         reply_error(res, 413, "the request body is over the limit of " + std::to_string(options.max_body_bytes) +
                                   " bytes");
         break;
+      case 400:
+        reply_error(res, 400, "malformed HTTP request");
+        break;
       default:
         reply_error(res, res.status, "HTTP error " + std::to_string(res.status));
     }
@@ -280,19 +204,10 @@ void Server::Impl::configure() {
 
 void Server::Impl::search(const httplib::Request& req, httplib::Response& res) const {
   const auto start = Clock::now();
-  const json body = parse_body(req, {"query", "queries", "k", "mode"});
-  const bool batch = body.contains("queries");
-  if (batch == body.contains("query"))
-    throw InvalidArgument(batch ? "give \"query\" or \"queries\", not both"
-                                : "missing field \"query\" (a string) or \"queries\" (an array of strings)");
-  const std::vector<std::string> queries =
-      batch ? reader.texts(body, "queries") : std::vector<std::string>{reader.text(body.at("query"), "\"query\"")};
-  const int k = reader.k(body);
-  const QueryMode mode = reader.mode(body);
-
-  std::vector<SearchResponse> found = retriever.search_many(queries, k, mode);
+  const SearchRequest request = parse_search_request(req.body, options);
+  std::vector<SearchResponse> found = retriever.search_many(request.queries, request.k, request.mode);
   json out;
-  if (batch) {
+  if (request.batch) {
     json results = json::array();
     for (const SearchResponse& r : found) results.push_back(response_json(r));
     out = json{{"results", std::move(results)}};
@@ -304,20 +219,9 @@ void Server::Impl::search(const httplib::Request& req, httplib::Response& res) c
 }
 
 void Server::Impl::embed(const httplib::Request& req, httplib::Response& res) const {
-  const json body = parse_body(req, {"texts", "kind", "mode"});
-  if (!body.contains("texts")) throw InvalidArgument("missing field \"texts\" (an array of strings)");
-  const std::vector<std::string> texts = reader.texts(body, "texts");
-  std::string kind = "query";
-  if (body.contains("kind")) {
-    if (!body.at("kind").is_string()) throw InvalidArgument("\"kind\" must be a string: \"query\" or \"item\"");
-    kind = body.at("kind").get<std::string>();
-    if (kind != "query" && kind != "item")
-      throw InvalidArgument("unknown kind '" + kind + "': use \"query\" or \"item\"");
-  }
-  const QueryMode mode = reader.mode(body);  // validated for items too, though items always embed directly
-
+  const EmbedRequest request = parse_embed_request(req.body, options);
   const Embedder& embedder = retriever.embedder();
-  const Embeddings e = kind == "query" ? embedder.embed_queries(texts, mode) : embedder.embed_items(texts);
+  const Embeddings e = request.items ? embedder.embed_items(request.texts) : embedder.embed_queries(request.texts, request.mode);
   json rows = json::array();
   for (int64_t i = 0; i < e.rows; ++i) rows.push_back(std::vector<float>(e.row(i), e.row(i) + e.dim));
   reply(res, 200,
@@ -345,6 +249,7 @@ ServerOptions validated(ServerOptions o) {
   check_positive(o.max_k, "max_k");
   check_positive(o.max_batch, "max_batch");
   check_positive(o.max_query_bytes, "max_query_bytes");
+  parse_query_mode(o.default_mode);
   if (o.max_k > Index::kMaxK)
     throw InvalidArgument("ServerOptions.max_k must be at most " + std::to_string(Index::kMaxK));
   return o;
