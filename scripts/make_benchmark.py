@@ -62,16 +62,21 @@ def parse_args(argv: list[str]) -> Config:
                              "size knob (default %(default)s)")
     parser.add_argument("--listing-repeats", type=int, default=defaults.listing_repeats,
                         help="listing sentences per item in corpus.txt (default %(default)s)")
+    parser.add_argument("--reasoning-repeats", type=int, default=defaults.reasoning_repeats,
+                        help="corpus.txt lines in the LREM query format (request <think> keywords "
+                             "</think><emb>) per type and relation, from every type's knowledge; "
+                             "0 writes none (default %(default)s)")
     parser.add_argument("--wordnet", default=defaults.wordnet, help="path to WordNet 3.0 data.noun")
     args = parser.parse_args(argv)
-    if args.knowledge_repeats < 0 or args.listing_repeats < 0:
-        parser.error("--knowledge-repeats and --listing-repeats must be >= 0")
+    if min(args.knowledge_repeats, args.listing_repeats, args.reasoning_repeats) < 0:
+        parser.error("--knowledge-repeats, --listing-repeats and --reasoning-repeats must be >= 0")
     return Config(out=args.out, seed=args.seed, num_items=args.num_items, num_types=args.num_types,
                   split_fractions=args.splits, brands_per_tier=args.brands_per_tier,
                   train_queries_per_type=args.train_queries_per_type,
                   eval_queries_per_type=args.eval_queries_per_type,
                   triplets_per_query=args.triplets_per_query, knowledge_repeats=args.knowledge_repeats,
-                  listing_repeats=args.listing_repeats, wordnet=args.wordnet)
+                  listing_repeats=args.listing_repeats,
+                  reasoning_repeats=args.reasoning_repeats, wordnet=args.wordnet)
 
 
 def print_summary(summary: dict, seconds: float) -> None:

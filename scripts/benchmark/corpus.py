@@ -12,6 +12,7 @@ import random
 from .branches import TIERS
 from .catalog import Brand, Item
 from .taxonomy import ProductType
+from .teacher import cheaper_phrases, keywords, naming_phrases, other_material_phrases
 from .text import strip_article, with_article
 
 FORWARD = ("{a_lemma} is {a_gloss}", "{lemma}: {a_gloss}", "the word {lemma} means {a_gloss}",
@@ -29,6 +30,15 @@ TIER_WORDS = {"budget": ("cheap", "affordable", "low-priced", "budget"),
 BRAND = ("{brand} is a {tier} brand of {branch}", "{brand} makes {tier_word} {branch}",
          "{brand} products are {tier_word}")
 COMPARISON = ("{cheap} is cheaper than {dear}", "{dear} costs more than {cheap}")
+# Reasoning-format lines: a request, then the teacher's keyword chain of thought inside the LREM
+# tokens, exactly as stage 1 and inference lay out a query. They are built from the structured
+# knowledge of every type with wordings of their own (no query template is reused), so the
+# backbone learns to name the type in the <think> slot for held-out types too.
+REASONING = "{request} <think> {cot} </think><emb>"
+DESCRIBED = ("{gloss}", "{a_gloss}", "a request for {a_gloss}", "customer wants {a_gloss}")
+NAMED = ("{lemma}", "a request for {a_lemma}")
+CHEAPER = ("{name} cheaper than {brand}", "{brand} {name} but less expensive")
+WITHOUT = ("{name} not in {material}", "{name}, {material} excluded")
 LISTING = ("{title}", "{title} for ${price}", "{title}, {a_tier_word} {name} by {brand}",
            "{title}. made of {material}")
 
@@ -56,6 +66,30 @@ def knowledge_sentences(product_type: ProductType, repeats: int, rng: random.Ran
         for y in product_type.lemmas:
             if x != y:
                 lines.append(rng.choice(SYNONYM).format(x=x, y=y, a_x=with_article(x), a_y=with_article(y)))
+    return lines
+
+
+def reasoning_sentences(product_type: ProductType, items: list[Item], repeats: int,
+                        rng: random.Random) -> list[str]:
+    """`repeats` reasoning-format lines per relation: describing the type (gloss), naming it
+    (each lemma), asking for something cheaper than a premium brand, excluding a material."""
+    gloss = strip_article(product_type.gloss)
+    lines = []
+
+    def add(request: str, phrases: list[str]) -> None:
+        lines.append(REASONING.format(request=request, cot=keywords(request, phrases)))
+
+    premium = sorted({i.brand for i in items if i.tier == "premium"})
+    materials = sorted({i.material for i in items})
+    for _ in range(repeats):
+        add(rng.choice(DESCRIBED).format(gloss=gloss, a_gloss=with_article(gloss)), naming_phrases(product_type))
+        for lemma in product_type.lemmas:
+            add(rng.choice(NAMED).format(lemma=lemma, a_lemma=with_article(lemma)), naming_phrases(product_type))
+        add(rng.choice(CHEAPER).format(name=product_type.name, brand=rng.choice(premium)),
+            cheaper_phrases(product_type, items))
+        material = rng.choice(materials)
+        add(rng.choice(WITHOUT).format(name=product_type.name, material=material),
+            other_material_phrases(product_type, items, material))
     return lines
 
 
@@ -87,12 +121,14 @@ def listing_sentence(item: Item, product_type: ProductType, rng: random.Random) 
 
 def build_corpus(types: list[ProductType], items_by_type: dict[str, list[Item]],
                  brands: dict[str, list[Brand]], knowledge_repeats: int, listing_repeats: int,
-                 rng: random.Random) -> list[str]:
+                 rng: random.Random, reasoning_repeats: int = 0) -> list[str]:
     lines: list[str] = []
     for product_type in types:
         items = items_by_type[product_type.type_id]
         lines += knowledge_sentences(product_type, knowledge_repeats, rng)
         lines += material_sentences(product_type, items, rng)
+        if reasoning_repeats:
+            lines += reasoning_sentences(product_type, items, reasoning_repeats, rng)
         for item in items:
             lines += [listing_sentence(item, product_type, rng) for _ in range(listing_repeats)]
     for branch_brands in brands.values():

@@ -32,6 +32,7 @@ class Config:
     triplets_per_query: int = 2
     knowledge_repeats: int = 4
     listing_repeats: int = 1
+    reasoning_repeats: int = 0   # reasoning-format corpus lines per type and relation (0: none)
     wordnet: str = "/usr/share/wordnet/data.noun"
 
 
@@ -93,7 +94,7 @@ def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dic
     write_jsonl(os.path.join(config.out, "triplets_train.jsonl"), triplets)
     write_jsonl(os.path.join(config.out, "pairs_train.jsonl"), pairs)
     corpus = build_corpus(types, items_by_type, brands, config.knowledge_repeats, config.listing_repeats,
-                          _rng(config.seed, "corpus"))
+                          _rng(config.seed, "corpus"), config.reasoning_repeats)
     corpus_bytes = write_text_atomic(os.path.join(config.out, "corpus.txt"), corpus)
     log(f"corpus: {len(corpus)} lines, {corpus_bytes / 1e6:.2f} MB")
 

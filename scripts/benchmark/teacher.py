@@ -7,6 +7,7 @@ cheaper brands, the other materials), never a word the query already contains.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from .branches import TIERS
 from .catalog import Item
@@ -17,7 +18,8 @@ from .text import words
 MAX_COT_TOKENS = 16
 
 
-def _keywords(query_text: str, phrases: list[str], limit: int) -> str:
+def keywords(query_text: str, phrases: list[str], limit: int = MAX_COT_TOKENS) -> str:
+    """The words of `phrases` that `query_text` does not contain, in order, deduplicated."""
     seen = set(words(query_text))
     out: list[str] = []
     for phrase in phrases:
@@ -26,6 +28,24 @@ def _keywords(query_text: str, phrases: list[str], limit: int) -> str:
                 seen.add(word.lower())
                 out.append(word)
     return " ".join(out)
+
+
+def naming_phrases(product_type: ProductType, group: Sequence[str] = ()) -> list[str]:
+    """What a query that describes the type leaves implicit: its names, the other members of a
+    hypernym group, its two nearest hypernyms, its department."""
+    hypernyms = [h.lemmas[0] for h in product_type.hypernyms[:2]]
+    return [product_type.name, *group, *product_type.synonyms, *hypernyms, product_type.branch.name]
+
+
+def cheaper_phrases(product_type: ProductType, items: list[Item]) -> list[str]:
+    """The type's name, the tiers below premium and the brands of those tiers that make it."""
+    cheaper = sorted({i.brand for i in items if TIERS.index(i.tier) < TIERS.index("premium")})
+    return [product_type.name, "budget", "mid-range", *cheaper]
+
+
+def other_material_phrases(product_type: ProductType, items: list[Item], excluded: str) -> list[str]:
+    """The type's name and its materials other than the excluded one."""
+    return [product_type.name, *sorted({i.material for i in items} - {excluded})]
 
 
 class Teacher:
@@ -37,19 +57,15 @@ class Teacher:
 
     def chain_of_thought(self, query: Query) -> str:
         product_type = self.types[query.type_id]
+        items = self.items_by_type[query.type_id]
         if query.category == "alternative":
-            items = self.items_by_type[query.type_id]
-            cheaper = sorted({i.brand for i in items if TIERS.index(i.tier) < TIERS.index("premium")})
-            phrases = [product_type.name, "budget", "mid-range", *cheaper]
+            phrases = cheaper_phrases(product_type, items)
         elif query.category == "negation":
-            others = sorted({i.material for i in self.items_by_type[query.type_id]} - {query.exclude_material})
-            phrases = [product_type.name, *others]
+            phrases = other_material_phrases(product_type, items, query.exclude_material)
         else:
             named = [self.types[t].name for t in query.type_ids if t != query.type_id]
-            hypernyms = [h.lemmas[0] for h in product_type.hypernyms[:2]]
-            phrases = [product_type.name, *named, *product_type.synonyms, *hypernyms,
-                       product_type.branch.name]
-        return _keywords(query.text, phrases, MAX_COT_TOKENS)
+            phrases = naming_phrases(product_type, named)
+        return keywords(query.text, phrases)
 
     def triplets(self, query: Query, qrels: list[dict], per_query: int) -> list[dict]:
         """Up to `per_query` exact (relevance-2) items for this query, each with the same CoT."""
