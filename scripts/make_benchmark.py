@@ -63,7 +63,7 @@ def parse_args(argv: list[str]) -> Config:
     parser.add_argument("--listing-repeats", type=int, default=defaults.listing_repeats,
                         help="listing sentences per item in corpus.txt (default %(default)s)")
     parser.add_argument("--reasoning-repeats", type=int, default=defaults.reasoning_repeats,
-                        help="corpus.txt lines in the LREM query format (request <think> keywords "
+                        help="corpus.txt lines in the LREM query format (request<think>keywords"
                              "</think><emb>) per type and relation, from every type's knowledge; "
                              "0 writes none (default %(default)s)")
     parser.add_argument("--wordnet", default=defaults.wordnet, help="path to WordNet 3.0 data.noun")

@@ -31,10 +31,11 @@ BRAND = ("{brand} is a {tier} brand of {branch}", "{brand} makes {tier_word} {br
          "{brand} products are {tier_word}")
 COMPARISON = ("{cheap} is cheaper than {dear}", "{dear} costs more than {cheap}")
 # Reasoning-format lines: a request, then the teacher's keyword chain of thought inside the LREM
-# tokens, exactly as stage 1 and inference lay out a query. They are built from the structured
+# tokens, exactly as stage 1 and inference lay out a query (no spaces around the special tokens,
+# so each part tokenizes as it does there: the tokenizer keeps whitespace). They are built from the structured
 # knowledge of every type with wordings of their own (no query template is reused), so the
 # backbone learns to name the type in the <think> slot for held-out types too.
-REASONING = "{request} <think> {cot} </think><emb>"
+REASONING = "{request}<think>{cot}</think><emb>"
 DESCRIBED = ("{gloss}", "{a_gloss}", "a request for {a_gloss}", "customer wants {a_gloss}")
 NAMED = ("{lemma}", "a request for {a_lemma}")
 CHEAPER = ("{name} cheaper than {brand}", "{brand} {name} but less expensive")
