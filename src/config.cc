@@ -113,7 +113,7 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& s
   json root;
   try {
     root = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw FormatError(source + ": not valid JSON (" + e.what() + ")");
   }
   if (!root.is_object()) throw FormatError(source + ": expected a JSON object at the top level, got " + root.type_name());

@@ -4,6 +4,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 #include <unordered_set>
 
 #include "file_io.h"
@@ -17,14 +18,17 @@ namespace {
 // ordered_json keeps an item's extra fields in the order the file had them.
 using Json = nlohmann::ordered_json;
 
-// Streams the JSON objects of a JSON Lines file, skipping blank lines, with errors that
-// point at the line.
+// Streams the JSON objects of a JSON Lines file, or of text already in memory, skipping
+// blank lines, with errors that point at the line.
 class JsonLinesReader {
  public:
   JsonLinesReader(const std::string& path, size_t max_line_bytes)
       : path_(path), max_line_bytes_(max_line_bytes), file_(std::fopen(path.c_str(), "rb"), &std::fclose) {
     if (!file_) throw IoError("cannot open '" + path + "' for reading");
   }
+  // `source` names the text in error messages as a path would.
+  JsonLinesReader(std::string_view text, const std::string& source, size_t max_line_bytes)
+      : path_(source), max_line_bytes_(max_line_bytes), file_(nullptr, &std::fclose), text_(text) {}
 
   // Reads the next non-blank line into `object`; false at end of file.
   bool next(Json& object) {
@@ -35,7 +39,7 @@ class JsonLinesReader {
       if (bad != std::string::npos) fail("invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
       try {
         object = Json::parse(line);
-      } catch (const Json::parse_error& e) {
+      } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
         fail(std::string("bad JSON: ") + e.what());
       }
       if (!object.is_object()) fail(std::string("expected a JSON object, got ") + object.type_name());
@@ -85,34 +89,49 @@ class JsonLinesReader {
   }
 
   bool read_line(std::string& line) {
+    if (!(file_ ? read_file_line(line) : read_text_line(line))) return false;
+    ++line_number_;
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.size() > max_line_bytes_) line_too_long(line_number_);
+    return true;
+  }
+
+  // One raw line, '\n' included if present; false at the end. Never buffers much more
+  // than the limit, whatever the line's real length.
+  bool read_file_line(std::string& line) {
     line.clear();
     char buf[1 << 16];
     bool any = false;
     while (std::fgets(buf, sizeof buf, file_.get())) {
       any = true;
       line.append(buf);
-      if (line.size() > max_line_bytes_ + 1) {
-        ++line_number_;
-        throw LimitExceeded("'" + path_ + "' line " + std::to_string(line_number_) + " is longer than the limit of " +
-                            std::to_string(max_line_bytes_) + " bytes");
-      }
+      if (line.size() > max_line_bytes_ + 1) line_too_long(line_number_ + 1);
       if (!line.empty() && line.back() == '\n') break;
     }
     if (std::ferror(file_.get())) throw IoError("error reading '" + path_ + "'");
-    if (!any) return false;
-    ++line_number_;
-    if (!line.empty() && line.back() == '\n') line.pop_back();
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.size() > max_line_bytes_) {
-      throw LimitExceeded("'" + path_ + "' line " + std::to_string(line_number_) + " is longer than the limit of " +
-                          std::to_string(max_line_bytes_) + " bytes");
-    }
+    return any;
+  }
+
+  bool read_text_line(std::string& line) {
+    if (text_.empty()) return false;
+    const size_t end = text_.find('\n');
+    const size_t length = end == std::string_view::npos ? text_.size() : end + 1;
+    if (length > max_line_bytes_ + 1) line_too_long(line_number_ + 1);
+    line.assign(text_.substr(0, length));
+    text_.remove_prefix(length);
     return true;
+  }
+
+  [[noreturn]] void line_too_long(size_t line_number) const {
+    throw LimitExceeded("'" + path_ + "' line " + std::to_string(line_number) + " is longer than the limit of " +
+                        std::to_string(max_line_bytes_) + " bytes");
   }
 
   std::string path_;
   size_t max_line_bytes_;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
+  std::string_view text_;  // what is left to read when there is no file
   size_t line_number_ = 0;
 };
 
@@ -137,8 +156,9 @@ std::string item_problem(const Item& item, Json& extra) {
 
 }  // namespace
 
-std::vector<Item> read_items(const std::string& path, size_t max_line_bytes) {
-  JsonLinesReader reader(path, max_line_bytes);
+namespace {
+
+std::vector<Item> items_from(JsonLinesReader&& reader) {
   std::vector<Item> items;
   std::unordered_map<int64_t, size_t> first_line;
   Json object;
@@ -160,8 +180,7 @@ std::vector<Item> read_items(const std::string& path, size_t max_line_bytes) {
   return items;
 }
 
-std::vector<Query> read_queries(const std::string& path, size_t max_line_bytes) {
-  JsonLinesReader reader(path, max_line_bytes);
+std::vector<Query> queries_from(JsonLinesReader&& reader) {
   std::vector<Query> queries;
   std::unordered_map<std::string, size_t> first_line;
   Json object;
@@ -182,8 +201,7 @@ std::vector<Query> read_queries(const std::string& path, size_t max_line_bytes) 
   return queries;
 }
 
-std::vector<Qrel> read_qrels(const std::string& path, size_t max_line_bytes) {
-  JsonLinesReader reader(path, max_line_bytes);
+std::vector<Qrel> qrels_from(JsonLinesReader&& reader) {
   std::vector<Qrel> qrels;
   std::set<std::pair<std::string, int64_t>> seen;
   Json object;
@@ -203,6 +221,28 @@ std::vector<Qrel> read_qrels(const std::string& path, size_t max_line_bytes) {
     qrels.push_back(std::move(qrel));
   }
   return qrels;
+}
+
+}  // namespace
+
+std::vector<Item> read_items(const std::string& path, size_t max_line_bytes) {
+  return items_from(JsonLinesReader(path, max_line_bytes));
+}
+std::vector<Query> read_queries(const std::string& path, size_t max_line_bytes) {
+  return queries_from(JsonLinesReader(path, max_line_bytes));
+}
+std::vector<Qrel> read_qrels(const std::string& path, size_t max_line_bytes) {
+  return qrels_from(JsonLinesReader(path, max_line_bytes));
+}
+
+std::vector<Item> parse_items(std::string_view text, const std::string& source, size_t max_line_bytes) {
+  return items_from(JsonLinesReader(text, source, max_line_bytes));
+}
+std::vector<Query> parse_queries(std::string_view text, const std::string& source, size_t max_line_bytes) {
+  return queries_from(JsonLinesReader(text, source, max_line_bytes));
+}
+std::vector<Qrel> parse_qrels(std::string_view text, const std::string& source, size_t max_line_bytes) {
+  return qrels_from(JsonLinesReader(text, source, max_line_bytes));
 }
 
 void write_items(const std::string& path, const std::vector<Item>& items) {

@@ -18,14 +18,6 @@
 
 namespace lrem {
 
-QueryMode parse_query_mode(const std::string& name) {
-  if (name == "reason") return QueryMode::Reason;
-  if (name == "direct") return QueryMode::Direct;
-  throw InvalidArgument("unknown query mode '" + name + "': use \"reason\" or \"direct\"");
-}
-
-const char* to_string(QueryMode mode) { return mode == QueryMode::Reason ? "reason" : "direct"; }
-
 namespace {
 
 // One cached query result: the CoT and the full-dimension embedding it produced.

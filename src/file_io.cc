@@ -84,6 +84,12 @@ void write_file_atomic(const std::string& path, const std::function<void(std::FI
   fsync_directory(dir);
 }
 
+void rename_durably(const std::string& from, const std::string& to) {
+  if (std::rename(from.c_str(), to.c_str()) != 0)
+    throw IoError("cannot rename '" + from + "' to '" + to + "': " + errno_text());
+  fsync_directory(fs::path(to).parent_path());
+}
+
 void write_file_atomic(const std::string& path, std::string_view contents) {
   write_file_atomic(path, [&](std::FILE* f) { write_all(f, contents.data(), contents.size(), path); });
 }

@@ -19,6 +19,10 @@ std::string read_file(const std::string& path, size_t max_bytes = size_t(1) << 3
 void write_file_atomic(const std::string& path, const std::function<void(std::FILE*)>& producer);
 void write_file_atomic(const std::string& path, std::string_view contents);
 
+// Renames a file within one directory (atomically replacing `to`) and fsyncs the directory
+// so the rename survives a power loss; IoError if it fails.
+void rename_durably(const std::string& from, const std::string& to);
+
 // Writes a checked fwrite; IoError on short write.
 void write_all(std::FILE* f, const void* data, size_t n, const std::string& path);
 

@@ -12,13 +12,14 @@
 
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <limits>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <shared_mutex>
 #include <unordered_set>
 
 #include "file_io.h"
+#include "index_meta.h"
 #include "lrem/error.h"
 #include "sha256.h"
 
@@ -28,6 +29,9 @@ namespace {
 
 constexpr const char* kIndexFile = "index.faiss";
 constexpr const char* kMetaFile = "meta.json";
+// A save stages the new index.faiss here, commits by replacing meta.json, then renames it
+// into place; see Index::save.
+constexpr const char* kStagedIndexFile = "index.faiss.next";
 constexpr size_t kMaxMetaBytes = size_t(1) << 20;
 
 using FaissId = faiss::Index::idx_t;
@@ -95,18 +99,6 @@ std::string utc_now_iso8601() {
 }
 
 std::string join(const std::string& dir, const char* name) { return dir + "/" + name; }
-
-// Typed field access with errors naming the file and the field.
-template <typename T>
-T meta_field(const nlohmann::json& meta, const std::string& path, const char* field) {
-  auto it = meta.find(field);
-  if (it == meta.end()) throw FormatError("'" + path + "': missing field \"" + field + "\"");
-  try {
-    return it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw FormatError("'" + path + "': field \"" + field + "\" has the wrong type (" + it->type_name() + ")");
-  }
-}
 
 }  // namespace
 
@@ -276,7 +268,7 @@ void Index::set_nprobe(int nprobe) {
 
 void Index::save(const std::string& dir) const {
   faiss::VectorIOWriter writer;
-  nlohmann::json meta;
+  IndexMeta meta;
   {
     auto lock = state_->read_lock();
     try {
@@ -284,46 +276,35 @@ void Index::save(const std::string& dir) const {
     } catch (const faiss::FaissException& e) {
       throw IoError("Index::save: FAISS could not serialise the index: " + std::string(e.what()));
     }
-    meta["format_version"] = kFormatVersion;
-    meta["dim"] = state_->dim;
-    meta["metric"] = "ip";
-    meta["factory"] = state_->factory;
-    meta["model_fingerprint"] = state_->model_fingerprint;
-    meta["count"] = state_->index->ntotal;
+    meta.format_version = kFormatVersion;
+    meta.dim = state_->dim;
+    meta.metric = "ip";
+    meta.factory = state_->factory;
+    meta.model_fingerprint = state_->model_fingerprint;
+    meta.count = state_->index->ntotal;
   }
   const std::string_view bytes(reinterpret_cast<const char*>(writer.data.data()), writer.data.size());
-  meta["created"] = utc_now_iso8601();
-  meta["index_sha256"] = sha256_hex(bytes);
+  meta.created = utc_now_iso8601();
+  meta.index_sha256 = sha256_hex(bytes);
   ensure_directory(dir);
-  write_file_atomic(join(dir, kIndexFile), bytes);
-  write_file_atomic(join(dir, kMetaFile), meta.dump(2) + "\n");
+  // Two files cannot be replaced at once, so meta.json is the commit point. Until it is
+  // replaced, the old meta.json and index.faiss still match (a crash leaves the previous
+  // index); once it is, load() finds the new digest in index.faiss.next if the final
+  // rename did not happen (a crash leaves the new index).
+  const std::string staged = join(dir, kStagedIndexFile);
+  write_file_atomic(staged, bytes);
+  write_file_atomic(join(dir, kMetaFile), meta.to_json());
+  rename_durably(staged, join(dir, kIndexFile));
 }
 
 Index Index::load(const std::string& dir, const std::string& expected_fingerprint, int expected_dim) {
   const std::string meta_path = join(dir, kMetaFile);
-  const std::string index_path = join(dir, kIndexFile);
-  nlohmann::json meta;
-  try {
-    meta = nlohmann::json::parse(read_file(meta_path, kMaxMetaBytes));
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError("'" + meta_path + "' is not valid JSON: " + e.what());
-  }
-  if (!meta.is_object()) throw FormatError("'" + meta_path + "' must hold a JSON object");
-  const int version = meta_field<int>(meta, meta_path, "format_version");
-  if (version != kFormatVersion) {
-    throw FormatError("'" + meta_path + "': format_version " + std::to_string(version) +
-                      " is not supported (this build reads version " + std::to_string(kFormatVersion) + ")");
-  }
+  const IndexMeta meta = IndexMeta::parse(read_file(meta_path, kMaxMetaBytes), meta_path, kFormatVersion);
   auto state = std::make_unique<State>();
-  state->dim = meta_field<int>(meta, meta_path, "dim");
-  if (state->dim <= 0) throw FormatError("'" + meta_path + "': field \"dim\" must be positive");
-  const auto metric = meta_field<std::string>(meta, meta_path, "metric");
-  if (metric != "ip") throw FormatError("'" + meta_path + "': field \"metric\" is '" + metric + "', expected 'ip'");
-  state->factory = meta_field<std::string>(meta, meta_path, "factory");
-  state->model_fingerprint = meta_field<std::string>(meta, meta_path, "model_fingerprint");
-  const auto count = meta_field<int64_t>(meta, meta_path, "count");
-  const auto digest = meta_field<std::string>(meta, meta_path, "index_sha256");
-  meta_field<std::string>(meta, meta_path, "created");
+  state->dim = meta.dim;
+  state->factory = meta.factory;
+  state->model_fingerprint = meta.model_fingerprint;
+  const int64_t count = meta.count;
 
   if (!expected_fingerprint.empty() && expected_fingerprint != state->model_fingerprint) {
     throw FormatError("index '" + dir + "' was built with model fingerprint '" + state->model_fingerprint +
@@ -335,10 +316,18 @@ Index Index::load(const std::string& dir, const std::string& expected_fingerprin
                       std::to_string(expected_dim) + " were expected");
   }
 
-  const std::string bytes = read_file(index_path);
-  if (sha256_hex(bytes) != digest) {
-    throw FormatError("'" + index_path + "' does not match the index_sha256 recorded in '" + meta_path +
-                      "' (corrupt, truncated or from another save); rebuild or restore the index");
+  // index.faiss, or the staged file a save committed to but did not rename (see save()).
+  std::string index_path = join(dir, kIndexFile);
+  std::string bytes = read_file(index_path);
+  if (sha256_hex(bytes) != meta.index_sha256) {
+    const std::string staged = join(dir, kStagedIndexFile);
+    std::string staged_bytes = std::filesystem::exists(staged) ? read_file(staged) : std::string();
+    if (staged_bytes.empty() || sha256_hex(staged_bytes) != meta.index_sha256) {
+      throw FormatError("'" + index_path + "' does not match the index_sha256 recorded in '" + meta_path +
+                        "' (corrupt, truncated or from another save); rebuild or restore the index");
+    }
+    index_path = staged;
+    bytes = std::move(staged_bytes);
   }
   faiss::VectorIOReader reader;
   reader.data.assign(bytes.begin(), bytes.end());

@@ -114,7 +114,7 @@ class Tokenizer::Impl::ConfigReader {
     json config;
     try {
       config = json::parse(read_file(path_, size_t(64) << 20));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       fail(std::string("is not valid JSON (") + e.what() + ")");
     }
     if (!config.is_object()) fail("must hold a JSON object");

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -46,6 +47,15 @@ struct Qrel {
 std::vector<Item> read_items(const std::string& path, size_t max_line_bytes = kDefaultMaxLineBytes);
 std::vector<Query> read_queries(const std::string& path, size_t max_line_bytes = kDefaultMaxLineBytes);
 std::vector<Qrel> read_qrels(const std::string& path, size_t max_line_bytes = kDefaultMaxLineBytes);
+
+// The same readers over JSON Lines text already in memory (a request body, a string from
+// Python); `source` stands for the file name in error messages.
+std::vector<Item> parse_items(std::string_view text, const std::string& source,
+                              size_t max_line_bytes = kDefaultMaxLineBytes);
+std::vector<Query> parse_queries(std::string_view text, const std::string& source,
+                                 size_t max_line_bytes = kDefaultMaxLineBytes);
+std::vector<Qrel> parse_qrels(std::string_view text, const std::string& source,
+                              size_t max_line_bytes = kDefaultMaxLineBytes);
 
 // Writes items as JSON Lines (id, title, then the extra fields). InvalidArgument for a
 // negative or duplicate id, an empty or invalid-UTF-8 title, or extra_json that is not a

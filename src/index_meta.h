@@ -1,0 +1,27 @@
+// meta.json of a saved index: what Index::load checks before FAISS reads a single byte of
+// index.faiss. Parsing is pure (text in, fields or FormatError out) so it can be fuzzed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace lrem {
+
+struct IndexMeta {
+  int format_version = 0;
+  int dim = 0;
+  std::string metric;  // always "ip"
+  std::string factory;
+  std::string model_fingerprint;
+  int64_t count = 0;
+  std::string created;       // ISO-8601 UTC
+  std::string index_sha256;  // lower-case hex digest of index.faiss
+
+  // FormatError naming `path` and the field for malformed JSON, a missing or mistyped field,
+  // an unsupported format_version, a non-positive dim, a metric other than "ip", a negative
+  // count or a digest that is not 64 lower-case hex digits.
+  static IndexMeta parse(const std::string& text, const std::string& path, int supported_version);
+  std::string to_json() const;
+};
+
+}  // namespace lrem

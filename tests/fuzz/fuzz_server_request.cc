@@ -1,0 +1,41 @@
+// The body of POST /search and POST /embed (parse_search_request / parse_embed_request)
+// with small limits, so the 413 paths are reachable. An accepted request must be within
+// every limit: the server never does work that a limit should have refused.
+#include <cstdlib>
+
+#include "fuzz_support.h"
+#include "server_request.h"
+
+namespace {
+
+lrem::ServerOptions small_limits() {
+  lrem::ServerOptions options;
+  options.max_k = 50;
+  options.max_batch = 8;
+  options.max_query_bytes = 64;
+  return options;
+}
+
+void check_texts(const std::vector<std::string>& texts, const lrem::ServerOptions& o) {
+  if (texts.empty() || texts.size() > size_t(o.max_batch)) std::abort();
+  for (const std::string& t : texts)
+    if (t.empty() || t.size() > size_t(o.max_query_bytes)) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  static const lrem::ServerOptions options = small_limits();
+  const std::string body = lrem::fuzz::as_string(data + 1, size - 1);
+  lrem::fuzz::expect_value_or_lrem_error([&] {
+    if (data[0] % 2 == 0) {
+      const lrem::SearchRequest r = lrem::parse_search_request(body, options);
+      check_texts(r.queries, options);
+      if (r.k < 1 || r.k > options.max_k || (!r.batch && r.queries.size() != 1)) std::abort();
+    } else {
+      check_texts(lrem::parse_embed_request(body, options).texts, options);
+    }
+  });
+  return 0;
+}
