@@ -1,0 +1,187 @@
+#include "bench_common.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "lrem/error.h"
+
+namespace lrem::bench {
+
+Args::Args(int argc, char** argv, std::vector<std::string> known) {
+  for (int i = 1; i < argc; ++i) {
+    std::string key = argv[i];
+    if (key.rfind("--", 0) != 0) throw InvalidArgument(std::string(argv[0]) + ": unexpected argument '" + key + "'");
+    key = key.substr(2);
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string list;
+      for (const auto& k : known) list += " --" + k;
+      throw InvalidArgument(std::string(argv[0]) + ": unknown option --" + key + " (known:" + list + ")");
+    }
+    const bool has_value = i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0;
+    values_[key] = has_value ? argv[++i] : "true";
+  }
+}
+
+std::string Args::str(const std::string& key, const std::string& fallback) const {
+  const auto it = values_.find(key);
+  return it == values_.end() ? fallback : it->second;
+}
+
+std::string Args::required(const std::string& key) const {
+  const auto it = values_.find(key);
+  if (it == values_.end()) throw InvalidArgument("missing required option --" + key);
+  return it->second;
+}
+
+int64_t Args::integer(const std::string& key, int64_t fallback) const {
+  const auto it = values_.find(key);
+  return it == values_.end() ? fallback : std::stoll(it->second);
+}
+
+double Args::number(const std::string& key, double fallback) const {
+  const auto it = values_.find(key);
+  return it == values_.end() ? fallback : std::stod(it->second);
+}
+
+std::vector<int64_t> Args::integers(const std::string& key, const std::vector<int64_t>& fallback) const {
+  const auto it = values_.find(key);
+  if (it == values_.end()) return fallback;
+  std::vector<int64_t> out;
+  std::stringstream in(it->second);
+  for (std::string part; std::getline(in, part, ',');) out.push_back(std::stoll(part));
+  return out;
+}
+
+bool Args::flag(const std::string& key) const { return str(key, "false") == "true"; }
+
+std::vector<double> time_calls(const std::function<void()>& fn, int warmup, int min_reps, int max_reps,
+                               double min_seconds) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> times;
+  const double start = now_seconds();
+  while (static_cast<int>(times.size()) < max_reps &&
+         (static_cast<int>(times.size()) < min_reps || now_seconds() - start < min_seconds)) {
+    const double t0 = now_seconds();
+    fn();
+    times.push_back(now_seconds() - t0);
+  }
+  return times;
+}
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return std::nan("");
+  std::sort(values.begin(), values.end());
+  const double rank = p / 100.0 * static_cast<double>(values.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(rank)), hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (rank - static_cast<double>(lo)) * (values[hi] - values[lo]);
+}
+
+double median(const std::vector<double>& values) { return percentile(values, 50); }
+
+void emit(const nlohmann::json& record) { std::cout << record.dump() << std::endl; }
+
+double load_average_1min() {
+  std::ifstream in("/proc/loadavg");
+  double load = std::nan("");
+  in >> load;
+  return load;
+}
+
+nlohmann::json machine_description() {
+  std::string cpu = "unknown";
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return {{"cpu", cpu},
+          {"logical_cores", std::thread::hardware_concurrency()},
+          {"threads", at::get_num_threads()},
+          {"load_average_1min", load_average_1min()}};
+}
+
+double measure_gemm_peak_gflops(double seconds_per_size) {
+  c10::InferenceMode guard;
+  double best = 0;
+  for (int64_t n : {512, 1024, 2048}) {
+    const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
+    at::Tensor c = at::empty({n, n});
+    const auto times = time_calls([&] { at::mm_out(c, a, b); }, 1, 3, 1000, seconds_per_size);
+    best = std::max(best, 2.0 * n * n * n / *std::min_element(times.begin(), times.end()) / 1e9);
+  }
+  return best;
+}
+
+double measure_read_bandwidth_gbs(double seconds) {
+  c10::InferenceMode guard;
+  // 512 MiB: far beyond any last-level cache, so every pass streams from DRAM.
+  const int64_t n = int64_t(128) << 20;
+  const at::Tensor buffer = at::ones({n});
+  const auto times = time_calls([&] { (void)buffer.sum().item<float>(); }, 1, 3, 100, seconds);
+  return 4.0 * n / *std::min_element(times.begin(), times.end()) / 1e9;
+}
+
+int64_t layer_parameters(const ModelConfig& c) {
+  const int64_t hd = c.effective_head_dim();
+  const int64_t q = c.num_attention_heads * hd, kv = c.num_key_value_heads * hd;
+  const int64_t attention = c.hidden_size * (q + 2 * kv) + q * c.hidden_size + (c.attention_bias ? q + 2 * kv : 0);
+  return c.num_hidden_layers * (attention + 3 * c.hidden_size * c.intermediate_size + 2 * c.hidden_size);
+}
+
+double forward_flops_per_token(const ModelConfig& c, double context) {
+  // 2 FLOPs per weight, plus Q.K and P.V: 2 * 2 * context * head_dim per head and layer.
+  const double attention = 4.0 * context * c.effective_head_dim() * c.num_attention_heads * c.num_hidden_layers;
+  return 2.0 * static_cast<double>(layer_parameters(c)) + attention;
+}
+
+double decode_weight_bytes(const ModelConfig& c, int bytes_per_element) {
+  const double lm_head = static_cast<double>(c.vocab_size) * c.hidden_size;
+  return (static_cast<double>(layer_parameters(c)) + lm_head + c.hidden_size) * bytes_per_element;
+}
+
+std::vector<std::string> read_jsonl_strings(const std::string& path, const std::string& field, size_t limit) {
+  std::ifstream in(path);
+  if (!in) throw IoError("cannot read '" + path + "'");
+  std::vector<std::string> out;
+  size_t line_no = 0;
+  for (std::string line; std::getline(in, line) && (limit == 0 || out.size() < limit);) {
+    ++line_no;
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line);
+    if (!j.contains(field) || !j[field].is_string())
+      throw FormatError(path + ":" + std::to_string(line_no) + ": no string field '" + field + "'");
+    out.push_back(j[field].get<std::string>());
+  }
+  return out;
+}
+
+int run_main(const char* program, const std::function<void()>& body) {
+  try {
+    body();
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << program << ": " << e.what() << std::endl;
+    return 1;
+  }
+}
+
+int64_t resident_bytes() {
+  std::ifstream in("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+}  // namespace lrem::bench

@@ -1,0 +1,80 @@
+// Shared pieces of lrem's benchmark programs: argument parsing, timing, percentiles, the
+// machine's measured limits, model cost formulas and the JSON-lines output every program
+// prints (one object per line on stdout; bench/report.py turns them into docs/BENCHMARKS.md).
+//
+// Each figure a program reports as a ratio is measured against a reference taken in the
+// same process, so the ratio survives a noisy shared machine better than absolute numbers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lrem/config.h"
+
+namespace lrem::bench {
+
+// "--key value" pairs; a bare "--flag" means "true". Unknown keys are an error so a typo
+// never silently runs the default.
+class Args {
+ public:
+  Args(int argc, char** argv, std::vector<std::string> known);
+  std::string str(const std::string& key, const std::string& fallback) const;
+  std::string required(const std::string& key) const;
+  int64_t integer(const std::string& key, int64_t fallback) const;
+  double number(const std::string& key, double fallback) const;
+  std::vector<int64_t> integers(const std::string& key, const std::vector<int64_t>& fallback) const;
+  bool flag(const std::string& key) const;
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+inline double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Calls fn repeatedly (after `warmup` untimed calls) until both min_reps calls and
+// min_seconds have passed, or max_reps calls; returns each call's duration in seconds.
+std::vector<double> time_calls(const std::function<void()>& fn, int warmup, int min_reps, int max_reps,
+                               double min_seconds);
+
+// Percentile p in [0, 100] by linear interpolation between order statistics.
+double percentile(std::vector<double> values, double p);
+double median(const std::vector<double>& values);
+
+// Prints one JSON object as a line on stdout (flushed, so partial runs keep their output).
+void emit(const nlohmann::json& record);
+
+// CPU model, logical cores, intra-op threads in use, load average: stamped on each run.
+nlohmann::json machine_description();
+double load_average_1min();
+
+// Best float32 GEMM rate over square sizes (all intra-op threads), in GFLOP/s.
+double measure_gemm_peak_gflops(double seconds_per_size = 0.6);
+// Best streaming read rate (a reduction over a buffer far larger than the caches), in GB/s.
+double measure_read_bandwidth_gbs(double seconds = 1.0);
+
+// Model costs, for utilisation figures.
+// Parameters of the decoder layers (attention + MLP + norms), the part every token pays.
+int64_t layer_parameters(const ModelConfig& config);
+// Forward FLOPs of one token attending to `context` positions, without the LM head.
+double forward_flops_per_token(const ModelConfig& config, double context);
+// Bytes of weights one decode step reads at batch 1: every layer plus the LM head.
+double decode_weight_bytes(const ModelConfig& config, int bytes_per_element);
+
+// The "field" value of each line of a JSON Lines file, up to `limit` lines (0 = all).
+std::vector<std::string> read_jsonl_strings(const std::string& path, const std::string& field, size_t limit = 0);
+
+// Runs a benchmark's body; an exception becomes a one-line message on stderr and exit code 1.
+int run_main(const char* program, const std::function<void()>& body);
+
+// Resident set size of this process, in bytes.
+int64_t resident_bytes();
+
+}  // namespace lrem::bench
