@@ -18,6 +18,14 @@
 
 namespace lrem {
 
+Pooling parse_pooling(const std::string& name) {
+  if (name == "last") return Pooling::Last;
+  if (name == "mean") return Pooling::Mean;
+  throw InvalidArgument("unknown pooling '" + name + "': use \"last\" (the <emb> state) or \"mean\"");
+}
+
+const char* to_string(Pooling pooling) { return pooling == Pooling::Last ? "last" : "mean"; }
+
 namespace {
 
 // One cached query result: the CoT and the full-dimension embedding it produced.
@@ -120,50 +128,117 @@ struct Embedder::Impl {
       std::memcpy(out.data.data() + rows[i] * dim, src + i * dim, dim * sizeof(float));
   }
 
-  // Embeds queries[rows] (all cache misses) in one decoder; fills out's rows and cots.
-  void embed_query_batch(const std::vector<std::vector<int>>& bodies, QueryMode mode,
-                         const std::vector<size_t>& rows, Embeddings& out) const {
-    const PromptFormat& prompt = model.impl().prompt();
+  // One forward pass over whole sequences (no cache), pooled as the options say: [n, hidden].
+  at::Tensor pooled_forward(const std::vector<std::vector<int>>& seqs) const {
     const Transformer& tf = model.impl().transformer;
+    const int64_t n = static_cast<int64_t>(seqs.size());
+    int64_t len = 0;
+    for (const auto& s : seqs) len = std::max(len, static_cast<int64_t>(s.size()));
+    // Left padding puts every <emb> in the last column.
+    at::Tensor ids = at::zeros({n, len}, at::kLong);
+    at::Tensor mask = at::zeros({n, len}, at::kLong);
+    auto ids_a = ids.accessor<int64_t, 2>();
+    auto mask_a = mask.accessor<int64_t, 2>();
+    for (int64_t r = 0; r < n; ++r) {
+      const auto& s = seqs[r];
+      const int64_t pad = len - static_cast<int64_t>(s.size());
+      for (size_t t = 0; t < s.size(); ++t) {
+        ids_a[r][pad + t] = s[t];
+        mask_a[r][pad + t] = 1;
+      }
+    }
+    at::Tensor positions = (mask.cumsum(1) - 1).clamp_min(0);
+    auto device = tf.options().device();
+    mask = mask.to(device);
+    at::Tensor hidden = tf.forward(ids.to(device), positions.to(device), mask, nullptr, false).hidden;
+    if (options.pooling == Pooling::Last) return hidden.select(1, len - 1);
+    at::Tensor weights = mask.unsqueeze(2).to(hidden.scalar_type());
+    return (hidden * weights).sum(1) / weights.sum(1);
+  }
+
+  // Each row's full sequence: prefix + body + tail.
+  std::vector<std::vector<int>> full_sequences(const std::vector<std::vector<int>>& bodies,
+                                               const std::vector<std::vector<int>>& tails) const {
+    std::vector<std::vector<int>> seqs(bodies.size(), prefix_ids);
+    for (size_t i = 0; i < bodies.size(); ++i) {
+      seqs[i].insert(seqs[i].end(), bodies[i].begin(), bodies[i].end());
+      seqs[i].insert(seqs[i].end(), tails[i].begin(), tails[i].end());
+    }
+    return seqs;
+  }
+
+  // Generates each row's CoT after its <think> and records its text in `out`. tails: each
+  // row's whole tail (CoT ids, </think>, <emb>); closing: what the decoder still needs to
+  // be fed, since it already holds the CoT and, when the model wrote it, the </think>.
+  struct GeneratedTails {
+    std::vector<std::vector<int>> tails, closing;
+  };
+  GeneratedTails generate_tails(Decoder& decoder, const std::vector<size_t>& rows, Embeddings& out) const {
+    const PromptFormat& prompt = model.impl().prompt();
+    GenerationOptions gen;
+    gen.max_new_tokens = max_cot;
+    gen.temperature = options.temperature;
+    gen.top_k = options.top_k;
+    gen.top_p = options.top_p;
+    gen.seed = options.seed;
+    gen.stop_ids = {prompt.think_close_id()};
+    std::vector<Continuation> cots = generate(decoder, gen);
+    GeneratedTails g{std::vector<std::vector<int>>(cots.size()), std::vector<std::vector<int>>(cots.size())};
+    for (size_t i = 0; i < cots.size(); ++i) {
+      std::vector<int>& tail = g.tails[i];
+      tail = cots[i].token_ids;
+      const bool stopped = cots[i].finish_reason == "stop";
+      if (stopped) tail.pop_back();  // the </think> the model wrote
+      out.cots[rows[i]] = model.tokenizer().decode(tail, /*skip_special_tokens=*/true);
+      tail.insert(tail.end(), {prompt.think_close_id(), prompt.emb_id()});
+      g.closing[i] = stopped ? std::vector<int>{prompt.emb_id()} : std::vector<int>{prompt.think_close_id(), prompt.emb_id()};
+    }
+    return g;
+  }
+
+  // Embeds one batch of queries: `bodies` are the token ids after the shared prefix up to
+  // <think>; `tails` the given CoT + </think><emb> per row, or empty to generate the CoTs.
+  void embed_query_batch(const std::vector<std::vector<int>>& bodies, const std::vector<std::vector<int>>& tails,
+                         const std::vector<size_t>& rows, Embeddings& out) const {
+    const bool generate_cot = tails.empty();
+    if (!generate_cot && options.pooling == Pooling::Mean)
+      return write_rows(pooled_forward(full_sequences(bodies, tails)), rows, out);
+
     const int64_t n = static_cast<int64_t>(bodies.size());
     size_t longest = 0;
-    for (const auto& b : bodies) longest = std::max(longest, b.size());
-    // Room for the prefix, the longest body, the CoT and the closing </think><emb>.
-    const int64_t capacity = static_cast<int64_t>(prefix_ids.size() + longest) +
-                             (mode == QueryMode::Reason ? max_cot : 0) + 3;
-    Decoder decoder = prefix ? prefix->expand(n, capacity) : Decoder(tf, n, capacity);
+    for (int64_t i = 0; i < n; ++i)
+      longest = std::max(longest, bodies[i].size() + (generate_cot ? size_t(max_cot) + 2 : tails[i].size()));
+    const int64_t capacity = static_cast<int64_t>(prefix_ids.size() + longest) + 1;
+    Decoder decoder = prefix ? prefix->expand(n, capacity) : Decoder(model.impl().transformer, n, capacity);
     std::vector<std::vector<int>> first(n);
     for (int64_t i = 0; i < n; ++i) {
       if (!prefix) first[i] = prefix_ids;
       first[i].insert(first[i].end(), bodies[i].begin(), bodies[i].end());
+      if (!generate_cot) first[i].insert(first[i].end(), tails[i].begin(), tails[i].end());
     }
-    std::vector<std::vector<int>> closing(n);
-    if (mode == QueryMode::Direct) {
-      for (auto& row : first) row.insert(row.end(), {prompt.think_close_id(), prompt.emb_id()});
-      decoder.append(first);
-    } else {
-      decoder.append(first);
-      GenerationOptions gen;
-      gen.max_new_tokens = max_cot;
-      gen.temperature = options.temperature;
-      gen.top_k = options.top_k;
-      gen.top_p = options.top_p;
-      gen.seed = options.seed;
-      gen.stop_ids = {prompt.think_close_id()};
-      std::vector<Continuation> cots = generate(decoder, gen);
-      for (int64_t i = 0; i < n; ++i) {
-        std::vector<int> cot = cots[i].token_ids;
-        if (cots[i].finish_reason == "stop") {
-          cot.pop_back();  // the </think> the model wrote
-          closing[i] = {prompt.emb_id()};
-        } else {
-          closing[i] = {prompt.think_close_id(), prompt.emb_id()};
-        }
-        out.cots[rows[i]] = model.tokenizer().decode(cot, /*skip_special_tokens=*/true);
-      }
-      decoder.append(closing);
+    decoder.append(first);
+    if (generate_cot) {
+      GeneratedTails g = generate_tails(decoder, rows, out);
+      if (options.pooling == Pooling::Mean)
+        return write_rows(pooled_forward(full_sequences(bodies, g.tails)), rows, out);
+      decoder.append(g.closing);
     }
     write_rows(decoder.last_hidden(), rows, out);
+  }
+
+  // Runs embed_query_batch over batch_size chunks of the given rows, reporting progress.
+  void embed_query_rows(const std::vector<std::vector<int>>& bodies, const std::vector<std::vector<int>>& tails,
+                        const std::vector<size_t>& rows, Embeddings& out) const {
+    c10::InferenceMode guard;
+    const size_t batch = static_cast<size_t>(options.batch_size);
+    for (size_t start = 0; start < bodies.size(); start += batch) {
+      const size_t end = std::min(bodies.size(), start + batch);
+      std::vector<std::vector<int>> chunk(bodies.begin() + start, bodies.begin() + end);
+      std::vector<std::vector<int>> chunk_tails;
+      if (!tails.empty()) chunk_tails.assign(tails.begin() + start, tails.begin() + end);
+      embed_query_batch(chunk, chunk_tails, std::vector<size_t>(rows.begin() + start, rows.begin() + end), out);
+      if (options.progress) options.progress(end, bodies.size());
+    }
   }
 
   std::string cache_key(const std::vector<int>& body, QueryMode mode) const {
@@ -186,15 +261,24 @@ struct Embedder::Impl {
 Embedder::Embedder(Model model, EmbedderOptions options)
     : impl_(std::make_shared<Impl>(std::move(model), std::move(options))) {}
 
+namespace {
+
+Embeddings empty_embeddings(size_t rows, int64_t dim) {
+  Embeddings out;
+  out.rows = static_cast<int64_t>(rows);
+  out.dim = dim;
+  out.data.assign(out.rows * out.dim, 0.0f);
+  out.cots.assign(rows, "");
+  out.truncated.assign(rows, false);
+  return out;
+}
+
+}  // namespace
+
 Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, QueryMode mode) const {
   const Impl& m = *impl_;
   const PromptFormat& prompt = m.model.impl().prompt();
-  Embeddings out;
-  out.rows = static_cast<int64_t>(queries.size());
-  out.dim = m.dim;
-  out.data.assign(out.rows * out.dim, 0.0f);
-  out.cots.assign(queries.size(), "");
-  out.truncated.assign(queries.size(), false);
+  Embeddings out = empty_embeddings(queries.size(), m.dim);
 
   // Only greedy CoTs are deterministic, so only they are cached.
   const bool cacheable = mode == QueryMode::Reason && m.options.temperature == 0.0f && m.options.cot_cache_capacity > 0;
@@ -217,16 +301,9 @@ Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, Quer
     bodies.push_back(std::move(body.ids));
     rows.push_back(i);
   }
-
-  c10::InferenceMode guard;
-  const size_t batch = static_cast<size_t>(m.options.batch_size);
-  for (size_t start = 0; start < bodies.size(); start += batch) {
-    size_t end = std::min(bodies.size(), start + batch);
-    std::vector<std::vector<int>> chunk(bodies.begin() + start, bodies.begin() + end);
-    std::vector<size_t> chunk_rows(rows.begin() + start, rows.begin() + end);
-    m.embed_query_batch(chunk, mode, chunk_rows, out);
-    if (m.options.progress) m.options.progress(end, bodies.size());
-  }
+  std::vector<std::vector<int>> tails;  // empty: generate
+  if (mode == QueryMode::Direct) tails.assign(bodies.size(), {prompt.think_close_id(), prompt.emb_id()});
+  m.embed_query_rows(bodies, tails, rows, out);
   for (size_t j = 0; j < keys.size(); ++j) {
     size_t i = rows[j];
     m.cache.put(keys[j], {out.cots[i], std::vector<float>(out.row(i), out.row(i) + m.dim), out.truncated[i]});
@@ -234,17 +311,34 @@ Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, Quer
   return out;
 }
 
+Embeddings Embedder::embed_queries_with_cots(const std::vector<std::string>& queries,
+                                             const std::vector<std::string>& cots) const {
+  const Impl& m = *impl_;
+  if (queries.size() != cots.size())
+    throw InvalidArgument("embed_queries_with_cots: " + std::to_string(queries.size()) + " queries but " +
+                          std::to_string(cots.size()) + " CoTs; give one CoT per query");
+  const PromptFormat& prompt = m.model.impl().prompt();
+  Embeddings out = empty_embeddings(queries.size(), m.dim);
+  std::vector<std::vector<int>> bodies(queries.size()), tails(queries.size());
+  std::vector<size_t> rows(queries.size());
+  std::iota(rows.begin(), rows.end(), 0);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    check_text(queries[i], "query");
+    if (!is_valid_utf8(cots[i])) throw InvalidArgument("the CoT of query " + std::to_string(i) + " is not valid UTF-8");
+    PromptIds body = prompt.query_body(queries[i]);
+    out.truncated[i] = body.truncated;
+    bodies[i] = std::move(body.ids);
+    tails[i] = prompt.cot_completion(cots[i]);  // CoT ids, </think>, <emb>
+    out.cots[i] = cots[i];
+  }
+  m.embed_query_rows(bodies, tails, rows, out);
+  return out;
+}
+
 Embeddings Embedder::embed_items(const std::vector<std::string>& titles) const {
   const Impl& m = *impl_;
   const PromptFormat& prompt = m.model.impl().prompt();
-  const Transformer& tf = m.model.impl().transformer;
-  Embeddings out;
-  out.rows = static_cast<int64_t>(titles.size());
-  out.dim = m.dim;
-  out.data.assign(out.rows * out.dim, 0.0f);
-  out.cots.assign(titles.size(), "");
-  out.truncated.assign(titles.size(), false);
-
+  Embeddings out = empty_embeddings(titles.size(), m.dim);
   std::vector<std::vector<int>> seqs(titles.size());
   for (size_t i = 0; i < titles.size(); ++i) {
     check_text(titles[i], "item title");
@@ -260,27 +354,11 @@ Embeddings Embedder::embed_items(const std::vector<std::string>& titles) const {
   c10::InferenceMode guard;
   const size_t batch = static_cast<size_t>(m.options.batch_size);
   for (size_t start = 0; start < order.size(); start += batch) {
-    size_t end = std::min(order.size(), start + batch);
+    const size_t end = std::min(order.size(), start + batch);
     std::vector<size_t> rows(order.begin() + start, order.begin() + end);
-    const int64_t n = static_cast<int64_t>(rows.size());
-    const int64_t len = static_cast<int64_t>(seqs[rows.back()].size());
-    // Left padding puts every <emb> in the last column.
-    at::Tensor ids = at::zeros({n, len}, at::kLong);
-    at::Tensor mask = at::zeros({n, len}, at::kLong);
-    auto ids_a = ids.accessor<int64_t, 2>();
-    auto mask_a = mask.accessor<int64_t, 2>();
-    for (int64_t r = 0; r < n; ++r) {
-      const auto& s = seqs[rows[r]];
-      const int64_t pad = len - static_cast<int64_t>(s.size());
-      for (size_t t = 0; t < s.size(); ++t) {
-        ids_a[r][pad + t] = s[t];
-        mask_a[r][pad + t] = 1;
-      }
-    }
-    at::Tensor positions = (mask.cumsum(1) - 1).clamp_min(0);
-    auto device = tf.options().device();
-    ForwardOutput fwd = tf.forward(ids.to(device), positions.to(device), mask.to(device), nullptr, false);
-    m.write_rows(fwd.hidden.select(1, len - 1), rows, out);
+    std::vector<std::vector<int>> chunk;
+    for (size_t r : rows) chunk.push_back(std::move(seqs[r]));
+    m.write_rows(m.pooled_forward(chunk), rows, out);
     if (m.options.progress) m.options.progress(end, order.size());
   }
   return out;

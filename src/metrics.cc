@@ -17,6 +17,8 @@ namespace {
 using Judgements = std::unordered_map<int64_t, int>;  // item id -> relevance
 
 std::string hit_rate_name(int k) { return "HitRate@" + std::to_string(k); }
+// Recall@K equals HitRate@K by the paper's definition; the alias is there to be found.
+std::string recall_name(int k) { return "Recall@" + std::to_string(k); }
 std::string precision_name(int k) { return "Precision@" + std::to_string(k); }
 std::string ndcg_name(int k) { return "NDCG@" + std::to_string(k); }
 
@@ -51,6 +53,7 @@ std::map<std::string, double> score_query(const std::vector<int64_t>& ranking, c
   for (int k : options.ks) {
     const size_t found = hits[std::min(size_t(k), ranking.size())];
     m[hit_rate_name(k)] = double(found) / double(num_relevant);
+    m[recall_name(k)] = m[hit_rate_name(k)];
     m[precision_name(k)] = double(found) / double(k);
   }
   m["MRR"] = reciprocal_rank;
@@ -154,6 +157,11 @@ std::string MetricsReport::to_json(bool include_per_query, int indent) const {
     if (count >= 0) g["num_queries"] = count;
     for (const std::string& name : metric_names) {
       if (auto it = metrics.find(name); it != metrics.end()) g[name] = it->second;
+    }
+    for (const std::string& name : metric_names) {
+      if (name.rfind("HitRate@", 0) != 0) continue;
+      const std::string alias = "Recall@" + name.substr(8);
+      if (auto it = metrics.find(alias); it != metrics.end()) g[alias] = it->second;
     }
     return g;
   };

@@ -7,6 +7,12 @@
 //   direct mode (queries, the paper's Empty-CoT baseline): <think></think><emb>, no generation.
 //   items: title <emb>, always direct.
 //
+// Pooling: the embedding is the hidden state at <emb> (the default, the paper's "Uni-Attn
+// Last"), or with Pooling::Mean the mean of the final hidden states over every real token
+// of the sequence (template, text, CoT, </think>, <emb>), a common baseline. Mean pooling
+// needs every position's state, so reason mode then runs one extra full forward over the
+// finished sequence after generating its CoT.
+//
 // Thread safety: an Embedder is immutable apart from its CoT cache, which has its own lock;
 // any number of threads may call embed_* concurrently. Copies are cheap handles that share
 // the model, the prefix cache and the CoT cache.
@@ -28,6 +34,12 @@ enum class QueryMode { Reason, Direct };
 QueryMode parse_query_mode(const std::string& name);
 const char* to_string(QueryMode mode);
 
+enum class Pooling { Last, Mean };
+
+// "last" / "mean"; InvalidArgument otherwise.
+Pooling parse_pooling(const std::string& name);
+const char* to_string(Pooling pooling);
+
 struct EmbedderOptions {
   int batch_size = 32;       // sequences per forward pass
   int max_cot_tokens = 0;    // 0: the model's prompt config (default 16)
@@ -38,6 +50,7 @@ struct EmbedderOptions {
   int output_dim = 0;              // Matryoshka-style truncation then re-normalisation; 0 = full
   size_t cot_cache_capacity = 4096;  // LRU entries; 0 disables the cache
   bool prefix_cache = true;        // compute the shared query-template prefix once
+  Pooling pooling = Pooling::Last;  // see the top of this file
   // Called after each batch on long runs: (done, total).
   std::function<void(size_t, size_t)> progress;
 };
@@ -66,13 +79,20 @@ class Embedder {
   // Throws InvalidArgument for an empty or whitespace-only query or invalid UTF-8.
   Embeddings embed_queries(const std::vector<std::string>& queries, QueryMode mode = QueryMode::Reason) const;
   Embeddings embed_items(const std::vector<std::string>& titles) const;
+  // Queries with the given chains of thought instead of generated ones (teacher CoTs, the
+  // CoT ablations): query <think> cot </think><emb>. Each CoT is tokenized as stage-1 training
+  // tokenizes its targets and used whole (max_cot_tokens caps generation only); `cots` echoes
+  // them. An empty CoT is direct mode. Passing the CoTs that reason mode generated gives
+  // reason mode's embeddings (when their text re-tokenizes to the same ids). Not cached.
+  // InvalidArgument if the sizes differ, a query is empty, or a text is not UTF-8;
+  // LimitExceeded if a sequence outgrows the model's max_position_embeddings.
+  Embeddings embed_queries_with_cots(const std::vector<std::string>& queries, const std::vector<std::string>& cots) const;
 
   int dim() const;  // output dimension
   const Model& model() const;
   const EmbedderOptions& options() const;
   CacheStats cot_cache_stats() const;
   void clear_cot_cache();
-
 
  private:
   struct Impl;

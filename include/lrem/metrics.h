@@ -3,8 +3,10 @@
 // For one query with ranking r_1, r_2, ... and judgements rel(item) (unjudged = 0), an item
 // is relevant when rel >= relevance_threshold (default 1), and R is the set of relevant items:
 //
-//   HitRate@K   |top K ∩ R| / |R|, as the LREM paper defines it (this is what IR calls
-//               Recall@K; it is reported once, under the paper's name).
+//   HitRate@K   |top K ∩ R| / |R|, as the LREM paper defines it.
+//   Recall@K    the same value under IR's usual name: the paper's HitRate@K IS recall@K.
+//               It is an alias key in every metrics map and JSON group (so users looking
+//               for recall find it) but not a column of metric_names or the table.
 //   Precision@K |top K ∩ R| / K (K stays the denominator when the ranking is shorter).
 //   MRR         1 / rank of the first relevant item in the whole ranking; 0 if none.
 //   NDCG@N      DCG@N / IDCG@N with DCG@N = sum_{i<=N} (2^rel(r_i) - 1) / log2(i + 1). Gains
