@@ -15,27 +15,8 @@
 namespace lrem {
 namespace {
 
-// A small random model on the real fixture's tokenizer, with the LREM tokens added and a
-// query template whose prefix is non-empty (so the prefix cache is exercised).
 Model make_model(const std::string& query_template = "search query: {query} ->") {
-  std::string dir = testing::fixture("stories260K");
-  Tokenizer tok = Tokenizer::from_directory(dir);
-  ModelConfig c;
-  c.vocab_size = tok.vocab_size();
-  c.hidden_size = 48;
-  c.intermediate_size = 96;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 256;
-  c.tie_word_embeddings = true;
-  Model m = Model::random(c, tok, 7, LoadOptions{"cpu", "float32", 1});
-  m.add_lrem_tokens();
-  PromptConfig p = m.prompt_config();
-  p.query_template = query_template;
-  p.item_template = "product: {title}";
-  m.set_prompt_config(p);
-  return m;
+  return testing::small_lrem_model(testing::fixture("stories260K"), 7, query_template);
 }
 
 // Hidden state at the last token of `ids`, from one full forward pass, normalised.

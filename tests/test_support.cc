@@ -23,6 +23,28 @@ std::string fixture(const std::string& name) {
   return "";
 }
 
+Model small_lrem_model(const std::string& tokenizer_dir, uint64_t seed, const std::string& query_template,
+                       int max_cot_tokens) {
+  Tokenizer tok = Tokenizer::from_directory(tokenizer_dir);
+  ModelConfig c;
+  c.vocab_size = tok.vocab_size();
+  c.hidden_size = 48;
+  c.intermediate_size = 96;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.max_position_embeddings = 256;
+  c.tie_word_embeddings = true;
+  Model m = Model::random(c, tok, seed, LoadOptions{"cpu", "float32", 1});
+  m.add_lrem_tokens();
+  PromptConfig p = m.prompt_config();
+  p.query_template = query_template;
+  p.item_template = "product: {title}";
+  p.max_cot_tokens = max_cot_tokens;
+  m.set_prompt_config(p);
+  return m;
+}
+
 TempDir::TempDir() {
   std::random_device rd;
   for (;;) {

@@ -1,7 +1,10 @@
 // Shared helpers for the GoogleTest suite: where fixtures live, scratch directories.
 #pragma once
 
+#include <cstdint>
 #include <string>
+
+#include "lrem/model.h"
 
 namespace lrem::testing {
 
@@ -12,6 +15,12 @@ std::string fixtures_dir();
 // Path of a fixture, or "" after printing a loud SKIP notice when it is absent.
 // Use with GTEST_SKIP(): `auto dir = fixture("stories260K"); if (dir.empty()) GTEST_SKIP();`
 std::string fixture(const std::string& name);
+
+// A small random model (hidden 48, 2 layers, GQA) on the tokenizer found in `tokenizer_dir`,
+// with the LREM tokens added and a query template whose prefix is non-empty, so the prefix
+// cache is exercised. Its CoTs are untrained but every code path runs for real.
+Model small_lrem_model(const std::string& tokenizer_dir, uint64_t seed = 7,
+                       const std::string& query_template = "search query: {query} ->", int max_cot_tokens = 16);
 
 // A fresh, empty directory under the system temp dir, removed when the object dies.
 class TempDir {
