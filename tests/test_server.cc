@@ -20,26 +20,7 @@ namespace {
 using json = nlohmann::json;
 using std::chrono::seconds;
 
-// A small random model on the real fixture's tokenizer with the LREM tokens added.
-Model make_model(const std::string& dir) {
-  Tokenizer tok = Tokenizer::from_directory(dir);
-  ModelConfig c;
-  c.vocab_size = tok.vocab_size();
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 256;
-  c.tie_word_embeddings = true;
-  Model m = Model::random(c, tok, 11, LoadOptions{"cpu", "float32", 1});
-  m.add_lrem_tokens();
-  PromptConfig p = m.prompt_config();
-  p.query_template = "query: {query}";
-  p.max_cot_tokens = 5;
-  m.set_prompt_config(p);
-  return m;
-}
+Model make_model(const std::string& dir) { return testing::small_lrem_model(dir, 11, "query: {query}", 5); }
 
 ItemStore make_items() {
   return ItemStore({{10, "Red Running Shoes", R"({"price": 59.5, "category": "footwear"})"},
