@@ -63,3 +63,5 @@ __all__ = [
     "ModelConfig",
     "Tokenizer",
 ]
+
+from . import train  # noqa: E402,F401  (lrem.train.pretrain / sft / grpo)
