@@ -32,6 +32,11 @@ from ._lrem import (  # noqa: F401
     save_index,
     ModelConfig,
     Tokenizer,
+    CurationResult,
+    EvaluationRun,
+    clean_cot,
+    curate_triplets,
+    evaluate,
 )
 
 __all__ = [
@@ -62,6 +67,11 @@ __all__ = [
     "save_index",
     "ModelConfig",
     "Tokenizer",
+    "CurationResult",
+    "EvaluationRun",
+    "clean_cot",
+    "curate_triplets",
+    "evaluate",
 ]
 
 from . import train  # noqa: E402,F401  (lrem.train.pretrain / sft / grpo)

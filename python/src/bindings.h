@@ -4,6 +4,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include "lrem/dataset.h"
+
 namespace lrem::python {
 
 namespace py = pybind11;
@@ -18,5 +20,10 @@ void bind_metrics(py::module_& m);
 void bind_embedder(py::module_& m);
 void bind_retriever(py::module_& m);
 void bind_train(py::module_& m);
+void bind_evaluation(py::module_& m);
+
+// A judgement from Python: a dict {"query_id", "item_id"[, "relevance"]} or a
+// (query_id, item_id[, relevance]) tuple; query ids may be ints or strings (python/src/metrics.cc).
+Qrel qrel_from(const py::handle& qrel);
 
 }  // namespace lrem::python

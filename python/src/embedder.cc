@@ -71,15 +71,18 @@ directly (``title <emb>``). Rows are L2-normalised float32.
 )doc")
       .def(py::init([](const Model& model, int batch_size, int max_cot_tokens, float temperature, int top_k,
                        float top_p, uint64_t seed, int output_dim, size_t cot_cache_capacity, bool prefix_cache,
-                       bool show_progress) {
-             return Embedder(model, embedder_options(batch_size, max_cot_tokens, temperature, top_k, top_p, seed,
-                                                     output_dim, cot_cache_capacity, prefix_cache, show_progress));
+                       bool show_progress, const std::string& pooling) {
+             EmbedderOptions o = embedder_options(batch_size, max_cot_tokens, temperature, top_k, top_p, seed,
+                                                  output_dim, cot_cache_capacity, prefix_cache, show_progress);
+             o.pooling = parse_pooling(pooling);
+             return Embedder(model, o);
            }),
            py::arg("model"), py::kw_only(), py::arg("batch_size") = 32, py::arg("max_cot_tokens") = 0,
            py::arg("temperature") = 0.0f, py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 0,
            py::arg("output_dim") = 0, py::arg("cot_cache_capacity") = 4096, py::arg("prefix_cache") = true,
-           py::arg("show_progress") = false,
-           "max_cot_tokens=0 uses the model's setting (16 by default); output_dim=0 keeps the full size.")
+           py::arg("show_progress") = false, py::arg("pooling") = "last",
+           "max_cot_tokens=0 uses the model's setting (16 by default); output_dim=0 keeps the full size; "
+           "pooling=\"last\" takes the <emb> state (LREM), \"mean\" the mean over every token.")
       .def(
           "embed_queries",
           [](const Embedder& self, const py::object& texts, const std::string& mode, bool return_cots) -> py::object {
@@ -98,6 +101,19 @@ directly (``title <emb>``). Rows are L2-normalised float32.
           py::arg("texts"), py::kw_only(), py::arg("mode") = "reason", py::arg("return_cots") = false,
           "Embed queries: an (n, dim) float32 array, plus the list of CoTs if return_cots.")
       .def(
+          "embed_queries_with_cots",
+          [](const Embedder& self, const std::vector<std::string>& texts, const std::vector<std::string>& cots) {
+            Embeddings e;
+            {
+              py::gil_scoped_release release;
+              e = self.embed_queries_with_cots(texts, cots);
+            }
+            return to_numpy(std::move(e));
+          },
+          py::arg("texts"), py::arg("cots"),
+          "Embed queries with given chains of thought (e.g. a teacher's) instead of generating them: "
+          "query <think> cot </think><emb>. An empty CoT is direct mode. An (n, dim) float32 array.")
+      .def(
           "embed_items",
           [](const Embedder& self, const py::object& titles) {
             std::vector<std::string> t = as_texts(titles);
@@ -110,6 +126,7 @@ directly (``title <emb>``). Rows are L2-normalised float32.
           },
           py::arg("titles"), "Embed item titles: an (n, dim) float32 array.")
       .def_property_readonly("dim", &Embedder::dim)
+      .def_property_readonly("pooling", [](const Embedder& self) { return to_string(self.options().pooling); })
       .def_property_readonly("model", &Embedder::model)
       .def_property_readonly("cot_cache_stats", &Embedder::cot_cache_stats)
       .def("clear_cot_cache", &Embedder::clear_cot_cache)

@@ -14,6 +14,8 @@ namespace {
 // Query ids may be ints or strings on the Python side, as in the files.
 std::string query_id(const py::handle& id) { return py::str(id); }
 
+}  // namespace
+
 Qrel qrel_from(const py::handle& h) {
   if (py::isinstance<py::dict>(h)) {
     auto d = h.cast<py::dict>();
@@ -26,8 +28,6 @@ Qrel qrel_from(const py::handle& h) {
   }
   return {query_id(t[0]), t[1].cast<int64_t>(), t.size() == 3 ? t[2].cast<int>() : 1};
 }
-
-}  // namespace
 
 void bind_metrics(py::module_& m) {
   py::class_<MetricsReport>(m, "MetricsReport", "Metrics per group (\"overall\" and each category).")

@@ -12,4 +12,5 @@ PYBIND11_MODULE(_lrem, m) {
   lrem::python::bind_embedder(m);
   lrem::python::bind_retriever(m);
   lrem::python::bind_train(m);
+  lrem::python::bind_evaluation(m);
 }

@@ -12,5 +12,7 @@ void add_embed(CLI::App& app);
 void add_index(CLI::App& app);
 void add_search(CLI::App& app);
 void add_serve(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_curate(CLI::App& app);
 
 }  // namespace lrem::cli

@@ -16,21 +16,27 @@ void EmbedderArgs::add_to(CLI::App* cmd) {
       ->capture_default_str();
   cmd->add_option("--temperature", embedder.temperature, "CoT sampling temperature; 0 = greedy")->capture_default_str();
   cmd->add_option("--seed", embedder.seed, "Seed for CoT sampling")->capture_default_str();
+  cmd->add_option_function<std::string>(
+         "--pooling", [this](const std::string& name) { embedder.pooling = parse_pooling(name); },
+         "Embedding: last (the <emb> state, LREM) or mean (mean over all tokens)")
+      ->default_str("last");
   cmd->add_flag("--quiet", quiet, "No progress output");
+}
+
+std::function<void(size_t, size_t)> progress_printer() {
+  auto start = std::chrono::steady_clock::now();
+  return [start](size_t done, size_t total) {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double rate = secs > 0 ? done / secs : 0.0;
+    double eta = rate > 0 ? (total - done) / rate : 0.0;
+    std::fprintf(stderr, "\r  %zu/%zu (%.0f/s, ETA %.0fs)%s", done, total, rate, eta, done == total ? "\n" : "");
+    std::fflush(stderr);
+  };
 }
 
 Embedder EmbedderArgs::make_embedder() const {
   EmbedderOptions options = embedder;
-  if (!quiet) {
-    auto start = std::chrono::steady_clock::now();
-    options.progress = [start](size_t done, size_t total) {
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      double rate = secs > 0 ? done / secs : 0.0;
-      double eta = rate > 0 ? (total - done) / rate : 0.0;
-      std::fprintf(stderr, "\r  %zu/%zu (%.0f/s, ETA %.0fs)%s", done, total, rate, eta, done == total ? "\n" : "");
-      std::fflush(stderr);
-    };
-  }
+  if (!quiet) options.progress = progress_printer();
   return Embedder(Model::load(model, load), options);
 }
 

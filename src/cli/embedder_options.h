@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -11,6 +12,9 @@
 
 namespace lrem::cli {
 
+// "\r  done/total (rate/s, ETA)" on stderr, timed from its creation.
+std::function<void(size_t, size_t)> progress_printer();
+
 struct EmbedderArgs {
   std::string model;
   LoadOptions load;
@@ -18,7 +22,7 @@ struct EmbedderArgs {
   bool quiet = false;
 
   // Adds --model, --threads, --dtype, --batch-size, --max-cot-tokens, --output-dim,
-  // --temperature, --seed and --quiet to `cmd`.
+  // --temperature, --seed, --pooling and --quiet to `cmd`.
   void add_to(CLI::App* cmd);
   // Loads the model; unless quiet, progress on long runs goes to stderr.
   Embedder make_embedder() const;

@@ -6,13 +6,15 @@
 int main(int argc, char** argv) {
   CLI::App app{"lrem: reasoning-augmented embedding retrieval"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "lrem 0.1.0");
+  app.set_version_flag("--version", "lrem " LREM_VERSION);
   lrem::cli::add_generate(app);
   lrem::cli::add_train(app);
   lrem::cli::add_embed(app);
   lrem::cli::add_index(app);
   lrem::cli::add_search(app);
   lrem::cli::add_serve(app);
+  lrem::cli::add_eval(app);
+  lrem::cli::add_curate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
