@@ -1,0 +1,103 @@
+// Item 7: training throughput (tokens/s) of pretraining and LREM stage 1 (SFT + InfoNCE),
+// timed between the first and last progress reports so start-up, tokenisation and the final
+// checkpoint are excluded. Also the model FLOPs utilisation at 6 FLOPs per parameter and
+// token (forward + backward) against the GEMM peak measured in this run.
+//
+//   bench_train --model DIR --label demo --corpus corpus.txt --triplets triplets.jsonl
+//               --items items.jsonl --work DIR [--steps 4] [--batch 8] [--seq-len 128]
+#include <filesystem>
+#include <fstream>
+
+#include "bench_common.h"
+#include "lrem/model.h"
+#include "lrem/train.h"
+#include "model_impl.h"
+
+using namespace lrem;
+
+namespace {
+
+// Times the progress reports of one training run: (steps, seconds) between the first and last.
+struct StepClock {
+  int64_t first_step = -1, last_step = -1;
+  double first_time = 0, last_time = 0;
+  ProgressCallback callback() {
+    return [this](const TrainProgress& p) {
+      const double now = bench::now_seconds();
+      if (first_step < 0) {
+        first_step = p.step;
+        first_time = now;
+      }
+      last_step = p.step;
+      last_time = now;
+    };
+  }
+  double steps_per_second() const { return (last_step - first_step) / (last_time - first_time); }
+};
+
+void common(TrainingConfig& c, const bench::Args& args, const std::string& out, StepClock& clock) {
+  c.output_dir = out;
+  c.max_steps = args.integer("steps", 4) + 1;  // the first step only starts the clock
+  c.batch_size = static_cast<int>(args.integer("batch", 8));
+  c.log_every = 1;
+  c.quiet = true;
+  c.on_progress = clock.callback();
+}
+
+void report(const std::string& stage, const std::string& label, const ModelConfig& config, double tokens_per_step,
+            const StepClock& clock, double peak) {
+  const double tokens_per_s = tokens_per_step * clock.steps_per_second();
+  const double flops = 6.0 * static_cast<double>(config.num_parameters()) * tokens_per_s;
+  bench::emit({{"bench", "train"},
+               {"stage", stage},
+               {"model", label},
+               {"parameters", config.num_parameters()},
+               {"tokens_per_step", tokens_per_step},
+               {"steps_timed", clock.last_step - clock.first_step},
+               {"tokens_per_s", tokens_per_s},
+               {"mfu", flops / 1e9 / peak},
+               {"load_average_1min", bench::load_average_1min()}});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return bench::run_main("bench_train", [&] {
+    const bench::Args args(argc, argv,
+                           {"model", "label", "corpus", "triplets", "items", "work", "steps", "batch", "seq-len"});
+    const std::string model_dir = args.required("model"), label = args.str("label", model_dir);
+    const std::filesystem::path work = args.required("work");
+    const double peak = bench::measure_gemm_peak_gflops();
+    const Model model = Model::load(model_dir);
+
+    StepClock pretrain_clock;
+    PretrainConfig pre;
+    common(pre, args, (work / "pretrain").string(), pretrain_clock);
+    pre.corpus = args.required("corpus");
+    pre.tokenizer = model_dir;
+    pre.model = model.config();
+    pre.seq_len = static_cast<int>(args.integer("seq-len", 128));
+    (void)pretrain(pre);
+    report("pretrain", label, model.config(), double(pre.batch_size) * pre.seq_len, pretrain_clock, peak);
+
+    // Stage 1's tokens per example: query prompt + CoT + closing tokens, and the item.
+    const PromptFormat& prompt = model.impl().prompt();
+    std::ifstream triplets(args.required("triplets"));
+    double tokens = 0;
+    int examples = 0;
+    for (std::string line; examples < 512 && std::getline(triplets, line); ++examples) {
+      const auto j = nlohmann::json::parse(line);
+      tokens += prompt.query_prompt(j.at("query").get<std::string>()).ids.size() +
+                prompt.cot_completion(j.at("cot").get<std::string>()).size() +
+                prompt.item(j.at("item").get<std::string>()).ids.size();
+    }
+    StepClock sft_clock;
+    SftConfig stage1;
+    common(stage1, args, (work / "sft").string(), sft_clock);
+    stage1.model = model_dir;
+    stage1.data = args.required("triplets");
+    stage1.catalogue = args.required("items");
+    (void)sft(stage1);
+    report("stage1", label, model.config(), stage1.batch_size * tokens / examples, sft_clock, peak);
+  });
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs lrem's benchmark suite and writes docs/BENCHMARKS.md (issue 5). One command:
+#
+#   bash scripts/bench.sh                 # about 15-25 minutes on 2 cores
+#   LREM_BENCH_FULL=1 bash scripts/bench.sh   # adds the 1M-vector FAISS runs (much longer)
+#   LREM_BENCH_DEMO_MODEL=path bash scripts/bench.sh  # a trained demo model instead of the
+#                                                      # random demo-sized stand-in
+#
+# Installs the bench-only package python3-torch (the eager PyTorch baseline), builds with
+# -DLREM_BUILD_BENCH=ON into build-bench, generates the benchmark data and two random models
+# (demo-sized and 0.1B-class) in the work dir, runs every program and renders the report.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${LREM_BENCH_BUILD_DIR:-$root/build-bench}"
+work="${LREM_BENCH_WORK:-$build/bench-work}"
+results="$work/results"
+py=/usr/bin/python3
+seconds="${LREM_BENCH_SECONDS:-3}"
+
+bash "$root/scripts/setup.sh"
+if ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed"; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
+fi
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=$py -DLREM_BUILD_BENCH=ON \
+  -DLREM_BUILD_PYTHON=OFF -DLREM_BUILD_TESTS=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+cmake --build "$build" -j "${LREM_JOBS:-2}" --target bench_machine_limits bench_encode bench_query bench_index \
+  bench_train bench_workload bench_make_model
+bin="$build/bin"
+
+mkdir -p "$work" "$results"
+rm -f "$results"/*.jsonl
+data="$work/data"
+[ -f "$data/items.jsonl" ] || $py "$root/scripts/make_benchmark.py" --out "$data" --seed 13 >/dev/null
+if [ ! -f "$work/corpus_tok.txt" ]; then
+  $py "$root/bench/wordnet_text.py" "$work/wordnet.txt"
+  cat "$data/corpus.txt" "$work/wordnet.txt" >"$work/corpus_tok.txt"
+fi
+[ -f "$work/m0.1b/config.json" ] || "$bin/bench_make_model" --size 0.1b --corpus "$work/corpus_tok.txt" \
+  --tokenizer-prefix "$work/tok32000" --out "$work/m0.1b" >/dev/null
+demo="${LREM_BENCH_DEMO_MODEL:-$work/demo}"
+demo_label=demo
+if [ -z "${LREM_BENCH_DEMO_MODEL:-}" ]; then
+  demo_label=demo-random
+  [ -f "$demo/config.json" ] || "$bin/bench_make_model" --size demo --corpus "$data/corpus.txt" \
+    --tokenizer-prefix "$work/tok4003" --out "$demo" >/dev/null
+fi
+
+# run NAME CMD...: appends CMD's JSON lines to results/NAME.jsonl, preceded by the command.
+run() {
+  local name="$1"; shift
+  echo "bench: $name: $*" >&2
+  $py -c 'import json,sys; print(json.dumps({"bench":"command","command":" ".join(sys.argv[1:])}))' "$@" \
+    >>"$results/$name.jsonl"
+  "$@" >>"$results/$name.jsonl"
+}
+
+sizes=100000
+[ "${LREM_BENCH_FULL:-0}" = 1 ] && sizes=100000,1000000
+run machine "$bin/bench_machine_limits"
+for m in "$demo_label:$demo" "0.1b:$work/m0.1b"; do
+  label="${m%%:*}"; dir="${m#*:}"
+  run "encode-$label" "$bin/bench_encode" --model "$dir" --label "$label" --items "$data/items.jsonl" --seconds "$seconds"
+  run "query-$label" "$bin/bench_query" --model "$dir" --label "$label" --queries "$data/queries_test.jsonl" \
+    --seconds "$seconds"
+  run "workload-$label" "$bin/bench_workload" --model "$dir" --items "$data/items.jsonl" \
+    --queries "$data/queries_test.jsonl" --out "$work/workload-$label.json"
+  run "pytorch-$label" $py "$root/bench/pytorch_baseline.py" --model "$dir" --workload "$work/workload-$label.json" \
+    --label "$label" --seconds "$seconds"
+  run "train-$label" "$bin/bench_train" --model "$dir" --label "$label" --corpus "$data/corpus.txt" \
+    --triplets "$data/triplets_train.jsonl" --items "$data/items.jsonl" --work "$work/train-$label" --steps 3
+done
+run index "$bin/bench_index" --sizes "$sizes" --dims 768,256
+$py "$root/bench/report.py" --results "$results" --out "$root/docs/BENCHMARKS.md"
+echo "bench: wrote $root/docs/BENCHMARKS.md" >&2
