@@ -1,6 +1,8 @@
 #include "lrem/prompt.h"
 
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "file_io.h"
@@ -49,8 +51,14 @@ PromptConfig PromptConfig::from_json(const std::string& text, const std::string&
   };
   auto integer = [&](const char* key, int& out) {
     if (!j.contains(key)) return;
-    if (!j[key].is_number_integer()) throw FormatError(source + ": field \"" + key + "\" must be an integer");
-    out = j[key].get<int>();
+    const nlohmann::json& v = j[key];
+    // get<int>() would silently wrap 4294967312 to 16: the value must fit first.
+    const bool fits = v.is_number_unsigned()  ? v.get<uint64_t>() <= uint64_t(std::numeric_limits<int>::max())
+                      : v.is_number_integer() ? v.get<int64_t>() >= std::numeric_limits<int>::min() &&
+                                                    v.get<int64_t>() <= std::numeric_limits<int>::max()
+                                              : false;
+    if (!fits) throw FormatError(source + ": field \"" + key + "\" must be an integer in the int range");
+    out = v.get<int>();
   };
   str("query_template", c.query_template);
   str("item_template", c.item_template);
