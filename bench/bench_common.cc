@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "lrem/error.h"
+#include "lrem/runtime.h"
 
 namespace lrem::bench {
 
@@ -108,7 +109,7 @@ nlohmann::json machine_description() {
   }
   return {{"cpu", cpu},
           {"logical_cores", std::thread::hardware_concurrency()},
-          {"threads", at::get_num_threads()},
+          {"threads", lrem::num_threads()},
           {"load_average_1min", load_average_1min()}};
 }
 

@@ -73,5 +73,5 @@ for m in "$demo_label:$demo" "0.1b:$work/m0.1b"; do
     --triplets "$data/triplets_train.jsonl" --items "$data/items.jsonl" --work "$work/train-$label" --steps 3
 done
 run index "$bin/bench_index" --sizes "$sizes" --dims 768,256
-$py "$root/bench/report.py" --results "$results" --out "$root/docs/BENCHMARKS.md"
+$py "$root/bench/report.py" --results "$results" --notes "$root/bench/levers.md" --out "$root/docs/BENCHMARKS.md"
 echo "bench: wrote $root/docs/BENCHMARKS.md" >&2
