@@ -11,6 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   wordnet-base
   libgloo-dev python3-matplotlib
+  clang libclang-rt-14-dev clang-tidy
 )
 
 missing=()

@@ -22,9 +22,18 @@ py_passed=$(grep -Eo '[0-9]+ passed' "$py_log" | tail -1 | grep -Eo '[0-9]+'); p
 py_failed=$(grep -Eo '[0-9]+ (failed|error)' "$py_log" | awk '{s+=$1} END {print s+0}')
 py_skipped=$(grep -Eo '[0-9]+ skipped' "$py_log" | tail -1 | grep -Eo '[0-9]+'); py_skipped=${py_skipped:-0}
 
-passed=$((cpp_total - cpp_failed + py_passed))
-failed=$((cpp_failed + py_failed))
-echo "C++ (ctest): $((cpp_total - cpp_failed)) of $cpp_total passed; Python (pytest): $py_passed passed, $py_failed failed, $py_skipped skipped"
+# Short fuzzing of every parser (docs/RELIABILITY.md): LREM_FUZZ_SECONDS per target, 0 skips.
+fuzz_seconds="${LREM_FUZZ_SECONDS:-10}"
+fuzz_passed=0; fuzz_failed=0; fuzz_status=skipped
+if [ "$fuzz_seconds" != 0 ] && command -v clang++ >/dev/null; then
+  if bash "$root/scripts/fuzz.sh" "$fuzz_seconds"; then fuzz_passed=1; fuzz_status=passed; else fuzz_failed=1; fuzz_status=failed; fi
+else
+  echo "fuzz: skipped (LREM_FUZZ_SECONDS=0 or no clang++)"
+fi
+
+passed=$((cpp_total - cpp_failed + py_passed + fuzz_passed))
+failed=$((cpp_failed + py_failed + fuzz_failed))
+echo "C++ (ctest): $((cpp_total - cpp_failed)) of $cpp_total passed; Python (pytest): $py_passed passed, $py_failed failed, $py_skipped skipped; fuzzing: $fuzz_status"
 echo "$passed passed, $failed failed, $py_skipped skipped"
 if [ "$cpp_rc" -ne 0 ] || [ "$py_rc" -ne 0 ] || [ "$failed" -ne 0 ]; then exit 1; fi
 exit 0
