@@ -49,7 +49,18 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
   return at::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
 }
 
-at::Tensor optional_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+// x [..., in] -> [..., out]. A single row (a batch-1 decode step) goes through a matrix-vector
+// product: OpenBLAS's GEMM packs the whole weight matrix first even for one row, which made
+// the 0.1B model's LM head 4.8x slower than GEMV, itself at the bandwidth floor
+// (docs/BENCHMARKS.md).
+at::Tensor project(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {}) {
+  if (x.numel() == x.size(-1)) {
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape.back() = weight.size(0);
+    at::Tensor out = at::mv(weight, x.reshape({-1}));
+    if (bias.defined()) out = out + bias;
+    return out.view(shape);
+  }
   return bias.defined() ? at::linear(x, weight, bias) : at::linear(x, weight);
 }
 
@@ -227,9 +238,9 @@ at::Tensor Transformer::attention(const Layer& layer, const at::Tensor& x, const
                                   const at::Tensor& sin, const at::Tensor& mask, KVCache* cache, size_t index) const {
   const int64_t B = x.size(0), T = x.size(1), d = config_.effective_head_dim();
   const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, groups = n_heads / n_kv;
-  at::Tensor q = optional_linear(x, layer.q, layer.q_bias).view({B, T, n_heads, d}).transpose(1, 2);
-  at::Tensor k = optional_linear(x, layer.k, layer.k_bias).view({B, T, n_kv, d}).transpose(1, 2);
-  at::Tensor v = optional_linear(x, layer.v, layer.v_bias).view({B, T, n_kv, d}).transpose(1, 2);
+  at::Tensor q = project(x, layer.q, layer.q_bias).view({B, T, n_heads, d}).transpose(1, 2);
+  at::Tensor k = project(x, layer.k, layer.k_bias).view({B, T, n_kv, d}).transpose(1, 2);
+  at::Tensor v = project(x, layer.v, layer.v_bias).view({B, T, n_kv, d}).transpose(1, 2);
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
   if (cache) {
@@ -250,7 +261,7 @@ at::Tensor Transformer::attention(const Layer& layer, const at::Tensor& x, const
   // A fully masked row (a padding query) gets uniform weights: finite, and ignored by callers.
   const at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type()).view({B, n_kv, groups * T, S});
   const at::Tensor out = at::matmul(probs, v).view({B, n_heads, T, d}).transpose(1, 2).reshape({B, T, n_heads * d});
-  return at::linear(out, layer.o);
+  return project(out, layer.o);
 }
 
 ForwardOutput Transformer::forward(const at::Tensor& input_ids, const at::Tensor& position_ids,
@@ -298,7 +309,7 @@ ForwardOutput Transformer::forward(const at::Tensor& input_ids, const at::Tensor
     const Layer& layer = layers_[i];
     x = x + attention(layer, rms_norm(x, layer.input_norm, config_.rms_norm_eps), cos, sin, mask, cache, i);
     const at::Tensor h = rms_norm(x, layer.post_norm, config_.rms_norm_eps);
-    x = x + at::linear(at::silu(at::linear(h, layer.gate)) * at::linear(h, layer.up), layer.down);
+    x = x + project(at::silu(project(h, layer.gate)) * project(h, layer.up), layer.down);
   }
   if (cache) cache->advance(T);
   ForwardOutput out;
@@ -307,6 +318,6 @@ ForwardOutput Transformer::forward(const at::Tensor& input_ids, const at::Tensor
   return out;
 }
 
-at::Tensor Transformer::logits(const at::Tensor& hidden) const { return at::linear(hidden, lm_head_); }
+at::Tensor Transformer::logits(const at::Tensor& hidden) const { return project(hidden, lm_head_); }
 
 }  // namespace lrem
