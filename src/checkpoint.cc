@@ -136,6 +136,7 @@ std::vector<SaveTensor> prepare_for_save(const std::map<std::string, at::Tensor>
 
 void write_tensors(const std::string& path, const std::vector<const SaveTensor*>& tensors) {
   std::vector<TensorView> views;
+  views.reserve(tensors.size());
   for (const SaveTensor* t : tensors)
     views.push_back({t->name, t->dtype, t->data.sizes().vec(), t->data.data_ptr(), t->data.nbytes()});
   write_safetensors(path, views, {{"format", "pt"}});
@@ -300,7 +301,7 @@ void validate_parameters(std::map<std::string, at::Tensor>& tensors, const Model
       redundant_head = embed != tensors.end() && embed->second.sizes() == it->second.sizes() &&
                        at::equal(embed->second, it->second);
       if (!redundant_head)
-        problems.push_back("lm_head.weight differs from model.embed_tokens.weight although tie_word_embeddings is true");
+        problems.emplace_back("lm_head.weight differs from model.embed_tokens.weight although tie_word_embeddings is true");
     }
     it = rope_buffer || redundant_head ? tensors.erase(it) : std::next(it);
   }

@@ -7,7 +7,7 @@
 // may deliver a process-directed signal to any of them.
 #pragma once
 
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX struct sigaction, which <csignal> need not declare
 
 #include <functional>
 #include <mutex>
