@@ -29,9 +29,9 @@ namespace {
 
 constexpr const char* kIndexFile = "index.faiss";
 constexpr const char* kMetaFile = "meta.json";
-// A save stages the new index.faiss here, commits by replacing meta.json, then renames it
-// into place; see Index::save.
-constexpr const char* kStagedIndexFile = "index.faiss.next";
+// A save stages the new index.faiss as index.faiss.<sha256>, commits by replacing
+// meta.json, then renames it into place; see Index::save.
+std::string staged_name(const std::string& digest) { return std::string(kIndexFile) + "." + digest; }
 constexpr size_t kMaxMetaBytes = size_t(1) << 20;
 
 using FaissId = faiss::Index::idx_t;
@@ -98,7 +98,7 @@ std::string utc_now_iso8601() {
   return buf;
 }
 
-std::string join(const std::string& dir, const char* name) { return dir + "/" + name; }
+std::string join(const std::string& dir, const std::string& name) { return dir + "/" + name; }
 
 }  // namespace
 
@@ -289,12 +289,20 @@ void Index::save(const std::string& dir) const {
   ensure_directory(dir);
   // Two files cannot be replaced at once, so meta.json is the commit point. Until it is
   // replaced, the old meta.json and index.faiss still match (a crash leaves the previous
-  // index); once it is, load() finds the new digest in index.faiss.next if the final
-  // rename did not happen (a crash leaves the new index).
-  const std::string staged = join(dir, kStagedIndexFile);
+  // index); once it is, load() finds the new bytes in the staged file named after their
+  // digest if the final rename did not happen (a crash leaves the new index). Naming the
+  // staged file by content means a later save never overwrites a staged file that the
+  // current meta.json still points to.
+  const std::string staged = join(dir, staged_name(meta.index_sha256));
   write_file_atomic(staged, bytes);
   write_file_atomic(join(dir, kMetaFile), meta.to_json());
   rename_durably(staged, join(dir, kIndexFile));
+  // Staged files of saves that crashed are superseded now; removing them is tidying only.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(std::string(kIndexFile) + ".", 0) == 0) std::filesystem::remove(entry.path(), ec);
+  }
 }
 
 Index Index::load(const std::string& dir, const std::string& expected_fingerprint, int expected_dim) {
@@ -320,7 +328,8 @@ Index Index::load(const std::string& dir, const std::string& expected_fingerprin
   std::string index_path = join(dir, kIndexFile);
   std::string bytes = read_file(index_path);
   if (sha256_hex(bytes) != meta.index_sha256) {
-    const std::string staged = join(dir, kStagedIndexFile);
+    // The digest was checked to be 64 hex digits, so this stays inside `dir`.
+    const std::string staged = join(dir, staged_name(meta.index_sha256));
     std::string staged_bytes = std::filesystem::exists(staged) ? read_file(staged) : std::string();
     if (staged_bytes.empty() || sha256_hex(staged_bytes) != meta.index_sha256) {
       throw FormatError("'" + index_path + "' does not match the index_sha256 recorded in '" + meta_path +

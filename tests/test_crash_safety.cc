@@ -144,10 +144,11 @@ bool remove_leftovers(const std::string& dir) {
   bool any = false;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    if (name.find(".tmp") != std::string::npos || name == "index.faiss.next") {
+    const bool staged_index = name.rfind("index.faiss.", 0) == 0;
+    if (name.find(".tmp") != std::string::npos || staged_index) {
       any = true;
-      // The staged index may be the committed one (see Index::save): leave it for load().
-      if (name != "index.faiss.next") fs::remove(e.path());
+      // A staged index may be the committed one (see Index::save): leave it for load().
+      if (!staged_index) fs::remove(e.path());
     }
   }
   return any;
