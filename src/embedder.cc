@@ -363,6 +363,7 @@ Embeddings Embedder::embed_items(const std::vector<std::string>& titles) const {
     const size_t end = std::min(order.size(), start + batch);
     std::vector<size_t> rows(order.begin() + start, order.begin() + end);
     std::vector<std::vector<int>> chunk;
+    chunk.reserve(rows.size());
     for (size_t r : rows) chunk.push_back(std::move(seqs[r]));
     m.write_rows(m.pooled_forward(chunk), rows, out);
     if (m.options.progress) m.options.progress(end, order.size());

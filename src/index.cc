@@ -141,7 +141,7 @@ Index::Index(int dim, const std::string& factory) : state_(std::make_unique<Stat
   state_->factory = factory;
   state_->index = std::make_unique<faiss::IndexIDMap2>(inner.get());
   state_->index->own_fields = true;
-  inner.release();
+  (void)inner.release();  // the id map owns it now (own_fields)
 }
 
 Index::~Index() = default;
@@ -353,7 +353,7 @@ Index Index::load(const std::string& dir, const std::string& expected_fingerprin
                       " vs " + std::to_string(state->dim) + ", count " + std::to_string(id_map->ntotal) + " vs " +
                       std::to_string(count) + ", or metric)");
   }
-  loaded.release();
+  (void)loaded.release();  // owned through id_map below
   state->index.reset(id_map);
   return Index(std::move(state));
 }

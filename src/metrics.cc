@@ -96,7 +96,7 @@ MetricsReport evaluate(const std::vector<RankedList>& rankings, const std::vecto
   MetricsReport report;
   for (int k : options.ks) report.metric_names.push_back(hit_rate_name(k));
   for (int k : options.ks) report.metric_names.push_back(precision_name(k));
-  report.metric_names.push_back("MRR");
+  report.metric_names.emplace_back("MRR");
   report.metric_names.push_back(ndcg_name(options.ndcg_k));
 
   std::map<std::string, Judgements> judgements;

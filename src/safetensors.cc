@@ -140,6 +140,7 @@ class HeaderParser {
   // tensors aliasing bytes) and no holes (room for smuggled content).
   void check_tiling(const std::vector<TensorInfo>& tensors) const {
     std::vector<const TensorInfo*> by_offset;
+    by_offset.reserve(tensors.size());
     for (const TensorInfo& t : tensors) by_offset.push_back(&t);
     std::sort(by_offset.begin(), by_offset.end(), [](const TensorInfo* a, const TensorInfo* b) {
       return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
@@ -292,6 +293,7 @@ const uint8_t* SafetensorsFile::data(const TensorInfo& tensor) const {
 void write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   std::vector<const TensorView*> sorted;
+  sorted.reserve(tensors.size());
   for (const TensorView& t : tensors) sorted.push_back(&t);
   std::sort(sorted.begin(), sorted.end(), [](const TensorView* a, const TensorView* b) { return a->name < b->name; });
 

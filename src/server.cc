@@ -187,7 +187,7 @@ void Server::Impl::configure() {
     }
     return httplib::Server::HandlerResponse::Handled;
   }));
-  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, const std::exception_ptr&) {
     std::fprintf(stderr, "lrem serve: internal error on %s %s\n", req.method.c_str(), printable(req.path).c_str());
     reply_error(res, 500, "internal error");
   });

@@ -28,7 +28,7 @@ struct EmbedRequest {
 // fields, empty texts, k <= 0 or an unknown mode; LimitExceeded (HTTP 413) for more texts
 // than max_batch, a text over max_query_bytes or k over max_k. `options` supplies the limits
 // and the default mode.
-SearchRequest parse_search_request(const std::string& body, const ServerOptions& options);
-EmbedRequest parse_embed_request(const std::string& body, const ServerOptions& options);
+SearchRequest parse_search_request(const std::string& text, const ServerOptions& options);
+EmbedRequest parse_embed_request(const std::string& text, const ServerOptions& options);
 
 }  // namespace lrem

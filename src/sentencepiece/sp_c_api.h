@@ -15,7 +15,7 @@
 #ifndef LREM_SENTENCEPIECE_SP_C_API_H_
 #define LREM_SENTENCEPIECE_SP_C_API_H_
 
-#include <stddef.h>
+#include <stddef.h>  // NOLINT(modernize-deprecated-headers): this header is a C interface
 
 #ifdef __cplusplus
 extern "C" {

@@ -72,6 +72,7 @@ void DataParallel::all_reduce_gradients(const std::map<std::string, at::Tensor>&
   // One flat buffer: a single collective instead of one per tensor.
   const std::vector<at::Tensor> grads = grads_of(params);
   std::vector<at::Tensor> views;
+  views.reserve(grads.size());
   for (const auto& g : grads) views.push_back(g.reshape(-1));
   std::vector<at::Tensor> flat{at::cat(views)};
   group_->pg->allreduce(flat)->wait();
@@ -101,6 +102,7 @@ std::map<std::string, double> DataParallel::mean(const std::map<std::string, dou
   std::map<std::string, double> out = values;
 #ifdef LREM_HAVE_GLOO
   std::vector<double> flat;
+  flat.reserve(values.size());
   for (const auto& [k, v] : values) flat.push_back(v);
   std::vector<at::Tensor> buf{at::tensor(flat, at::kDouble)};
   group_->pg->allreduce(buf)->wait();

@@ -83,6 +83,7 @@ TrainResult pretrain(const PretrainConfig& config) {
   const Transformer& transformer = model.impl().transformer;
   return trainer.run([&](const std::vector<size_t>& examples, int64_t, double loss_scale) {
     std::vector<std::vector<int>> rows;
+    rows.reserve(examples.size());
     for (size_t i : examples) rows.push_back(blocks[i]);
     const train::TokenBatch batch = train::make_batch(std::vector<std::vector<int>>(rows.size()), rows, 0);
     const auto out = transformer.forward(batch.input_ids, batch.position_ids, batch.attention_mask, nullptr, true);
