@@ -19,16 +19,31 @@ std::string model_path() {
   return dir + "/stories260K/tokenizer.model";
 }
 
-std::string scratch_path() {
-  return (std::filesystem::temp_directory_path() / ("lrem_fuzz_tokenizer_config." + std::to_string(::getpid()) + ".json"))
-      .string();
-}
+// The file each input is written to; removed when the fuzzer exits.
+class ScratchFile {
+ public:
+  ScratchFile()
+      : path_((std::filesystem::temp_directory_path() /
+               ("lrem_fuzz_tokenizer_config." + std::to_string(::getpid()) + ".json"))
+                  .string()) {}
+  ~ScratchFile() {
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+  }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string model = model_path();
-  static const std::string config = scratch_path();
+  static const ScratchFile scratch;
+  const std::string& config = scratch.path();
   {
     std::ofstream out(config, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(data), std::streamsize(size));
