@@ -64,8 +64,8 @@ def parse_args(argv: list[str]) -> Config:
                         help="listing sentences per item in corpus.txt (default %(default)s)")
     parser.add_argument("--reasoning-repeats", type=int, default=defaults.reasoning_repeats,
                         help="corpus.txt lines in the LREM query format (request<think>keywords"
-                             "</think><emb>) per type and relation, from every type's knowledge; "
-                             "0 writes none (default %(default)s)")
+                             "</think><emb>name) per type and relation, from every type's knowledge, "
+                             "plus each item once as title<emb>name; 0 writes none (default %(default)s)")
     parser.add_argument("--wordnet", default=defaults.wordnet, help="path to WordNet 3.0 data.noun")
     args = parser.parse_args(argv)
     if min(args.knowledge_repeats, args.listing_repeats, args.reasoning_repeats) < 0:

@@ -47,7 +47,7 @@ stage direct "$lrem" train sft --config "$configs/direct.json" --resume
 stage stage2 "$lrem" train grpo --config "$configs/stage2.json" --resume
 
 if [ "${LREM_INSTALL_DEMO:-0}" = 1 ]; then
-  for pair in "stage2:lrem-demo" "stage1:lrem-demo-cold-start"; do
+  for pair in "stage2:lrem-demo" "stage1:lrem-demo-cold-start" "direct:lrem-demo-direct"; do
     src="${pair%%:*}"; dst="$root/models/${pair#*:}"
     mkdir -p "$dst"
     for f in config.json model.safetensors tokenizer.model tokenizer_config.json lrem_config.json \

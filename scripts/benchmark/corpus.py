@@ -32,10 +32,13 @@ BRAND = ("{brand} is a {tier} brand of {branch}", "{brand} makes {tier_word} {br
 COMPARISON = ("{cheap} is cheaper than {dear}", "{dear} costs more than {cheap}")
 # Reasoning-format lines: a request, then the teacher's keyword chain of thought inside the LREM
 # tokens, exactly as stage 1 and inference lay out a query (no spaces around the special tokens,
-# so each part tokenizes as it does there: the tokenizer keeps whitespace). They are built from the structured
-# knowledge of every type with wordings of their own (no query template is reused), so the
-# backbone learns to name the type in the <think> slot for held-out types too.
-REASONING = "{request}<think>{cot}</think><emb>"
+# so each part tokenizes as it does there: the tokenizer keeps whitespace), then the type's name.
+# Items get the item layout, title <emb>, followed by the type's name. Next-token prediction
+# after <emb> thus makes the <emb> state of a query and of an item of the same type predict the
+# same word, for every type. All of it comes from the structured knowledge and the catalogue,
+# with wordings of their own (no query template is reused).
+REASONING = "{request}<think>{cot}</think><emb>{name}"
+ITEM_LAYOUT = "{title}<emb>{name}"
 DESCRIBED = ("{gloss}", "{a_gloss}", "a request for {a_gloss}", "customer wants {a_gloss}")
 NAMED = ("{lemma}", "a request for {a_lemma}")
 CHEAPER = ("{name} cheaper than {brand}", "{brand} {name} but less expensive")
@@ -73,12 +76,13 @@ def knowledge_sentences(product_type: ProductType, repeats: int, rng: random.Ran
 def reasoning_sentences(product_type: ProductType, items: list[Item], repeats: int,
                         rng: random.Random) -> list[str]:
     """`repeats` reasoning-format lines per relation: describing the type (gloss), naming it
-    (each lemma), asking for something cheaper than a premium brand, excluding a material."""
+    (each lemma), asking for something cheaper than a premium brand, excluding a material;
+    and every item once in the item layout."""
     gloss = strip_article(product_type.gloss)
     lines = []
 
     def add(request: str, phrases: list[str]) -> None:
-        lines.append(REASONING.format(request=request, cot=keywords(request, phrases)))
+        lines.append(REASONING.format(request=request, cot=keywords(request, phrases), name=product_type.name))
 
     premium = sorted({i.brand for i in items if i.tier == "premium"})
     materials = sorted({i.material for i in items})
@@ -91,6 +95,7 @@ def reasoning_sentences(product_type: ProductType, items: list[Item], repeats: i
         material = rng.choice(materials)
         add(rng.choice(WITHOUT).format(name=product_type.name, material=material),
             other_material_phrases(product_type, items, material))
+    lines += [ITEM_LAYOUT.format(title=item.title, name=product_type.name) for item in items]
     return lines
 
 
