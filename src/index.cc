@@ -325,13 +325,16 @@ Index Index::load(const std::string& dir, const std::string& expected_fingerprin
   }
 
   // index.faiss, or the staged file a save committed to but did not rename (see save()).
+  // The first save of a directory may have been cut short before index.faiss existed.
   std::string index_path = join(dir, kIndexFile);
-  std::string bytes = read_file(index_path);
-  if (sha256_hex(bytes) != meta.index_sha256) {
+  const bool have_index = std::filesystem::exists(index_path);
+  std::string bytes = have_index ? read_file(index_path) : std::string();
+  if (!have_index || sha256_hex(bytes) != meta.index_sha256) {
     // The digest was checked to be 64 hex digits, so this stays inside `dir`.
     const std::string staged = join(dir, staged_name(meta.index_sha256));
     std::string staged_bytes = std::filesystem::exists(staged) ? read_file(staged) : std::string();
     if (staged_bytes.empty() || sha256_hex(staged_bytes) != meta.index_sha256) {
+      if (!have_index) throw IoError("'" + index_path + "' is missing; rebuild or restore the index");
       throw FormatError("'" + index_path + "' does not match the index_sha256 recorded in '" + meta_path +
                         "' (corrupt, truncated or from another save); rebuild or restore the index");
     }
