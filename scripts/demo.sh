@@ -21,8 +21,10 @@ start=$SECONDS
 # A fresh build directory skips the test suite: the demo needs only the CLI and the library.
 extra=()
 [ -f "$build/CMakeCache.txt" ] || extra=(-DLREM_BUILD_TESTS=OFF)
-echo "== build ($build)"
-bash "$root/scripts/build.sh" "${extra[@]}" | grep -v '^\[' || true
+echo "== build ($build; log in $build.demo-build.log)"
+if ! bash "$root/scripts/build.sh" "${extra[@]}" >"$build.demo-build.log" 2>&1; then
+  tail -n 40 "$build.demo-build.log"; echo "demo: the build failed" >&2; exit 1
+fi
 lrem="$build/bin/lrem"
 [ -x "$lrem" ] || { echo "demo: the build did not produce $lrem" >&2; exit 1; }
 for f in config.json model.safetensors tokenizer.model lrem_config.json; do

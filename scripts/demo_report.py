@@ -11,7 +11,9 @@ from `lrem eval --json` (scored by lrem's evaluator) and are cached in --out by 
 fingerprint and options, so a second run only prints. The table shows HitRate@10 (the LREM
 paper's, i.e. recall@10) per category, "difficult" (the knowledge, synonym, alternative and
 negation queries together: the mean over those queries) and overall, and the ratio of each
-system's difficult score to the first system labelled --baseline.
+system's difficult score to the first system labelled --baseline. "CoT names type" is the share
+of knowledge queries whose chain of thought contains the name of the type they ask for (systems
+that generate a CoT only).
 """
 
 from __future__ import annotations
@@ -58,6 +60,21 @@ def run_eval(lrem: str, data: str, split: str, model: str, options: list[str], o
         return json.load(f)
 
 
+def cot_names_type(rankings_path: str, data: str, split: str) -> float | None:
+    """Share of knowledge queries whose CoT contains a word-bounded name of an accepted type."""
+    with open(f"{data}/types.jsonl", encoding="utf-8") as f:
+        names = {t["type_id"]: t["name"].lower() for t in map(json.loads, f)}
+    with open(f"{data}/queries_{split}.jsonl", encoding="utf-8") as f:
+        wanted = {q["id"]: q["type_ids"] for q in map(json.loads, f) if q["category"] == "knowledge"}
+    hits = []
+    with open(rankings_path, encoding="utf-8") as f:
+        for run in map(json.loads, f):
+            if run["query_id"] in wanted and run["cot"]:
+                cot = " " + " ".join(re.findall(r"[\w'-]+", run["cot"].lower())) + " "
+                hits.append(any(f" {names[t]} " in cot for t in wanted[run["query_id"]]))
+    return sum(hits) / len(hits) if hits else None
+
+
 def summarise(result: dict, k: int) -> dict[str, float]:
     metric = f"HitRate@{k}"
     row = {c: result["groups"][c][metric] for c in CATEGORIES if c in result["groups"]}
@@ -70,12 +87,13 @@ def summarise(result: dict, k: int) -> dict[str, float]:
 def table(rows: list[tuple[str, dict[str, float]]], baseline: str, markdown: bool) -> str:
     columns = [*CATEGORIES, "difficult", "overall"]
     base = next((r["difficult"] for label, r in rows if label == baseline), None)
-    header = ["system", *columns] + (["difficult / baseline"] if base else [])
+    header = ["system", *columns] + (["difficult / baseline"] if base else []) + ["CoT names type"]
     lines = []
     for label, r in rows:
         cells = [label, *(f"{r[c]:.3f}" for c in columns)]
         if base:
             cells.append(f"{r['difficult'] / base:.2f}x" if base > 0 else "-")
+        cells.append("-" if r.get("cot_names_type") is None else f"{r['cot_names_type']:.2f}")
         lines.append(cells)
     if markdown:
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -122,17 +140,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--plot", help="write HitRate@K per category as a PNG here")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    results = []
+    results, cot_rates = [], []
     for spec in args.system:
         label, model, options = parse_system(spec)
         key = re.sub(r"[^A-Za-z0-9]+", "-", f"{label}-{args.split}-{fingerprint(model)}-{'-'.join(options)}")
+        out = os.path.join(args.out, key.strip("-") + ".json")
         try:
-            results.append((label, run_eval(args.lrem, args.data, args.split, model, options,
-                                            os.path.join(args.out, key.strip("-") + ".json"))))
+            results.append((label, run_eval(args.lrem, args.data, args.split, model, options, out)))
         except subprocess.CalledProcessError as e:
             print(f"demo_report: {label}: `{' '.join(e.cmd)}` failed (exit {e.returncode})", file=sys.stderr)
             return 1
-    rows = [(label, summarise(result, args.k)) for label, result in results]
+        cot_rates.append(cot_names_type(out.removesuffix(".json") + ".rankings.jsonl", args.data, args.split))
+    rows = [(label, {**summarise(result, args.k), "cot_names_type": rate})
+            for (label, result), rate in zip(results, cot_rates)]
     print(f"HitRate@{args.k} on the {args.split} split ({results[0][1]['groups']['overall']['num_queries']} queries)")
     print(table(rows, args.baseline, args.markdown))
     if args.plot:
