@@ -20,11 +20,13 @@ build="${LREM_BUILD_DIR:-$root/build}"
 out="$(mkdir -p "${1:-$root/runs/demo}" && cd "${1:-$root/runs/demo}" && pwd)"
 configs="$root/configs/demo"
 
-bash "$root/scripts/build.sh" >/dev/null
+if ! bash "$root/scripts/build.sh" >"$build.train-demo-build.log" 2>&1; then
+  tail -n 40 "$build.train-demo-build.log"; echo "train_demo: the build failed" >&2; exit 1
+fi
 lrem="$build/bin/lrem"
 cd "$out"  # the configs name their files relative to this directory
 times=()
-stage() {  # stage NAME COMMAND...: runs a stage unless its model is already complete
+stage() {  # stage NAME COMMAND...: runs the command and records its wall time
   local name="$1"; shift
   local start=$SECONDS
   echo "== $name"
@@ -36,7 +38,7 @@ read -r -a benchmark_args <"$configs/benchmark.args"
 stage data /usr/bin/python3 "$root/scripts/make_benchmark.py" --out data "${benchmark_args[@]}"
 # The direct-embedding baseline is stage 1 on the same triplets with empty chains of thought.
 /usr/bin/python3 -c '
-import json, sys
+import json
 with open("data/triplets_direct.jsonl", "w") as out:
     for line in open("data/triplets_train.jsonl"):
         row = json.loads(line); row["cot"] = ""; out.write(json.dumps(row) + "\n")'
@@ -57,4 +59,4 @@ if [ "${LREM_INSTALL_DEMO:-0}" = 1 ]; then
 fi
 echo "== wall time"
 printf '%s\n' "${times[@]}"
-echo "total      $SECONDS s; models in $out/{pretrain,stage1,stage2}"
+echo "total      $SECONDS s; models in $out/{pretrain,stage1,direct,stage2}"
