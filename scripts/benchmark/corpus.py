@@ -36,7 +36,8 @@ COMPARISON = ("{cheap} is cheaper than {dear}", "{dear} costs more than {cheap}"
 # Items get the item layout, title <emb>, followed by the type's name. Next-token prediction
 # after <emb> thus makes the <emb> state of a query and of an item of the same type predict the
 # same word, for every type. All of it comes from the structured knowledge and the catalogue,
-# with wordings of their own (no query template is reused).
+# with wordings of their own or the bare gloss / name (which can equal a training query without
+# modifiers); never a held-out dev/test wording.
 REASONING = "{request}<think>{cot}</think><emb>{name}"
 ITEM_LAYOUT = "{title}<emb>{name}"
 DESCRIBED = ("{gloss}", "{a_gloss}", "a request for {a_gloss}", "customer wants {a_gloss}")
