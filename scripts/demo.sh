@@ -31,7 +31,8 @@ for f in config.json model.safetensors tokenizer.model lrem_config.json; do
   [ -f "$model/$f" ] || { echo "demo: $model/$f is missing (scripts/train_demo.sh makes the model)" >&2; exit 1; }
 done
 
-data="$cache/data"
+# The data directory is keyed by the generator's arguments, so changing them regenerates it.
+data="$cache/data-$(sha256sum "$root/configs/demo/benchmark.args" | cut -c1-12)"
 if [ ! -f "$data/items.jsonl" ]; then
   echo "== benchmark data ($data)"
   read -r -a benchmark_args <"$root/configs/demo/benchmark.args"
@@ -42,6 +43,7 @@ key() { sha256sum "$1/model.safetensors" | cut -c1-16; }
 index="$cache/index-$(key "$model")"
 if [ ! -f "$index/meta.json" ]; then
   echo "== index: embedding $(wc -l <"$data/items.jsonl") items with $model"
+  rm -rf "$index.tmp"
   "$lrem" index build --model "$model" --items "$data/items.jsonl" -o "$index.tmp" --quiet
   rm -rf "$index" && mv "$index.tmp" "$index"
 fi
