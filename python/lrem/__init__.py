@@ -4,7 +4,14 @@ The heavy lifting happens in C++ (libtorch, FAISS, SentencePiece); this package 
 layer over the extension module ``lrem._lrem`` with numpy arrays in and out.
 """
 
-from ._lrem import (  # noqa: F401
+import os as _os
+
+# OpenMP threads that spin while waiting for work starved the other threads on a shared
+# 2-core machine (training ran 10x slower, docs/RESULTS.md). libgomp reads this once, when the
+# extension loads it, so it is set here, before the import; an explicit setting wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from ._lrem import (  # noqa: E402,F401
     BM25,
     Index,
     ItemStore,
