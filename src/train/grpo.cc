@@ -39,14 +39,11 @@ TrainResult grpo(const GrpoConfig& config) {
   ensure_directory(config.output_dir);
   const std::vector<train::Example> examples = train::read_examples(config.data, config.catalogue, false);
   train::DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
-  LoadOptions load;
-  load.num_threads = config.num_threads;
-  Model model = Model::load(config.model, load);
-  model.add_lrem_tokens();
+  Model model = train::load_lrem_model(config.model, config.num_threads);
   std::optional<Model> reference;
   if (config.kl_coef > 0) {
-    reference = Model::load(config.reference_model.empty() ? config.model : config.reference_model, load);
-    reference->add_lrem_tokens();
+    reference = train::load_lrem_model(config.reference_model.empty() ? config.model : config.reference_model,
+                                       config.num_threads);
     if (reference->config().vocab_size != model.config().vocab_size)
       throw InvalidArgument("grpo config: field 'reference_model' has another vocabulary than 'model'");
   }

@@ -21,10 +21,7 @@ TrainResult sft(const SftConfig& config) {
   ensure_directory(config.output_dir);
   const std::vector<train::Example> examples = train::read_examples(config.data, config.catalogue, true);
   train::DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
-  LoadOptions load;
-  load.num_threads = config.num_threads;
-  Model model = Model::load(config.model, load);
-  model.add_lrem_tokens();  // a plain LLM gets <think>, </think>, <emb>; no-op otherwise
+  Model model = train::load_lrem_model(config.model, config.num_threads);
 
   train::Trainer trainer(config, "sft", model, examples.size(), dp);
   const Transformer& transformer = model.impl().transformer;

@@ -165,4 +165,12 @@ TrainResult Trainer::run(const MicroStep& micro_step) {
   return result;
 }
 
+Model load_lrem_model(const std::string& dir, int num_threads) {
+  LoadOptions load;
+  load.num_threads = num_threads;
+  Model model = Model::load(dir, load);
+  model.add_lrem_tokens();
+  return model;
+}
+
 }  // namespace lrem::train

@@ -64,4 +64,8 @@ class Trainer {
   std::vector<size_t> order_;
 };
 
+// Loads a stage's starting model with the LREM special tokens (a plain LLM gets <think>,
+// </think>, <emb>; a no-op for a model that has them).
+Model load_lrem_model(const std::string& dir, int num_threads);
+
 }  // namespace lrem::train
