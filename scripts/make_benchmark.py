@@ -57,6 +57,10 @@ def parse_args(argv: list[str]) -> Config:
                         help="dev/test queries per type and category (default %(default)s)")
     parser.add_argument("--triplets-per-query", type=_positive, default=defaults.triplets_per_query,
                         help="stage-1 triplets (distinct exact items) per training query (default %(default)s)")
+    parser.add_argument("--negatives-per-triplet", type=int, default=defaults.negatives_per_triplet,
+                        help="hard negatives per stage-1 triplet: items of the asked-for type that the "
+                             "query rules out (named brand, excluded material); 0 writes none "
+                             "(default %(default)s)")
     parser.add_argument("--knowledge-repeats", type=int, default=defaults.knowledge_repeats,
                         help="extra paraphrase draws per lemma and direction in corpus.txt; the corpus "
                              "size knob (default %(default)s)")
@@ -68,13 +72,16 @@ def parse_args(argv: list[str]) -> Config:
                              "plus each item once as title<emb>name; 0 writes none (default %(default)s)")
     parser.add_argument("--wordnet", default=defaults.wordnet, help="path to WordNet 3.0 data.noun")
     args = parser.parse_args(argv)
-    if min(args.knowledge_repeats, args.listing_repeats, args.reasoning_repeats) < 0:
-        parser.error("--knowledge-repeats, --listing-repeats and --reasoning-repeats must be >= 0")
+    if min(args.knowledge_repeats, args.listing_repeats, args.reasoning_repeats,
+           args.negatives_per_triplet) < 0:
+        parser.error("--knowledge-repeats, --listing-repeats, --reasoning-repeats and "
+                     "--negatives-per-triplet must be >= 0")
     return Config(out=args.out, seed=args.seed, num_items=args.num_items, num_types=args.num_types,
                   split_fractions=args.splits, brands_per_tier=args.brands_per_tier,
                   train_queries_per_type=args.train_queries_per_type,
                   eval_queries_per_type=args.eval_queries_per_type,
-                  triplets_per_query=args.triplets_per_query, knowledge_repeats=args.knowledge_repeats,
+                  triplets_per_query=args.triplets_per_query,
+                  negatives_per_triplet=args.negatives_per_triplet, knowledge_repeats=args.knowledge_repeats,
                   listing_repeats=args.listing_repeats,
                   reasoning_repeats=args.reasoning_repeats, wordnet=args.wordnet)
 

@@ -30,6 +30,7 @@ class Config:
     train_queries_per_type: int = 3   # per category and type
     eval_queries_per_type: int = 2
     triplets_per_query: int = 2
+    negatives_per_triplet: int = 0   # hard negatives (ruled-out items of the same type) per triplet
     knowledge_repeats: int = 4
     listing_repeats: int = 1
     reasoning_repeats: int = 0   # reasoning-format corpus lines per type and relation (0: none)
@@ -63,7 +64,8 @@ def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dic
     log(f"{len(items)} items over {len(types)} types")
 
     builder = QueryBuilder(types, items, _rng(config.seed, "queries"))
-    teacher = Teacher(types_by_id, items_by_type, _rng(config.seed, "teacher"))
+    teacher = Teacher(types_by_id, items_by_type, _rng(config.seed, "teacher"),
+                      _rng(config.seed, "negatives"))
     summary: dict = {"types": len(types), "items": len(items), "queries": {}, "qrels": {},
                      "types_per_branch": {},
                      "types_per_split": {s: sum(t.split == s for t in types) for s in SPLITS}}
@@ -81,7 +83,8 @@ def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dic
                     (row for q in queries for row in qrels[q.id]))
         if split == "train":
             for query in queries:
-                rows = teacher.triplets(query, qrels[query.id], config.triplets_per_query)
+                rows = teacher.triplets(query, qrels[query.id], config.triplets_per_query,
+                                        config.negatives_per_triplet)
                 triplets += rows
                 pairs.append({"query": query.text, "item_id": rows[0]["item_id"], "item": rows[0]["item"],
                               "category": query.category})

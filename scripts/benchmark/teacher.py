@@ -50,10 +50,12 @@ def other_material_phrases(product_type: ProductType, items: list[Item], exclude
 
 class Teacher:
     def __init__(self, types: dict[str, ProductType], items_by_type: dict[str, list[Item]],
-                 rng: random.Random):
+                 rng: random.Random, negatives_rng: random.Random | None = None):
         self.types = types
         self.items_by_type = items_by_type
         self.rng = rng
+        # A stream of its own, so adding hard negatives leaves the other files' bytes unchanged.
+        self.negatives_rng = negatives_rng or random.Random(0)
 
     def chain_of_thought(self, query: Query) -> str:
         product_type = self.types[query.type_id]
@@ -67,11 +69,25 @@ class Teacher:
             phrases = naming_phrases(product_type, named)
         return keywords(query.text, phrases)
 
-    def triplets(self, query: Query, qrels: list[dict], per_query: int) -> list[dict]:
-        """Up to `per_query` exact (relevance-2) items for this query, each with the same CoT."""
+    def triplets(self, query: Query, qrels: list[dict], per_query: int,
+                 negatives_per_triplet: int = 0) -> list[dict]:
+        """Up to `per_query` exact (relevance-2) items for this query, each with the same CoT and,
+        when asked, up to `negatives_per_triplet` hard negatives: items of the asked-for type that
+        the query rules out (the named brand of an alternative query, the excluded material of a
+        negation query). Only the structured data tells them apart from the positives, which is
+        what in-batch negatives (almost always other types) never teach."""
         cot = self.chain_of_thought(query)
         exact = [row["item_id"] for row in qrels if row["relevance"] == 2]
         chosen = sorted(self.rng.sample(exact, min(per_query, len(exact))))
         items = {i.id: i for t in query.type_ids for i in self.items_by_type[t]}
-        return [{"query": query.text, "cot": cot, "item": items[item_id].title, "item_id": item_id,
-                 "category": query.category} for item_id in chosen]
+        judged = {row["item_id"] for row in qrels}
+        ruled_out = sorted(set(items) - judged)
+        rows = []
+        for item_id in chosen:
+            row = {"query": query.text, "cot": cot, "item": items[item_id].title, "item_id": item_id,
+                   "category": query.category}
+            if negatives_per_triplet and ruled_out:
+                row["negatives"] = sorted(self.negatives_rng.sample(
+                    ruled_out, min(negatives_per_triplet, len(ruled_out))))
+            rows.append(row)
+        return rows

@@ -204,3 +204,34 @@ def test_corpus_states_test_type_knowledge_both_ways(data):
                 forward |= line.index(name) < line.index(gloss)
                 backward |= line.index(gloss) < line.rindex(name)
         assert forward and backward, product_type
+
+
+def test_hard_negatives_are_ruled_out_items_of_the_asked_for_type(runs, data, tmp_path):
+    result = subprocess.run([sys.executable, SCRIPT, "--out", str(tmp_path), *ARGS,
+                             "--negatives-per-triplet", "2"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    # Negatives draw from a stream of their own: every other file keeps its bytes.
+    for name in sorted(os.listdir(runs[0])):
+        if name != "triplets_train.jsonl":
+            assert (tmp_path / name).read_bytes() == (runs[0] / name).read_bytes(), name
+    with_negatives = _read_jsonl(tmp_path / "triplets_train.jsonl")
+    assert [{k: v for k, v in row.items() if k != "negatives"} for row in with_negatives] == data["triplets"]
+    queries = {q["text"]: q for q in data["queries_train"]}
+    seen = defaultdict(int)
+    for row in with_negatives:
+        query = queries[row["query"]]
+        negatives = row.get("negatives", [])
+        assert len(negatives) <= 2 and len(set(negatives)) == len(negatives)
+        for item_id in negatives:
+            assert data["items"][item_id]["type_id"] in query["type_ids"]
+            assert item_id not in data["qrels_train"][query["id"]], (query, item_id)
+        seen[row["category"]] += bool(negatives)
+    # Only the categories with an exclusion have ruled-out items of the asked-for type.
+    assert seen["alternative"] > 0 and seen["negation"] > 0
+    assert seen["lexical"] == seen["knowledge"] == seen["synonym"] == 0
+
+
+def test_negative_counts_are_rejected(tmp_path):
+    result = subprocess.run([sys.executable, SCRIPT, "--out", str(tmp_path), "--negatives-per-triplet", "-1"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--negatives-per-triplet" in result.stderr
