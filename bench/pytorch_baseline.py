@@ -2,8 +2,11 @@
 (nn.Linear layers, RMSNorm, rotate-half RoPE, repeat_kv, additive masks, a KV cache grown
 with torch.cat, a greedy loop), on the same weights (lrem's model.safetensors) and the same
 token sequences (bench_workload's output). Prints JSON lines like the C++ benchmarks.
+With --dtype bfloat16 the model is cast with `.to(torch.bfloat16)`, as a user would, and
+runs as Hugging Face runs it in that dtype (RMSNorm statistics and softmax in float32).
 
-    /usr/bin/python3 bench/pytorch_baseline.py --model DIR --workload workload.json --label 0.1b
+    /usr/bin/python3 bench/pytorch_baseline.py --model DIR --workload workload.json --label 0.1b \
+        [--dtype float32|bfloat16]
 
 Needs Debian's python3-torch (scripts/bench.sh installs it).
 """
@@ -49,8 +52,9 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x):
-        variance = x.float().pow(2).mean(-1, keepdim=True)
-        return self.weight * (x * torch.rsqrt(variance + self.eps))
+        x32 = x.float()
+        variance = x32.pow(2).mean(-1, keepdim=True)
+        return self.weight * (x32 * torch.rsqrt(variance + self.eps)).to(x.dtype)
 
 
 def rotate_half(x):
@@ -133,10 +137,11 @@ class Llama(nn.Module):
         """attention_mask: [B, past + T] of 0/1. Returns final hidden [B, T, H] and the new cache."""
         b, t = ids.shape
         s = attention_mask.shape[1]
-        cos, sin = self.cos[positions].unsqueeze(1), self.sin[positions].unsqueeze(1)
+        dtype = self.embed_tokens.weight.dtype
+        cos, sin = self.cos[positions].unsqueeze(1).to(dtype), self.sin[positions].unsqueeze(1).to(dtype)
         causal = torch.ones(t, s, dtype=torch.bool).tril(diagonal=s - t)
         allowed = causal[None, None] & attention_mask[:, None, None, :].bool()
-        mask = torch.zeros(b, 1, t, s).masked_fill(~allowed, torch.finfo(torch.float32).min)
+        mask = torch.zeros(b, 1, t, s, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
         x = self.embed_tokens(ids)
         presents = []
         for i, layer in enumerate(self.layers):
@@ -160,7 +165,7 @@ def embed_direct(model, rows):
     ids, mask = left_pad(rows)
     positions = (mask.cumsum(1) - 1).clamp(min=0)
     hidden, _ = model(ids, positions, mask)
-    return F.normalize(hidden[:, -1], dim=-1)
+    return F.normalize(hidden[:, -1].float(), dim=-1)
 
 
 def embed_reason(model, prompts, think_close, emb, max_cot):
@@ -185,7 +190,7 @@ def embed_reason(model, prompts, think_close, emb, max_cot):
     cids, cmask = left_pad(closing)
     cpos = next_pos[:, None] + (cmask.cumsum(1) - 1).clamp(min=0)
     hidden, _ = model(cids, cpos, torch.cat([mask, cmask], dim=1), past)
-    return F.normalize(hidden[:, -1], dim=-1)
+    return F.normalize(hidden[:, -1].float(), dim=-1)
 
 
 def timed(fn, seconds, min_reps):
@@ -210,6 +215,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--item-batches", default="1,16,64,256")
     parser.add_argument("--reason-batches", default="1,32")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -219,7 +225,7 @@ def main():
         work = json.load(f)
     model = Llama(config)
     model.load(load_safetensors(os.path.join(args.model, "model.safetensors")))
-    model.eval()
+    model.to(getattr(torch, args.dtype)).eval()
     items, queries = work["items"], work["queries"]
     close, emb, max_cot = work["think_close_id"], work["emb_id"], work["max_cot_tokens"]
 
@@ -233,7 +239,7 @@ def main():
             "queries_reason": embed_reason(model, queries[:n], close, emb, max_cot),
         }
         cosines = {k: (v * torch.tensor(ref[k])).sum(-1).min().item() for k, v in agreement.items()}
-        emit({"bench": "pytorch_check", "model": args.label, "torch": torch.__version__,
+        emit({"bench": "pytorch_check", "model": args.label, "dtype": args.dtype, "torch": torch.__version__,
               "torch_threads": torch.get_num_threads(), "min_cosine_to_lrem": cosines})
 
         for batch in [int(b) for b in args.item_batches.split(",")]:
@@ -245,7 +251,7 @@ def main():
                 embed_direct(model, rows)
 
             times = timed(encode, args.seconds, 2)
-            emit({"bench": "pytorch_encode", "model": args.label, "batch": batch,
+            emit({"bench": "pytorch_encode", "model": args.label, "dtype": args.dtype, "batch": batch,
                   "items_per_s": batch * len(times) / sum(times), "load_average_1min": os.getloadavg()[0]})
 
         for batch in [int(b) for b in args.reason_batches.split(",")]:
@@ -257,7 +263,7 @@ def main():
                 embed_reason(model, rows, close, emb, max_cot)
 
             times = timed(reason, args.seconds, 2)
-            emit({"bench": "pytorch_reason", "model": args.label, "batch": batch,
+            emit({"bench": "pytorch_reason", "model": args.label, "dtype": args.dtype, "batch": batch,
                   "queries_per_s": batch * len(times) / sum(times),
                   "p50_ms": 1e3 * statistics.median(times), "load_average_1min": os.getloadavg()[0]})
 

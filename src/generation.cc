@@ -32,7 +32,7 @@ Decoder::Decoder(const Transformer& model, int64_t batch, int64_t capacity)
       cache_(model.config(), batch, capacity, model.options()),
       mask_(at::zeros({batch, capacity}, at::TensorOptions().dtype(at::kBool).device(model.options().device()))),
       positions_(batch, 0),
-      last_hidden_(at::zeros({batch, model.config().hidden_size}, model.options())),
+      last_hidden_(at::zeros({batch, model.config().hidden_size}, model.options().dtype(at::kFloat))),
       queued_(batch) {}
 
 Decoder::Decoder(const Transformer* model, KVCache cache, at::Tensor mask, std::vector<int64_t> positions,

@@ -76,7 +76,7 @@ class Decoder {
   KVCache cache_;
   at::Tensor mask_;                  // [B, capacity] bool, true = real token
   std::vector<int64_t> positions_;   // per row: next position id
-  at::Tensor last_hidden_;           // [B, hidden]
+  at::Tensor last_hidden_;           // [B, hidden] float32
   std::vector<std::vector<int>> queued_;
 };
 

@@ -35,7 +35,12 @@ at::TensorOptions tensor_options(const LoadOptions& options) {
   } catch (const std::exception& e) {
     throw InvalidArgument("invalid device '" + options.device + "': use \"cpu\" or \"cuda:N\"");
   }
-  return at::TensorOptions().dtype(parse_dtype(options.dtype)).device(device);
+  const at::ScalarType dtype = parse_dtype(options.dtype);
+  // libtorch has no CPU matrix products in float16 ("addmm_impl_cpu_ not implemented"):
+  // refuse at load time rather than fail on the first forward pass.
+  if (dtype == at::kHalf && device.is_cpu())
+    throw InvalidArgument("dtype float16 needs a CUDA device; on the CPU use bfloat16 (fast with AVX512-BF16 or AMX)");
+  return at::TensorOptions().dtype(dtype).device(device);
 }
 
 // FNV-1a over bytes: cheap enough to hash every weight at load time, and stable across

@@ -35,11 +35,12 @@ void check_range(const at::Tensor& t, int64_t lo, int64_t hi, const std::string&
   throw InvalidArgument(message);
 }
 
-// HF LlamaRMSNorm: normalise in float32, cast back, then scale.
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+// HF LlamaRMSNorm: normalise in float32, cast to `dtype`, then scale by the weight (which
+// promotes a bfloat16 weight to float32 when dtype is float32).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, at::ScalarType dtype) {
   const at::Tensor xf = x.to(at::kFloat);
   const at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * normed.to(x.scalar_type());
+  return weight * normed.to(dtype);
 }
 
 // Rotate-half RoPE: x * cos + rotate_half(x) * sin with cos/sin holding each frequency once.
@@ -49,12 +50,14 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
   return at::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
 }
 
-// x [..., in] -> [..., out]. A single row (a batch-1 decode step) goes through a matrix-vector
-// product: OpenBLAS's GEMM packs the whole weight matrix first even for one row, which made
-// the 0.1B model's LM head 4.8x slower than GEMV, itself at the bandwidth floor
-// (docs/BENCHMARKS.md).
+// x [..., in] -> [..., out]. In float32 a single row (a batch-1 decode step) goes through a
+// matrix-vector product: OpenBLAS's GEMM packs the whole weight matrix first even for one
+// row, which made the 0.1B model's LM head 4.8x slower than GEMV, itself at the bandwidth
+// floor (docs/BENCHMARKS.md). bfloat16 GEMMs go to oneDNN, which has no such cost, while
+// at::mv in bfloat16 is a plain loop: the 0.1B LM head takes 3.0 ms through at::linear and
+// 7.4 ms through at::mv (bench/levers.md).
 at::Tensor project(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {}) {
-  if (x.numel() == x.size(-1)) {
+  if (x.numel() == x.size(-1) && x.scalar_type() == at::kFloat) {
     std::vector<int64_t> shape = x.sizes().vec();
     shape.back() = weight.size(0);
     at::Tensor out = at::mv(weight, x.reshape({-1}));
@@ -304,20 +307,26 @@ ForwardOutput Transformer::forward(const at::Tensor& input_ids, const at::Tensor
   }
   const at::Tensor mask = blocked.defined() ? blocked.view({blocked.size(0), 1, 1, T, S}) : at::Tensor();
 
-  at::Tensor x = at::embedding(embed_, ids);
+  // The residual stream and the final hidden state stay float32 whatever the compute dtype:
+  // twelve-plus bfloat16 additions would round the stream at every layer, while the adds
+  // promote for free and RMSNorm reads float32 anyway. Only the GEMM inputs are `dtype`.
+  at::Tensor x = at::embedding(embed_, ids).to(at::kFloat);
+  const double eps = config_.rms_norm_eps;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& layer = layers_[i];
-    x = x + attention(layer, rms_norm(x, layer.input_norm, config_.rms_norm_eps), cos, sin, mask, cache, i);
-    const at::Tensor h = rms_norm(x, layer.post_norm, config_.rms_norm_eps);
+    x = x + attention(layer, rms_norm(x, layer.input_norm, eps, dtype), cos, sin, mask, cache, i);
+    const at::Tensor h = rms_norm(x, layer.post_norm, eps, dtype);
     x = x + project(at::silu(project(h, layer.gate)) * project(h, layer.up), layer.down);
   }
   if (cache) cache->advance(T);
   ForwardOutput out;
-  out.hidden = rms_norm(x, norm_, config_.rms_norm_eps);
+  out.hidden = rms_norm(x, norm_, eps, at::kFloat);
   if (compute_logits) out.logits = logits(out.hidden);
   return out;
 }
 
-at::Tensor Transformer::logits(const at::Tensor& hidden) const { return project(hidden, lm_head_); }
+at::Tensor Transformer::logits(const at::Tensor& hidden) const {
+  return project(hidden.to(lm_head_.scalar_type()), lm_head_);
+}
 
 }  // namespace lrem

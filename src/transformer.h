@@ -43,8 +43,8 @@ class KVCache {
 };
 
 struct ForwardOutput {
-  at::Tensor hidden;  // [B, T, hidden_size], after the final norm (HF's last_hidden_state)
-  at::Tensor logits;  // [B, T, vocab_size] or undefined when not requested
+  at::Tensor hidden;  // [B, T, hidden_size] float32, after the final norm (HF's last_hidden_state)
+  at::Tensor logits;  // [B, T, vocab_size] in the compute dtype, or undefined when not requested
 };
 
 class Transformer {
@@ -83,7 +83,7 @@ class Transformer {
   ForwardOutput forward(const at::Tensor& input_ids, const at::Tensor& position_ids,
                         const at::Tensor& attention_mask, KVCache* cache, bool compute_logits = true) const;
 
-  // hidden [..., hidden_size] -> logits [..., vocab_size].
+  // hidden [..., hidden_size] (any float dtype) -> logits [..., vocab_size] in the compute dtype.
   at::Tensor logits(const at::Tensor& hidden) const;
 
  private:

@@ -16,7 +16,10 @@ namespace lrem {
 
 struct LoadOptions {
   std::string device = "cpu";    // any torch device string ("cuda:0" with a CUDA libtorch)
-  std::string dtype = "float32";  // compute dtype: float32, bfloat16, float16
+  // Compute dtype of the matrix products and the KV cache: float32, bfloat16, float16 (CUDA
+  // only). The residual stream, norms, softmax and returned embeddings stay float32. bfloat16
+  // pays on CPUs with AVX512-BF16 or AMX (about 4x the float32 GEMM rate, bench/levers.md).
+  std::string dtype = "float32";
   int num_threads = 0;            // intra-op threads; 0 = hardware concurrency
 };
 
