@@ -15,6 +15,7 @@
 
 #include "lrem/error.h"
 #include "lrem/runtime.h"
+#include "model_impl.h"
 
 namespace lrem::bench {
 
@@ -100,25 +101,32 @@ double load_average_1min() {
 
 nlohmann::json machine_description() {
   std::string cpu = "unknown";
+  std::vector<std::string> flags;
   std::ifstream info("/proc/cpuinfo");
-  for (std::string line; std::getline(info, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
+  for (std::string line; std::getline(info, line) && flags.empty();) {
+    if (line.rfind("model name", 0) == 0) cpu = line.substr(line.find(':') + 2);
+    if (line.rfind("flags", 0) == 0) {
+      std::istringstream words(line.substr(line.find(':') + 1));
+      const std::vector<std::string> wanted = {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8"};
+      for (std::string flag; words >> flag;)
+        if (std::find(wanted.begin(), wanted.end(), flag) != wanted.end()) flags.push_back(flag);
+      if (flags.empty()) flags.push_back("none of avx2/avx512/amx");
     }
   }
   return {{"cpu", cpu},
+          {"cpu_flags", flags},
           {"logical_cores", std::thread::hardware_concurrency()},
           {"threads", lrem::num_threads()},
           {"load_average_1min", load_average_1min()}};
 }
 
-double measure_gemm_peak_gflops(double seconds_per_size) {
+double measure_gemm_peak_gflops(double seconds_per_size, const std::string& dtype) {
   c10::InferenceMode guard;
+  const at::ScalarType type = parse_dtype(dtype);
   double best = 0;
   for (int64_t n : {512, 1024, 2048}) {
-    const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
-    at::Tensor c = at::empty({n, n});
+    const at::Tensor a = at::randn({n, n}).to(type), b = at::randn({n, n}).to(type);
+    at::Tensor c = at::empty({n, n}, type);
     const auto times = time_calls([&] { at::mm_out(c, a, b); }, 1, 3, 1000, seconds_per_size);
     best = std::max(best, 2.0 * n * n * n / *std::min_element(times.begin(), times.end()) / 1e9);
   }

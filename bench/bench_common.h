@@ -51,12 +51,14 @@ double median(const std::vector<double>& values);
 // Prints one JSON object as a line on stdout (flushed, so partial runs keep their output).
 void emit(const nlohmann::json& record);
 
-// CPU model, logical cores, intra-op threads in use, load average: stamped on each run.
+// CPU model, logical cores, intra-op threads in use, load average and the CPU flags that
+// decide which GEMM kernels run (AVX2, AVX-512, AVX512-BF16/VNNI, AMX): stamped on each run.
 nlohmann::json machine_description();
 double load_average_1min();
 
-// Best float32 GEMM rate over square sizes (all intra-op threads), in GFLOP/s.
-double measure_gemm_peak_gflops(double seconds_per_size = 0.6);
+// Best GEMM rate over square sizes (all threads) in a LoadOptions dtype name, in GFLOP/s.
+// bfloat16 runs in oneDNN, whose speed depends on the CPU having AVX512-BF16 or AMX.
+double measure_gemm_peak_gflops(double seconds_per_size = 0.6, const std::string& dtype = "float32");
 // Best streaming read rate (a reduction over a buffer far larger than the caches), in GB/s.
 double measure_read_bandwidth_gbs(double seconds = 1.0);
 

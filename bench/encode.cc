@@ -1,6 +1,6 @@
 // Item 2: item encoding through lrem::Embedder (length-bucketed batches of `title <emb>`):
 // items/s and model FLOPs utilisation = useful FLOP/s (real tokens only, padding is waste)
-// over the float32 GEMM peak measured at the start of this same run.
+// over the GEMM peak in the run's dtype, measured at the start of this same run.
 //
 //   bench_encode --model DIR --label 0.1b --items items.jsonl [--batches 1,16,64,256]
 //                [--seconds 3] [--dtype float32]
@@ -37,8 +37,8 @@ int main(int argc, char** argv) {
     const auto titles = bench::read_jsonl_strings(args.required("items"), "title", 4 * largest);
     const PromptFormat& prompt = model.impl().prompt();
 
-    const double peak = bench::measure_gemm_peak_gflops();
-    bench::emit({{"bench", "encode_reference"}, {"model", label}, {"gemm_peak_gflops", peak},
+    const double peak = bench::measure_gemm_peak_gflops(0.6, load.dtype);
+    bench::emit({{"bench", "encode_reference"}, {"model", label}, {"dtype", load.dtype}, {"gemm_peak_gflops", peak},
                  {"machine", bench::machine_description()}});
     for (const int64_t batch : batches) {
       EmbedderOptions options;

@@ -1,5 +1,6 @@
 // Item 1: what this machine can do, measured now: float32 GEMM peak with all threads (and
-// with one, the libtorch default here before lrem sets the count) and DRAM read bandwidth.
+// with one, the libtorch default here before lrem sets the count), the bfloat16 GEMM peak
+// (oneDNN; several times float32 on CPUs with AVX512-BF16 or AMX) and DRAM read bandwidth.
 //
 //   bench_machine_limits [--seconds 0.6]
 #include <ATen/Parallel.h>
@@ -18,12 +19,14 @@ int main(int argc, char** argv) {
     const double bandwidth_one = bench::measure_read_bandwidth_gbs(seconds);
     const int threads = set_num_threads(0);
     const double gemm = bench::measure_gemm_peak_gflops(seconds);
+    const double gemm_bf16 = bench::measure_gemm_peak_gflops(seconds, "bfloat16");
     const double bandwidth = bench::measure_read_bandwidth_gbs(seconds);
     bench::emit({{"bench", "machine"},
                  {"machine", bench::machine_description()},
                  {"threads", threads},
                  {"gemm_peak_gflops", gemm},
                  {"gemm_peak_gflops_1thread", gemm_one},
+                 {"gemm_peak_gflops_bf16", gemm_bf16},
                  {"read_bandwidth_gbs", bandwidth},
                  {"read_bandwidth_gbs_1thread", bandwidth_one}});
   });

@@ -86,10 +86,13 @@ def machine(rep):
         return
     d = m["machine"]
     rep.add("## 1. Limits of this machine\n" + rep.command("machine"))
-    rep.add(table(["CPU", "logical cores", "threads", "float32 GEMM peak (all threads)", "GEMM (1 thread)",
-                   "read bandwidth (all threads)", "read bandwidth (1 thread)", "load average"],
-                  [[d["cpu"], d["logical_cores"], m["threads"], fmt(m["gemm_peak_gflops"]) + " GFLOP/s",
-                    fmt(m["gemm_peak_gflops_1thread"]) + " GFLOP/s", fmt(m["read_bandwidth_gbs"]) + " GB/s",
+    bf16 = m.get("gemm_peak_gflops_bf16")
+    rep.add(table(["CPU", "CPU flags", "logical cores", "threads", "float32 GEMM peak (all threads)",
+                   "GEMM (1 thread)", "bfloat16 GEMM peak", "read bandwidth (all threads)",
+                   "read bandwidth (1 thread)", "load average"],
+                  [[d["cpu"], " ".join(d.get("cpu_flags", ["?"])), d["logical_cores"], m["threads"],
+                    fmt(m["gemm_peak_gflops"]) + " GFLOP/s", fmt(m["gemm_peak_gflops_1thread"]) + " GFLOP/s",
+                    fmt(bf16) + " GFLOP/s" if bf16 else "-", fmt(m["read_bandwidth_gbs"]) + " GB/s",
                     fmt(m["read_bandwidth_gbs_1thread"]) + " GB/s", d["load_average_1min"]]]))
 
 
@@ -103,17 +106,19 @@ def encode(rep):
         ref = one(recs, bench="encode_reference")
         rep.add(f"\n### {label}\n" + rep.command(name))
         if ref:
-            rep.add(f"\nGEMM peak in this run: {fmt(ref['gemm_peak_gflops'])} GFLOP/s; load average "
+            rep.add(f"\n{ref.get('dtype', 'float32')} GEMM peak in this run: {fmt(ref['gemm_peak_gflops'])} "
+                    f"GFLOP/s (the MFU reference); load average "
                     f"{ref['machine']['load_average_1min']}.\n\n")
         rows = [[r["batch"], fmt(r["items_per_s"]), fmt(r["mean_tokens_per_item"]), fmt(r["tokens_per_s"], 0),
                  fmt(r["achieved_gflops"]), f"{100 * r['mfu']:.0f}%"] for r in pick(recs, bench="encode")]
         rep.add(table(["batch", "items/s", "tokens/item", "tokens/s", "GFLOP/s", "MFU"], rows))
-        if label == "0.1b":
+        if label in ("0.1b", "0.1b-bf16"):
             big = [r for r in pick(recs, bench="encode") if r["batch"] >= 64]
             if big:
                 best = max(r["mfu"] for r in big)
-                rep.targets.append(["Item encoding MFU at batch >= 64 (0.1B)", ">= 50%", f"{100 * best:.0f}%",
-                                    verdict(best >= 0.5)])
+                name = "Item encoding MFU at batch >= 64 (0.1B)" + (
+                    ": bfloat16, against the bfloat16 GEMM peak" if label.endswith("-bf16") else "")
+                rep.targets.append([name, ">= 50%", f"{100 * best:.0f}%", verdict(best >= 0.5)])
 
 
 def query(rep):
@@ -173,7 +178,9 @@ def pytorch(rep):
     rep.add("## 4. lrem vs eager PyTorch\n\nThe baseline (`bench/pytorch_baseline.py`) is a Hugging Face-style "
             "Llama in eager PyTorch 1.13 (Debian's python3-torch) with a `torch.cat` KV cache and a greedy loop, "
             "on the same safetensors weights and the same token sequences, run right after lrem's benchmark. "
-            "Its embeddings are checked against lrem's (minimum cosine over the first rows).\n")
+            "Its embeddings are checked against lrem's float32 ones (minimum cosine over the first rows). "
+            "A `-bf16` label runs lrem with `dtype=bfloat16` and is compared with PyTorch in float32 and with "
+            "PyTorch cast by `.to(torch.bfloat16)`, which a user could do as well.\n")
     for label in rep.labels("pytorch-"):
         name = "pytorch-" + label
         py = rep.records(name)
@@ -186,30 +193,43 @@ def pytorch(rep):
             rep.add("\nAgreement with lrem (min cosine): " + ", ".join(f"{k} {v:.6f}" for k, v in cos.items()) +
                     f"; torch {check['torch']}, {check['torch_threads']} intra-op thread(s).\n\n")
         rows = []
-        for r in pick(py, bench="pytorch_encode"):
-            o = one(ours_enc, batch=r["batch"])
-            if o:
-                ratio = o["items_per_s"] / r["items_per_s"]
-                rows.append([f"items, batch {r['batch']}", fmt(o["items_per_s"]), fmt(r["items_per_s"]),
-                             f"{ratio:.2f}x"])
-                if label == "0.1b" and r["batch"] == 64:
-                    rep.targets.append(["Item encoding vs PyTorch (0.1B, batch 64)", ">= 2x", f"{ratio:.2f}x",
-                                        verdict(ratio >= 2)])
-        for r in pick(py, bench="pytorch_reason"):
-            if r["batch"] == 1:
-                o = one(ours_q, bench="query_latency", mode="reason", variant="cold")
-                ours = 1e3 / o["p50_ms"] if o else None
-            else:
-                o = one(ours_q, bench="query_throughput", mode="reason", batch=r["batch"])
-                ours = o["queries_per_s"] if o else None
-            if ours:
-                ratio = ours / r["queries_per_s"]
-                rows.append([f"reason queries, batch {r['batch']}", fmt(ours), fmt(r["queries_per_s"]),
-                             f"{ratio:.2f}x"])
-                if label == "0.1b" and r["batch"] == 32:
-                    rep.targets.append(["Reason throughput vs PyTorch (0.1B, batch 32)", ">= 2x", f"{ratio:.2f}x",
-                                        verdict(ratio >= 2)])
-        rep.add(table(["workload", "lrem per s", "PyTorch per s", "lrem / PyTorch"], rows))
+        base = label.removesuffix("-bf16")
+        baselines = [(base, rep.records("pytorch-" + base))] if base != label else []
+        for base_label, base_py in baselines + [(label, py)]:
+            add_pytorch_rows(rep, label, base_label, base_py, ours_enc, ours_q, rows)
+        rep.add(table(["workload", "lrem per s", "PyTorch per s", "PyTorch dtype", "lrem / PyTorch"], rows))
+
+
+def add_pytorch_rows(rep, label, base_label, py, ours_enc, ours_q, rows):
+    """Appends to `rows` lrem's run `label` against the PyTorch run `base_label`; 0.1B pairs are targets."""
+    check = one(py, bench="pytorch_check") or {}
+    dtype = check.get("dtype", "float32")
+    ours_dtype = "bfloat16" if label.endswith("-bf16") else "float32"
+    suffix = "" if label == base_label == "0.1b" else f": lrem {ours_dtype} vs PyTorch {dtype}"
+    is_target = label.startswith("0.1b")
+    for r in pick(py, bench="pytorch_encode"):
+        o = one(ours_enc, batch=r["batch"])
+        if o:
+            ratio = o["items_per_s"] / r["items_per_s"]
+            rows.append([f"items, batch {r['batch']}", fmt(o["items_per_s"]), fmt(r["items_per_s"]), dtype,
+                         f"{ratio:.2f}x"])
+            if is_target and r["batch"] == 64:
+                rep.targets.append(["Item encoding vs PyTorch (0.1B, batch 64)" + suffix, ">= 2x", f"{ratio:.2f}x",
+                                    verdict(ratio >= 2)])
+    for r in pick(py, bench="pytorch_reason"):
+        if r["batch"] == 1:
+            o = one(ours_q, bench="query_latency", mode="reason", variant="cold")
+            ours = 1e3 / o["p50_ms"] if o else None
+        else:
+            o = one(ours_q, bench="query_throughput", mode="reason", batch=r["batch"])
+            ours = o["queries_per_s"] if o else None
+        if ours:
+            ratio = ours / r["queries_per_s"]
+            rows.append([f"reason queries, batch {r['batch']}", fmt(ours), fmt(r["queries_per_s"]), dtype,
+                         f"{ratio:.2f}x"])
+            if is_target and r["batch"] == 32:
+                rep.targets.append(["Reason throughput vs PyTorch (0.1B, batch 32)" + suffix, ">= 2x",
+                                    f"{ratio:.2f}x", verdict(ratio >= 2)])
 
 
 def index(rep):

@@ -72,6 +72,15 @@ for m in "$demo_label:$demo" "0.1b:$work/m0.1b"; do
   run "train-$label" "$bin/bench_train" --model "$dir" --label "$label" --corpus "$data/corpus.txt" \
     --triplets "$data/triplets_train.jsonl" --items "$data/items.jsonl" --work "$work/train-$label" --steps 3
 done
+# bfloat16 compute on the 0.1B model, lrem and the PyTorch baseline (cast with .to(torch.bfloat16));
+# report.py compares lrem bf16 with PyTorch in both dtypes.
+bf16=0.1b-bf16
+run "encode-$bf16" "$bin/bench_encode" --model "$work/m0.1b" --label "$bf16" --dtype bfloat16 \
+  --items "$data/items.jsonl" --seconds "$seconds"
+run "query-$bf16" "$bin/bench_query" --model "$work/m0.1b" --label "$bf16" --dtype bfloat16 \
+  --queries "$data/queries_test.jsonl" --seconds "$seconds"
+run "pytorch-$bf16" $py "$root/bench/pytorch_baseline.py" --model "$work/m0.1b" --workload "$work/workload-0.1b.json" \
+  --label "$bf16" --dtype bfloat16 --seconds "$seconds"
 run index "$bin/bench_index" --sizes "$sizes" --dims 768,256
 $py "$root/bench/report.py" --results "$results" --notes "$root/bench/levers.md" --out "$root/docs/BENCHMARKS.md"
 echo "bench: wrote $root/docs/BENCHMARKS.md" >&2
