@@ -112,7 +112,9 @@ Model Model::load(const std::string& dir, const LoadOptions& options) {
     throw FormatError(dir + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
                       " tokens but config.json says vocab_size " + std::to_string(config.vocab_size));
   auto impl = std::make_shared<Impl>(config, std::move(tokenizer), std::move(prompt), tensor_options(options));
-  impl->transformer.load_parameters(load_checkpoint_tensors(dir), dir);
+  // Converted tensor by tensor while reading: a bfloat16 load never holds a float32 copy of the weights.
+  const at::ScalarType dtype = impl->transformer.options().dtype().toScalarType();
+  impl->transformer.load_parameters(load_checkpoint_tensors(dir, dtype), dir);
   return Model(std::move(impl));
 }
 
