@@ -2,7 +2,8 @@
 # Runs lrem's benchmark suite and writes docs/BENCHMARKS.md (issue 5). One command:
 #
 #   bash scripts/bench.sh                 # about 15-25 minutes on 2 cores
-#   LREM_BENCH_FULL=1 bash scripts/bench.sh   # adds the 1M-vector FAISS runs (much longer)
+#   LREM_BENCH_FULL=1 bash scripts/bench.sh   # adds the 1M-vector FAISS runs (about 40 minutes
+#                                             # more on 2 quiet cores: HNSW construction)
 #   LREM_BENCH_DEMO_MODEL=path bash scripts/bench.sh  # a trained demo model instead of the
 #                                                      # random demo-sized stand-in
 #
@@ -27,7 +28,7 @@ fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=$py -DLREM_BUILD_BENCH=ON \
   -DLREM_BUILD_PYTHON=OFF -DLREM_BUILD_TESTS=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 cmake --build "$build" -j "${LREM_JOBS:-2}" --target bench_machine_limits bench_encode bench_query bench_index \
-  bench_train bench_workload bench_make_model
+  bench_train bench_workload bench_make_model bench_serve_load lrem_cli
 bin="$build/bin"
 
 mkdir -p "$work" "$results"
@@ -81,6 +82,28 @@ run "query-$bf16" "$bin/bench_query" --model "$work/m0.1b" --label "$bf16" --dty
   --queries "$data/queries_test.jsonl" --seconds "$seconds"
 run "pytorch-$bf16" $py "$root/bench/pytorch_baseline.py" --model "$work/m0.1b" --workload "$work/workload-0.1b.json" \
   --label "$bf16" --dtype bfloat16 --seconds "$seconds"
-run index "$bin/bench_index" --sizes "$sizes" --dims 768,256
+run index "$bin/bench_index" --sizes "$sizes" --dims "768,$demo_dim"
+
+# lrem serve under load (section 6), over an index of the benchmark catalogue; the 0.1B model's
+# covers its first 512 items (all 24,000 would take about 20 minutes to encode, and a Flat
+# search of more items adds little next to the query's forward passes). An index is rebuilt
+# when the model it was built from changes.
+serve_index() {  # MODEL ITEMS OUT
+  local stamp="$(realpath "$1") $(stat -c %Y "$1/model.safetensors") $(realpath "$2")"
+  [ -f "$3/meta.json" ] && [ "$(cat "$3/built-from" 2>/dev/null)" = "$stamp" ] && return
+  rm -rf "$3"
+  "$bin/lrem" index build --model "$1" --items "$2" -o "$3" --quiet >&2
+  echo "$stamp" >"$3/built-from"
+}
+head -n 512 "$data/items.jsonl" >"$work/items-512.jsonl"
+for m in "$demo_label:$demo:$data/items.jsonl:300:20:search,embed" "0.1b:$work/m0.1b:$work/items-512.jsonl:100:15:search"; do
+  IFS=: read -r label dir items requests secs endpoints <<<"$m"
+  serve_index "$dir" "$items" "$work/serve-index-$label"
+  load=("$bin/bench_serve_load" --lrem "$bin/lrem" --model "$dir" --index "$work/serve-index-$label" \
+    --queries "$data/queries_test.jsonl" --label "$label" --requests "$requests" --seconds "$secs")
+  run "serve-$label" "${load[@]}" --clients 1,4,16 --modes reason,direct --endpoints "$endpoints"
+  run "servebatch-$label" "${load[@]}" --clients 2 --batches 2,8 --modes reason,direct
+  run "servezipf-$label" "${load[@]}" --clients 4 --modes reason --traffic zipf
+done
 $py "$root/bench/report.py" --results "$results" --notes "$root/bench/levers.md" --out "$root/docs/BENCHMARKS.md"
 echo "bench: wrote $root/docs/BENCHMARKS.md" >&2
