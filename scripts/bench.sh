@@ -82,6 +82,8 @@ run "query-$bf16" "$bin/bench_query" --model "$work/m0.1b" --label "$bf16" --dty
   --queries "$data/queries_test.jsonl" --seconds "$seconds"
 run "pytorch-$bf16" $py "$root/bench/pytorch_baseline.py" --model "$work/m0.1b" --workload "$work/workload-0.1b.json" \
   --label "$bf16" --dtype bfloat16 --seconds "$seconds"
+# "d = 768 and the demo dim" (issue 5).
+demo_dim=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["hidden_size"])' "$demo/config.json")
 run index "$bin/bench_index" --sizes "$sizes" --dims "768,$demo_dim"
 
 # lrem serve under load (section 6), over an index of the benchmark catalogue; the 0.1B model's
