@@ -80,23 +80,34 @@ void Model::Impl::invalidate() {
   fingerprint_.clear();
 }
 
-std::string Model::Impl::fingerprint() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!fingerprint_.empty()) return fingerprint_;
+std::string Model::Impl::hash(const std::map<std::string, at::Tensor>& weights) const {
   Fnv1a hash;
   hash.update(config.to_json());
   hash.update(prompt_config.to_json());
   for (int id = 0; id < tokenizer.vocab_size(); ++id) hash.update(tokenizer.id_to_piece(id));
   c10::InferenceMode guard;
-  for (const auto& [name, tensor] : transformer.parameters()) {
+  for (const auto& [name, tensor] : weights) {
     hash.update(name);
     at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
     hash.update(t.data_ptr(), t.numel() * t.element_size());
   }
   std::ostringstream out;
   out << std::hex << std::setw(16) << std::setfill('0') << hash.h;
-  fingerprint_ = out.str();
+  return out.str();
+}
+
+std::string Model::Impl::fingerprint() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (fingerprint_.empty()) fingerprint_ = hash(transformer.parameters());
   return fingerprint_;
+}
+
+void Model::Impl::fingerprint_checkpoint(const std::map<std::string, at::Tensor>& float32_weights) {
+  // Only the tensors a float32 model keeps (a tied checkpoint may also hold lm_head.weight).
+  std::map<std::string, at::Tensor> kept;
+  for (const auto& [name, tensor] : transformer.parameters()) kept.emplace(name, float32_weights.at(name));
+  std::lock_guard<std::mutex> lock(mutex_);
+  fingerprint_ = hash(kept);
 }
 
 Model::Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -112,9 +123,11 @@ Model Model::load(const std::string& dir, const LoadOptions& options) {
     throw FormatError(dir + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
                       " tokens but config.json says vocab_size " + std::to_string(config.vocab_size));
   auto impl = std::make_shared<Impl>(config, std::move(tokenizer), std::move(prompt), tensor_options(options));
-  // Converted tensor by tensor while reading: a bfloat16 load never holds a float32 copy of the weights.
-  const at::ScalarType dtype = impl->transformer.options().dtype().toScalarType();
-  impl->transformer.load_parameters(load_checkpoint_tensors(dir, dtype), dir);
+  const std::map<std::string, at::Tensor> weights = load_checkpoint_tensors(dir);
+  impl->transformer.load_parameters(weights, dir);
+  // The model is the checkpoint, whatever the compute dtype: hashed now, while the float32
+  // values are at hand, an index built in float32 accepts a bfloat16 load of the same model.
+  if (impl->transformer.options().dtype() != at::kFloat) impl->fingerprint_checkpoint(weights);
   return Model(std::move(impl));
 }
 

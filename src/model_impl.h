@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,9 +31,16 @@ struct Model::Impl {
   // drops the cached prompt format and fingerprint.
   void invalidate();
 
+  // A hash of the config, prompt config, tokenizer and the transformer's weights; a model
+  // loaded in a lower-precision dtype keeps the hash of its checkpoint's float32 values
+  // (fingerprint_checkpoint: the float32 values of every parameter, by name), so indexes
+  // built with float32 accept it.
   std::string fingerprint() const;
+  void fingerprint_checkpoint(const std::map<std::string, at::Tensor>& float32_weights);
 
  private:
+  std::string hash(const std::map<std::string, at::Tensor>& weights) const;
+
   mutable std::mutex mutex_;
   mutable std::optional<PromptFormat> prompt_;
   mutable std::string fingerprint_;

@@ -85,6 +85,13 @@ TEST(Precision, Bfloat16KeepsActivationsAndEmbeddingsInFloat32) {
   EXPECT_TRUE(out.hidden.isfinite().all().item<bool>());
 }
 
+TEST(Precision, Bfloat16LoadKeepsTheCheckpointsFingerprint) {
+  const std::string dir = demo_model_dir();
+  if (dir.empty()) GTEST_SKIP();
+  // Indexes check the fingerprint: one built in float32 must accept the same model in bfloat16.
+  EXPECT_EQ(load(dir, "float32").fingerprint(), load(dir, "bfloat16").fingerprint());
+}
+
 TEST(Precision, Bfloat16DirectEmbeddingsMatchFloat32) {
   const std::string dir = demo_model_dir();
   if (dir.empty()) GTEST_SKIP();

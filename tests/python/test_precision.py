@@ -21,3 +21,17 @@ def test_bfloat16_embeddings_are_float32_rows_close_to_float32(lrem_model_dir):
 def test_float16_on_the_cpu_is_a_value_error_naming_bfloat16(stories_dir):
     with pytest.raises(ValueError, match="bfloat16"):
         lrem.Model.load(str(stories_dir), dtype="float16")
+
+
+def test_an_index_built_in_float32_serves_a_bfloat16_model(lrem_model_dir, tmp_path):
+    items = lrem.ItemStore([{"id": 10 + i, "title": t} for i, t in enumerate(TITLES)])
+    fp32 = lrem.Embedder(lrem.Model.load(str(lrem_model_dir), num_threads=1))
+    lrem.save_index(lrem.build_index(fp32, items, factory="Flat"), items, str(tmp_path / "index"))
+    # The model is identified by its checkpoint, so the index accepts the bfloat16 load.
+    scores = {}
+    for dtype in ("float32", "bfloat16"):
+        retriever = lrem.Retriever.open(str(lrem_model_dir), str(tmp_path / "index"), dtype=dtype, num_threads=1)
+        scores[dtype] = {h.id: h.score for h in retriever.search(TITLES[1], k=len(TITLES), mode="direct").hits}
+    assert scores["bfloat16"].keys() == scores["float32"].keys() == {10, 11, 12}
+    for item, score in scores["float32"].items():
+        assert abs(scores["bfloat16"][item] - score) < 1e-2
