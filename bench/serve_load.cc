@@ -2,7 +2,7 @@
 //
 //   bench_serve_load --lrem build/bin/lrem --model DIR --index DIR --queries queries_test.jsonl
 //       [--label demo] [--clients 1,4,16] [--modes reason,direct] [--endpoints search,embed]
-//       [--batches 1] [--traffic distinct|zipf] [--requests 400] [--seconds 20]
+//       [--batches 1] [--in-flight 4,16] [--traffic distinct|zipf] [--requests 400] [--seconds 20]
 //       [--threads 1] [--http-threads N] [--k 10]
 //
 // Every cell (endpoint, mode, clients, batch) starts its own `lrem serve --port 0` (the banner
@@ -18,8 +18,10 @@
 // its chain of thought. `zipf` draws queries with probability proportional to 1/rank, the
 // repeats a real query stream has; the record says what share of requests repeated an
 // earlier query. `batches` > 1 sends that many queries per request (`queries` / `texts`
-// arrays), which the server embeds together: one client with batch b against b clients with
-// batch 1 bounds what micro-batching concurrent requests inside the server could gain.
+// arrays), which the server embeds together. `--in-flight q` replaces `--clients`: for each
+// batch b dividing q it runs q / b clients, so q queries are in flight in every cell and the
+// batched and unbatched cells run back to back; q / b = 2 clients with batch b is what a
+// micro-batching queue feeding the server's 2 workers would do, so it bounds that lever.
 //
 // One JSON line per cell: throughput (queries/s and requests/s), request latency p50/p99,
 // the server's CPU use (cores busy), errors, the load average.
@@ -282,7 +284,8 @@ int main(int argc, char** argv) {
   return bench::run_main("bench_serve_load", [&] {
     const bench::Args args(argc, argv,
                            {"lrem", "model", "index", "queries", "label", "clients", "modes", "endpoints", "batches",
-                            "traffic", "requests", "seconds", "threads", "http-threads", "k", "startup-seconds"});
+                            "in-flight", "traffic", "requests", "seconds", "threads", "http-threads", "k",
+                            "startup-seconds"});
     const std::string lrem = args.required("lrem"), model = args.required("model"), index = args.required("index");
     const std::string label = args.str("label", "model"), traffic_kind = args.str("traffic", "distinct");
     const std::vector<std::string> queries = bench::read_jsonl_strings(args.required("queries"), "text");
@@ -297,13 +300,26 @@ int main(int argc, char** argv) {
       return out;
     };
 
+    // (clients, batch) cells: --clients x --batches, or --in-flight q split as q / b clients.
+    std::vector<std::pair<int64_t, int64_t>> cells;
+    for (const int64_t batch : args.integers("batches", {1})) {
+      for (const int64_t clients : args.integers("clients", {1, 4, 16})) cells.emplace_back(clients, batch);
+    }
+    if (!args.str("in-flight", "").empty()) {
+      cells.clear();
+      for (const int64_t q : args.integers("in-flight", {})) {
+        for (const int64_t batch : args.integers("batches", {1})) {
+          if (q % batch == 0) cells.emplace_back(q / batch, batch);
+        }
+      }
+    }
     for (const std::string& endpoint : list("endpoints", "search")) {
       if (endpoint != "search" && endpoint != "embed") {
         throw InvalidArgument("--endpoints takes search and/or embed, got '" + endpoint + "'");
       }
       for (const std::string& mode : list("modes", "reason,direct")) {
-        for (const int64_t batch : args.integers("batches", {1})) {
-          for (const int64_t clients : args.integers("clients", {1, 4, 16})) {
+        for (const auto& [clients, batch] : cells) {
+          {
             const Traffic traffic = make_traffic(queries, traffic_kind, requests, static_cast<int>(batch));
             std::vector<std::string> bodies;
             for (const auto& texts : traffic.requests) bodies.push_back(request_body(endpoint, mode, texts, k));

@@ -98,13 +98,15 @@ serve_index() {  # MODEL ITEMS OUT
   echo "$stamp" >"$3/built-from"
 }
 head -n 512 "$data/items.jsonl" >"$work/items-512.jsonl"
-for m in "$demo_label:$demo:$data/items.jsonl:300:20:search,embed" "0.1b:$work/m0.1b:$work/items-512.jsonl:100:15:search"; do
-  IFS=: read -r label dir items requests secs endpoints <<<"$m"
+# label:model:items:requests:seconds per cell:endpoints:batches for the micro-batching bound
+for m in "$demo_label:$demo:$data/items.jsonl:300:20:search,embed:1,2,8" \
+  "0.1b:$work/m0.1b:$work/items-512.jsonl:100:15:search:1,8"; do
+  IFS=: read -r label dir items requests secs endpoints batches <<<"$m"
   serve_index "$dir" "$items" "$work/serve-index-$label"
   load=("$bin/bench_serve_load" --lrem "$bin/lrem" --model "$dir" --index "$work/serve-index-$label" \
     --queries "$data/queries_test.jsonl" --label "$label" --requests "$requests" --seconds "$secs")
   run "serve-$label" "${load[@]}" --clients 1,4,16 --modes reason,direct --endpoints "$endpoints"
-  run "servebatch-$label" "${load[@]}" --clients 2 --batches 2,8 --modes reason,direct
+  run "servebatch-$label" "${load[@]}" --in-flight 4,16 --batches "$batches" --modes reason,direct
   run "servezipf-$label" "${load[@]}" --clients 4 --modes reason --traffic zipf
 done
 $py "$root/bench/report.py" --results "$results" --notes "$root/bench/levers.md" --out "$root/docs/BENCHMARKS.md"
