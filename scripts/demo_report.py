@@ -8,8 +8,8 @@
 
 A system is LABEL=bm25 or LABEL=MODEL_DIR[:extra lrem eval options]. Each system's metrics come
 from `lrem eval --json` (scored by lrem's evaluator) and are cached in --out by label, model
-fingerprint and options, so a second run only prints. The table shows HitRate@10 (the LREM
-paper's, i.e. recall@10) per category, "difficult" (the knowledge, synonym, alternative and
+fingerprint and options, so a second run only prints. A table shows one metric (--metric; default
+HitRate@10, the LREM paper's, i.e. recall@10) per category, "difficult" (the knowledge, synonym, alternative and
 negation queries together: the mean over those queries) and overall, and the ratio of each
 system's difficult score to the first system labelled --baseline. "CoT names type" is the share
 of knowledge queries whose chain of thought contains the name of the type they ask for (systems
@@ -28,6 +28,7 @@ import sys
 
 CATEGORIES = ("lexical", "knowledge", "synonym", "alternative", "negation")
 DIFFICULT = CATEGORIES[1:]
+METRICS = tuple(f"{m}@{k}" for m in ("HitRate", "Precision") for k in (1, 5, 10, 50)) + ("NDCG@10", "MRR")
 
 
 def parse_system(spec: str) -> tuple[str, str, list[str]]:
@@ -75,8 +76,7 @@ def cot_names_type(rankings_path: str, data: str, split: str) -> float | None:
     return sum(hits) / len(hits) if hits else None
 
 
-def summarise(result: dict, k: int) -> dict[str, float]:
-    metric = f"HitRate@{k}"
+def summarise(result: dict, metric: str) -> dict[str, float]:
     row = {c: result["groups"][c][metric] for c in CATEGORIES if c in result["groups"]}
     hard = [q[metric] for q in result["per_query"] if q["category"] in DIFFICULT]
     row["difficult"] = sum(hard) / len(hard)
@@ -135,7 +135,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", required=True, help="directory for the cached lrem eval JSON files")
     parser.add_argument("--system", action="append", required=True, help="LABEL=bm25 or LABEL=MODEL[:OPTIONS]")
     parser.add_argument("--baseline", default="Direct embedding", help="label the ratio column divides by")
-    parser.add_argument("-k", type=int, default=10, help="HitRate cut-off of the table (1, 5, 10 or 50)")
+    parser.add_argument("--metric", action="append", choices=METRICS,
+                        help="metric of a table; repeat for several tables (default HitRate@10)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--plot", help="write HitRate@K per category as a PNG here")
     args = parser.parse_args(argv)
@@ -151,10 +152,12 @@ def main(argv: list[str]) -> int:
             print(f"demo_report: {label}: `{' '.join(e.cmd)}` failed (exit {e.returncode})", file=sys.stderr)
             return 1
         cot_rates.append(cot_names_type(out.removesuffix(".json") + ".rankings.jsonl", args.data, args.split))
-    rows = [(label, {**summarise(result, args.k), "cot_names_type": rate})
-            for (label, result), rate in zip(results, cot_rates)]
-    print(f"HitRate@{args.k} on the {args.split} split ({results[0][1]['groups']['overall']['num_queries']} queries)")
-    print(table(rows, args.baseline, args.markdown))
+    for n, metric in enumerate(args.metric or ["HitRate@10"]):
+        rows = [(label, {**summarise(result, metric), "cot_names_type": rate})
+                for (label, result), rate in zip(results, cot_rates)]
+        num_queries = results[0][1]["groups"]["overall"]["num_queries"]
+        print(("\n" if n else "") + f"{metric} on the {args.split} split ({num_queries} queries)")
+        print(table(rows, args.baseline, args.markdown))
     if args.plot:
         plot(results, args.plot)
         print(f"plot: {args.plot}")
