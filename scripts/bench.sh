@@ -2,8 +2,8 @@
 # Runs lrem's benchmark suite and writes docs/BENCHMARKS.md (issue 5). One command:
 #
 #   bash scripts/bench.sh                 # about 15-25 minutes on 2 cores
-#   LREM_BENCH_FULL=1 bash scripts/bench.sh   # adds the 1M-vector FAISS runs (about 40 minutes
-#                                             # more on 2 quiet cores: HNSW construction)
+#   LREM_BENCH_FULL=1 bash scripts/bench.sh   # adds the 1M-vector FAISS runs (about 25 minutes
+#                                             # more on 2 busy cores, most of it HNSW construction)
 #   LREM_BENCH_DEMO_MODEL=path bash scripts/bench.sh  # a trained demo model instead of the
 #                                                      # random demo-sized stand-in
 #
