@@ -373,6 +373,11 @@ Embeddings Embedder::embed_items(const std::vector<std::string>& titles) const {
 
 int Embedder::dim() const { return static_cast<int>(impl_->dim); }
 const Model& Embedder::model() const { return impl_->model; }
+std::string Embedder::fingerprint() const {
+  // The default pooling keeps the bare model fingerprint, so existing indexes stay valid.
+  const std::string model = impl_->model.fingerprint();
+  return impl_->options.pooling == Pooling::Last ? model : model + "+pooling=" + to_string(impl_->options.pooling);
+}
 const EmbedderOptions& Embedder::options() const { return impl_->options; }
 CacheStats Embedder::cot_cache_stats() const { return impl_->cache.stats(); }
 void Embedder::clear_cot_cache() { impl_->cache.clear(); }

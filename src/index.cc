@@ -317,7 +317,8 @@ Index Index::load(const std::string& dir, const std::string& expected_fingerprin
   if (!expected_fingerprint.empty() && expected_fingerprint != state->model_fingerprint) {
     throw FormatError("index '" + dir + "' was built with model fingerprint '" + state->model_fingerprint +
                       "' but the current model is '" + expected_fingerprint +
-                      "'; re-embed the items with this model and rebuild the index");
+                      "' (a '+pooling=' suffix names a non-default pooling); re-embed the items with this "
+                      "model and pooling and rebuild the index");
   }
   if (expected_dim > 0 && expected_dim != state->dim) {
     throw FormatError("index '" + dir + "' holds " + std::to_string(state->dim) + "-dimensional vectors but " +

@@ -26,10 +26,11 @@ Retriever::Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore 
   if (m.index->dim() != m.embedder.dim())
     throw InvalidArgument("the index has dimension " + std::to_string(m.index->dim()) + " but the embedder produces " +
                           std::to_string(m.embedder.dim()) + "; rebuild the index with this model and output_dim");
-  const std::string fingerprint = m.embedder.model().fingerprint();
+  const std::string fingerprint = m.embedder.fingerprint();
   if (!m.index->model_fingerprint().empty() && m.index->model_fingerprint() != fingerprint)
-    throw FormatError("the index was built with model " + m.index->model_fingerprint() + " but this model is " +
-                      fingerprint + "; rebuild the index with `lrem index build`");
+    throw FormatError("the index was built for embeddings " + m.index->model_fingerprint() + " but this embedder makes " +
+                      fingerprint + " (model fingerprint, plus the pooling if not the default); rebuild the index "
+                      "with `lrem index build` and the same model and pooling");
   if (m.index->size() == 0) throw InvalidArgument("the index is empty: build it from a non-empty catalogue");
 }
 
@@ -37,7 +38,7 @@ Retriever Retriever::open(const std::string& model_dir, const std::string& index
                           const EmbedderOptions& options, const LoadOptions& load) {
   Model model = Model::load(model_dir, load);
   Embedder embedder(model, options);
-  Index index = Index::load(index_dir, model.fingerprint(), embedder.dim());
+  Index index = Index::load(index_dir, embedder.fingerprint(), embedder.dim());
   const std::string items_file = items_path.empty() ? (std::filesystem::path(index_dir) / kItemsFile).string() : items_path;
   return Retriever(std::move(embedder), std::move(index), ItemStore::load(items_file));
 }
@@ -87,7 +88,7 @@ Index build_index(const Embedder& embedder, const ItemStore& items, const std::s
   if (items.empty()) throw InvalidArgument("cannot build an index from an empty catalogue");
   Embeddings e = embedder.embed_items(items.titles());
   Index index(embedder.dim(), factory);
-  index.set_model_fingerprint(embedder.model().fingerprint());
+  index.set_model_fingerprint(embedder.fingerprint());
   index.train(e.data.data(), e.rows, /*normalized=*/true);
   std::vector<int64_t> ids = items.ids();
   index.add(e.data.data(), ids.data(), e.rows, /*normalized=*/true);

@@ -231,6 +231,14 @@ TEST(Retriever, RefusesAnIndexFromAnotherModel) {
   ItemStore items({{1, "Red Kettle", "{}"}});
   Index index = build_index(Embedder(other), items);
   EXPECT_THROW(Retriever(Embedder(m), std::move(index), items), FormatError);
+  // The same model pooled another way is another embedding space.
+  EmbedderOptions mean;
+  mean.pooling = Pooling::Mean;
+  EXPECT_EQ(Embedder(m).fingerprint(), m.fingerprint());  // indexes saved before stay valid
+  EXPECT_NE(Embedder(m, mean).fingerprint(), m.fingerprint());
+  EXPECT_THROW(Retriever(Embedder(m, mean), build_index(Embedder(m), items), items), FormatError);
+  EXPECT_THROW(Retriever(Embedder(m), build_index(Embedder(m, mean), items), items), FormatError);
+  EXPECT_NO_THROW(Retriever(Embedder(m, mean), build_index(Embedder(m, mean), items), items));
   EXPECT_THROW(build_index(Embedder(m), ItemStore()), InvalidArgument);
 }
 

@@ -89,6 +89,10 @@ class Embedder {
   Embeddings embed_queries_with_cots(const std::vector<std::string>& queries, const std::vector<std::string>& cots) const;
 
   int dim() const;  // output dimension
+  // Names the embedding space: the model's fingerprint, plus the pooling when it is not the
+  // default `<emb>` state. Indexes record it, so vectors pooled one way are never searched with
+  // queries pooled another way (output_dim is caught by dim()).
+  std::string fingerprint() const;
   const Model& model() const;
   const EmbedderOptions& options() const;
   CacheStats cot_cache_stats() const;

@@ -128,6 +128,9 @@ directly (``title <emb>``). Rows are L2-normalised float32.
       .def_property_readonly("dim", &Embedder::dim)
       .def_property_readonly("pooling", [](const Embedder& self) { return to_string(self.options().pooling); })
       .def_property_readonly("model", &Embedder::model)
+      .def_property_readonly("fingerprint", &Embedder::fingerprint,
+                             "Names the embedding space (model fingerprint, plus the pooling if not the "
+                             "default); indexes record it and refuse another")
       .def_property_readonly("cot_cache_stats", &Embedder::cot_cache_stats)
       .def("clear_cot_cache", &Embedder::clear_cot_cache)
       .def("__repr__", [](const Embedder& self) { return "Embedder(dim=" + std::to_string(self.dim()) + ")"; });

@@ -60,7 +60,7 @@ void add_curate(CLI::App& app) {
       if (a.common.model.empty()) throw InvalidArgument("--baseline direct needs --model");
       Embedder embedder = a.common.make_embedder();
       Index index = a.index.empty() ? build_index(embedder, items, "Flat")
-                                    : Index::load(a.index, embedder.model().fingerprint(), embedder.dim());
+                                    : Index::load(a.index, embedder.fingerprint(), embedder.dim());
       const Retriever retriever(embedder, std::move(index), items);
       result = curate_triplets(queries, qrels, items, teacher, DirectEmbeddingBaseline(retriever), a.options);
     } else {

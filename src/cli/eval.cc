@@ -88,7 +88,7 @@ void add_eval(CLI::App& app) {
       Embedder item_embedder = a.common.make_embedder();
       Embedder embedder(item_embedder.model(), a.common.embedder);
       auto open_index = [&] {
-        if (!a.index.empty()) return Index::load(a.index, embedder.model().fingerprint(), embedder.dim());
+        if (!a.index.empty()) return Index::load(a.index, embedder.fingerprint(), embedder.dim());
         if (!a.common.quiet) std::cerr << "lrem eval: embedding " << items.size() << " items (Flat index)\n";
         return build_index(item_embedder, items, "Flat");
       };
