@@ -2,7 +2,7 @@
 // memory (resident-set growth while building), QPS of a batched search, recall@10 against Flat.
 //
 //   bench_index [--sizes 100000,1000000] [--dims 768,128] [--queries 1000] [--queries-1m 200]
-//               [--intrinsic-dim 32] [--threads N]
+//               [--intrinsic-dim 32] [--hnsw-m 16] [--threads N]
 //
 // Data: real embedding sets are clustered and have a low intrinsic dimension (a few tens of
 // directions carry almost all the variance, whatever the ambient dim), and the difficulty of
@@ -95,7 +95,7 @@ Built build(const std::string& factory, const at::Tensor& data, const std::vecto
 
 int main(int argc, char** argv) {
   return bench::run_main("bench_index", [&] {
-    const bench::Args args(argc, argv, {"sizes", "dims", "queries", "queries-1m", "intrinsic-dim", "threads"});
+    const bench::Args args(argc, argv, {"sizes", "dims", "queries", "queries-1m", "intrinsic-dim", "hnsw-m", "threads"});
     // FAISS parallelises with OpenMP; lrem never changes that count, so set it here.
     omp_set_num_threads(static_cast<int>(args.integer("threads", std::thread::hardware_concurrency())));
     const int64_t intrinsic_dim = args.integer("intrinsic-dim", 32);
@@ -161,10 +161,10 @@ int main(int argc, char** argv) {
           }
         };
         {
-          // M = 16 links per node: with data of low intrinsic dimension it reaches high recall at
-          // a small efSearch, and it builds faster than M = 32 (the 1M-vector build dominates
-          // the run). efConstruction is FAISS's default (40): lrem::Index does not expose it.
-          Built hnsw = build("HNSW16", data, ids);
+          // M = 16 links per node by default: it builds faster than M = 32 (the 1M-vector build
+          // dominates the run). efConstruction is FAISS's default (40): lrem::Index does not
+          // expose it.
+          Built hnsw = build("HNSW" + std::to_string(args.integer("hnsw-m", 16)), data, ids);
           sweep(hnsw, "efSearch", {16, 32, 64, 128, 256}, [](Index& index, int ef) { index.set_ef_search(ef); });
         }
         // IVF,Flat scans full vectors, so its recall follows nprobe up to 1. PQ keeps one byte
