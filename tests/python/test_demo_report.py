@@ -1,0 +1,69 @@
+"""scripts/demo_report.py: its tables equal what `lrem eval` scored, one table per --metric."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPORT = os.path.join(ROOT, "scripts", "demo_report.py")
+DIFFICULT = {"knowledge", "synonym", "alternative", "negation"}
+
+if not os.path.isfile("/usr/share/wordnet/data.noun"):
+    pytest.skip("SKIPPED: WordNet 3.0 (Debian's wordnet-base) is needed to generate the benchmark",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "make_benchmark.py"), "--out", str(out),
+                    "--num-types", "60", "--num-items", "600", "--knowledge-repeats", "0"],
+                   check=True, capture_output=True, timeout=120)
+    return out
+
+
+def tables(text):
+    """{metric: {system: {column: cell}}} from the Markdown tables the report prints."""
+    out, metric, header = {}, None, None
+    for line in text.splitlines():
+        if " on the test split " in line:
+            metric, header = line.split(" on the ")[0], None
+            out[metric] = {}
+        elif line.startswith("| system"):
+            header = [c.strip() for c in line.strip("|").split("|")]
+        elif line.startswith("| ") and header:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            out[metric][cells[0]] = dict(zip(header, cells))
+    return out
+
+
+def test_one_table_per_metric_equal_to_lrem_eval(data, tmp_path, lrem_cli):
+    result = subprocess.run([sys.executable, REPORT, "--lrem", str(lrem_cli), "--data", str(data),
+                             "--out", str(tmp_path), "--system", "BM25=bm25", "--baseline", "BM25",
+                             "--metric", "HitRate@10", "--metric", "Precision@10", "--markdown"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    printed = tables(result.stdout)
+    assert list(printed) == ["HitRate@10", "Precision@10"]
+    (scored_path,) = [p for p in glob.glob(str(tmp_path / "*.json"))]
+    with open(scored_path, encoding="utf-8") as f:
+        scored = json.load(f)
+    for metric, rows in printed.items():
+        row = rows["BM25"]
+        assert float(row["overall"]) == pytest.approx(scored["groups"]["overall"][metric], abs=5e-4)
+        assert float(row["lexical"]) == pytest.approx(scored["groups"]["lexical"][metric], abs=5e-4)
+        hard = [q[metric] for q in scored["per_query"] if q["category"] in DIFFICULT]
+        assert float(row["difficult"]) == pytest.approx(sum(hard) / len(hard), abs=5e-4)
+        assert row["difficult / baseline"] == "1.00x"
+    # The two metrics really differ on this data: a table is not printed twice.
+    assert printed["HitRate@10"]["BM25"] != printed["Precision@10"]["BM25"]
+
+
+def test_unknown_metric_is_refused(data, tmp_path):
+    result = subprocess.run([sys.executable, REPORT, "--lrem", "lrem", "--data", str(data), "--out", str(tmp_path),
+                             "--system", "BM25=bm25", "--metric", "Recall@7"], capture_output=True, text=True)
+    assert result.returncode == 2 and "invalid choice: 'Recall@7'" in result.stderr
