@@ -79,6 +79,12 @@ class Report:
     def labels(self, prefix):
         return [n[len(prefix):] for n in self.runs if n.startswith(prefix)]
 
+    def subsections(self, prefix, gap=""):
+        """Yields (label, records) of every run named prefix + label, each after its heading and command."""
+        for label in self.labels(prefix):
+            self.add(f"\n### {label}\n" + self.command(prefix + label) + gap)
+            yield label, self.records(prefix + label)
+
 
 def machine(rep):
     m = one(rep.records("machine"), bench="machine")
@@ -100,11 +106,8 @@ def encode(rep):
     rep.add("## 2. Item encoding (`Embedder::embed_items`)\n\nMFU = useful FLOP/s (real tokens only; padding "
             "counts as waste) over the GEMM peak measured at the start of the same run. Titles are the "
             "benchmark catalogue's, tokenised by each model's tokenizer.\n")
-    for label in rep.labels("encode-"):
-        name = "encode-" + label
-        recs = rep.records(name)
+    for label, recs in rep.subsections("encode-"):
         ref = one(recs, bench="encode_reference")
-        rep.add(f"\n### {label}\n" + rep.command(name))
         if ref:
             rep.add(f"\n{ref.get('dtype', 'float32')} GEMM peak in this run: {fmt(ref['gemm_peak_gflops'])} "
                     f"GFLOP/s (the MFU reference); load average "
@@ -125,10 +128,7 @@ def query(rep):
     rep.add("## 3. Query embedding (`Embedder::embed_queries`), l = 16\n\nLatency at batch 1 with the CoT "
             "cache off (every query computed) and the prefix cache on, unless the variant says otherwise. "
             "Random weights rarely emit `</think>`, so reason mode runs the full 16 steps: the worst case.\n")
-    for label in rep.labels("query-"):
-        name = "query-" + label
-        recs = rep.records(name)
-        rep.add(f"\n### {label}\n" + rep.command(name))
+    for label, recs in rep.subsections("query-"):
         ref = one(recs, bench="query_reference")
         if ref:
             rep.add(f"\nRead bandwidth in this run: {fmt(ref['read_bandwidth_gbs'])} GB/s; load average "
@@ -152,7 +152,7 @@ def query(rep):
                 rep.targets.append([f"Reason/direct latency, single query ({label}), cache miss", "<= 3.3x",
                                     f"{ratio:.1f}x", verdict(ratio <= 3.3)])
                 if hit:
-                    rep.targets.append([f"... with the CoT cache", "<= 3.3x",
+                    rep.targets.append(["... with the CoT cache", "<= 3.3x",
                                         f"hit rate >= {100 * max(need, 0):.0f}% needed", "depends on traffic"])
         thr = pick(recs, bench="query_throughput")
         rows = []
@@ -181,12 +181,9 @@ def pytorch(rep):
             "Its embeddings are checked against lrem's float32 ones (minimum cosine over the first rows). "
             "A `-bf16` label runs lrem with `dtype=bfloat16` and is compared with PyTorch in float32 and with "
             "PyTorch cast by `.to(torch.bfloat16)`, which a user could do as well.\n")
-    for label in rep.labels("pytorch-"):
-        name = "pytorch-" + label
-        py = rep.records(name)
+    for label, py in rep.subsections("pytorch-"):
         ours_enc = pick(rep.records("encode-" + label), bench="encode")
         ours_q = rep.records("query-" + label)
-        rep.add(f"\n### {label}\n" + rep.command(name))
         check = one(py, bench="pytorch_check")
         if check:
             cos = check["min_cosine_to_lrem"]
@@ -281,10 +278,8 @@ def serve(rep):
             "of thought. Latency is the client's, connect to last byte; `cores busy` is the server's CPU time over "
             "the wall time (2 = both cores), and queries per CPU-second (throughput over cores busy) is the "
             "server's efficiency, which holds better than throughput when other jobs take a share of the cores.\n")
-    for label in rep.labels("serve-"):
-        name = "serve-" + label
-        recs = pick(rep.records(name), bench="serve")
-        rep.add(f"\n### {label}\n" + rep.command(name) + "\n")
+    for label, recs in rep.subsections("serve-", gap="\n"):
+        recs = pick(recs, bench="serve")
         rep.add(table(["endpoint", "mode", "clients", "queries/s", "p50 ms", "p99 ms", "requests", "cores busy",
                        "queries per CPU-s", "load average"],
                       [[r["endpoint"], r["mode"], r["clients"], fmt(r["queries_per_s"]), fmt(r["p50_ms"]),
@@ -345,10 +340,8 @@ def train(rep):
             "tokenisation and checkpoints excluded); MFU at 6 FLOPs per parameter and token. Pretraining uses "
             "the model's architecture and tokenizer with packed 128-token blocks; stage 1 counts each triplet's "
             "query prompt, CoT, closing tokens and item.\n")
-    for label in rep.labels("train-"):
-        name = "train-" + label
-        recs = pick(rep.records(name), bench="train")
-        rep.add(f"\n### {label}\n" + rep.command(name) + "\n")
+    for label, recs in rep.subsections("train-", gap="\n"):
+        recs = pick(recs, bench="train")
         rep.add(table(["stage", "parameters", "tokens/step", "steps timed", "tokens/s", "MFU"],
                       [[r["stage"], f"{r['parameters'] / 1e6:.1f}M", fmt(r["tokens_per_step"], 0), r["steps_timed"],
                         fmt(r["tokens_per_s"], 0), f"{100 * r['mfu']:.0f}%"] for r in recs]))
