@@ -253,12 +253,7 @@ PretrainConfig tiny_run(const std::string& dir, const std::string& corpus) {
   c.output_dir = dir;
   c.corpus = corpus;
   c.tokenizer = fixture("stories260K");
-  c.model.hidden_size = 32;
-  c.model.intermediate_size = 64;
-  c.model.num_hidden_layers = 2;
-  c.model.num_attention_heads = 4;
-  c.model.num_key_value_heads = 2;
-  c.model.max_position_embeddings = 64;
+  c.model = testing::tiny_training_architecture();
   c.seq_len = 16;
   c.batch_size = 4;
   c.max_steps = 24;

@@ -6,6 +6,8 @@
 #include <random>
 #include <system_error>
 
+#include "lrem/train.h"
+
 namespace fs = std::filesystem;
 
 namespace lrem::testing {
@@ -21,6 +23,17 @@ std::string fixture(const std::string& name) {
   std::cerr << "\n*** SKIP: fixture '" << name << "' not found at " << p
             << " (set LREM_FIXTURES_DIR to the directory holding it) ***\n\n";
   return "";
+}
+
+ModelConfig tiny_training_architecture() {
+  ModelConfig c = PretrainConfig::small_model();
+  c.hidden_size = 32;
+  c.intermediate_size = 64;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.max_position_embeddings = 64;
+  return c;
 }
 
 Model small_lrem_model(const std::string& tokenizer_dir, uint64_t seed, const std::string& query_template,

@@ -22,6 +22,11 @@ std::string fixture(const std::string& name);
 Model small_lrem_model(const std::string& tokenizer_dir, uint64_t seed = 7,
                        const std::string& query_template = "search query: {query} ->", int max_cot_tokens = 16);
 
+// The architecture of the tiny models the training tests pretrain from scratch: the
+// pretraining default (PretrainConfig::small_model()) shrunk to hidden 32, 2 layers, 4 heads
+// over 2 KV heads and 64 positions, so a run takes seconds on one thread.
+ModelConfig tiny_training_architecture();
+
 // A fresh, empty directory under the system temp dir, removed when the object dies.
 class TempDir {
  public:

@@ -54,12 +54,7 @@ PretrainConfig tiny_pretrain(const std::string& corpus, const std::string& outpu
   c.output_dir = output_dir;
   c.corpus = corpus;
   c.vocab_size = 320;
-  c.model.hidden_size = 32;
-  c.model.intermediate_size = 64;
-  c.model.num_hidden_layers = 2;
-  c.model.num_attention_heads = 4;
-  c.model.num_key_value_heads = 2;
-  c.model.max_position_embeddings = 64;
+  c.model = testing::tiny_training_architecture();
   c.seq_len = 32;
   c.batch_size = 8;
   c.max_steps = steps;
