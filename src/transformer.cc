@@ -54,8 +54,8 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
 // matrix-vector product: OpenBLAS's GEMM packs the whole weight matrix first even for one
 // row, which made the 0.1B model's LM head 4.8x slower than GEMV, itself at the bandwidth
 // floor (docs/BENCHMARKS.md). bfloat16 GEMMs go to oneDNN, which has no such cost, while
-// at::mv in bfloat16 is a plain loop: the 0.1B LM head takes 3.0 ms through at::linear and
-// 7.4 ms through at::mv (bench/levers.md).
+// at::mv in bfloat16 is a plain loop: routing bf16 rows through it halved the 0.1B decode
+// step's speed (bench/levers.md).
 at::Tensor project(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {}) {
   if (x.numel() == x.size(-1) && x.scalar_type() == at::kFloat) {
     std::vector<int64_t> shape = x.sizes().vec();
