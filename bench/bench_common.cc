@@ -15,7 +15,7 @@
 
 #include "lrem/error.h"
 #include "lrem/runtime.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 
 namespace lrem::bench {
 

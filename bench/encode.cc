@@ -8,7 +8,7 @@
 
 #include "bench_common.h"
 #include "lrem/embedder.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 
 using namespace lrem;
 

@@ -13,9 +13,9 @@
 #include <numeric>
 
 #include "bench_common.h"
-#include "generation.h"
+#include "model/generation.h"
 #include "lrem/embedder.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 
 using namespace lrem;
 

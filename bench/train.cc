@@ -11,7 +11,7 @@
 #include "bench_common.h"
 #include "lrem/model.h"
 #include "lrem/train.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 
 using namespace lrem;
 

@@ -4,9 +4,9 @@
 //
 //   bench_workload --model DIR --items items.jsonl --queries queries.jsonl --out workload.json
 #include "bench_common.h"
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/embedder.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 
 using namespace lrem;
 

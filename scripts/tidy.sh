@@ -4,7 +4,7 @@
 # compile_commands.json of a configured build directory ($LREM_BUILD_DIR, default build/;
 # configured here if missing). Prints each finding and a summary; exits non-zero if any.
 #   scripts/tidy.sh                 # everything
-#   scripts/tidy.sh src/index.cc    # some files
+#   scripts/tidy.sh src/retrieval/index.cc    # some files
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LREM_BUILD_DIR:-$root/build}"

@@ -1,4 +1,4 @@
-#include "checkpoint.h"
+#include "model/checkpoint.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>

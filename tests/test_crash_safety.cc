@@ -23,8 +23,8 @@
 #include <thread>
 #include <vector>
 
-#include "checkpoint.h"
-#include "file_io.h"
+#include "model/checkpoint.h"
+#include "util/file_io.h"
 #include "lrem/dataset.h"
 #include "lrem/error.h"
 #include "lrem/index.h"

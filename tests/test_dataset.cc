@@ -5,10 +5,10 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
 #include "test_support.h"
-#include "utf8.h"
+#include "util/utf8.h"
 
 namespace lrem {
 namespace {

@@ -9,7 +9,7 @@
 #include "lrem/embedder.h"
 #include "lrem/error.h"
 #include "lrem/retriever.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 #include "test_support.h"
 
 namespace lrem {

@@ -6,7 +6,7 @@
 
 #include "lrem/embedder.h"
 #include "lrem/error.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 #include "test_support.h"
 
 namespace lrem {

@@ -1,4 +1,4 @@
-#include "generation.h"
+#include "model/generation.h"
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -8,7 +8,7 @@
 #include <chrono>
 #include <iostream>
 
-#include "checkpoint.h"
+#include "model/checkpoint.h"
 #include "lrem/error.h"
 #include "test_support.h"
 #include "tiny_llama.h"

@@ -5,12 +5,12 @@
 
 #include <string>
 
-#include "index_meta.h"
+#include "retrieval/index_meta.h"
 #include "lrem/config.h"
 #include "lrem/dataset.h"
 #include "lrem/error.h"
 #include "lrem/prompt.h"
-#include "server_request.h"
+#include "serve/server_request.h"
 
 namespace lrem {
 namespace {

@@ -13,9 +13,9 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
-#include "sha256.h"
+#include "util/sha256.h"
 #include "test_support.h"
 
 namespace lrem {

@@ -11,7 +11,7 @@
 #include "lrem/error.h"
 #include "lrem/retriever.h"
 #include "lrem/safetensors.h"
-#include "server_request.h"
+#include "serve/server_request.h"
 #include "test_support.h"
 
 namespace lrem {

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
 #include "test_support.h"
 

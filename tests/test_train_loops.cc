@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "model/checkpoint.h"
 #include "lrem/error.h"
 #include "lrem/model.h"
 #include "lrem/train.h"

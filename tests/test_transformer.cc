@@ -1,4 +1,4 @@
-#include "transformer.h"
+#include "model/transformer.h"
 
 #include <gtest/gtest.h>
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "lrem/config.h"
-#include "transformer.h"
+#include "model/transformer.h"
 
 namespace lrem::testing {
 

@@ -4,7 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/embedder_options.h"
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/curation.h"
 #include "lrem/error.h"
 

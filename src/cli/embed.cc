@@ -3,10 +3,10 @@
 
 #include "cli/commands.h"
 #include "cli/embedder_options.h"
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/dataset.h"
 #include "lrem/error.h"
-#include "npy.h"
+#include "util/npy.h"
 #include <nlohmann/json.hpp>
 
 namespace lrem::cli {

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/train.h"
 #include "train/metrics_log.h"
 

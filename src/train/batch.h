@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "transformer.h"
+#include "model/transformer.h"
 
 namespace lrem::train {
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <sstream>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/dataset.h"
 #include "lrem/error.h"
 

@@ -12,13 +12,13 @@
 
 #include <optional>
 
-#include "file_io.h"
-#include "generation.h"
+#include "util/file_io.h"
+#include "model/generation.h"
 #include "lrem/error.h"
 #include "lrem/model.h"
 #include "lrem/runtime.h"
 #include "lrem/train.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 #include "train/batch.h"
 #include "train/examples.h"
 #include "train/losses.h"

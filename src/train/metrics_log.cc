@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
 
 namespace lrem::train {

@@ -5,12 +5,12 @@
 #include <filesystem>
 #include <sstream>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
 #include "lrem/model.h"
 #include "lrem/runtime.h"
 #include "lrem/train.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 #include "train/batch.h"
 #include "train/losses.h"
 #include "train/trainer.h"

@@ -3,11 +3,11 @@
 // (and optional hard) negatives. Loss = lambda_sft * SFT + lambda_nce * InfoNCE.
 #include <ATen/ATen.h>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/model.h"
 #include "lrem/runtime.h"
 #include "lrem/train.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 #include "train/batch.h"
 #include "train/examples.h"
 #include "train/losses.h"

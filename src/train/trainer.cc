@@ -8,10 +8,10 @@
 #include <numeric>
 #include <random>
 
-#include "checkpoint.h"
-#include "file_io.h"
+#include "model/checkpoint.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 #include "train/losses.h"
 #include "train/metrics_log.h"
 #include "train/schedule.h"

@@ -2,7 +2,7 @@
 #include <cstdlib>
 
 #include "fuzz_support.h"
-#include "index_meta.h"
+#include "retrieval/index_meta.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lrem::fuzz::expect_value_or_lrem_error([&] {

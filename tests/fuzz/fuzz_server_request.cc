@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "fuzz_support.h"
-#include "server_request.h"
+#include "serve/server_request.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "transformer.h"
+#include "model/transformer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>
@@ -7,7 +7,7 @@
 #include <limits>
 #include <sstream>
 
-#include "checkpoint.h"
+#include "model/checkpoint.h"
 #include "lrem/error.h"
 
 namespace lrem {

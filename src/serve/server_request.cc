@@ -1,4 +1,4 @@
-#include "server_request.h"
+#include "serve/server_request.h"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-#include "generation.h"
+#include "model/generation.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
-#include "sentencepiece_library.h"
+#include "model/sentencepiece_library.h"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "sentencepiece_library.h"
+#include "model/sentencepiece_library.h"
 
 #include <dlfcn.h>
 
@@ -9,7 +9,7 @@
 #include <type_traits>
 
 #include "lrem/error.h"
-#include "sentencepiece/sp_c_api.h"
+#include "model/sentencepiece/sp_c_api.h"
 
 namespace lrem {
 

@@ -1,4 +1,4 @@
-#include "checkpoint.h"
+#include "model/checkpoint.h"
 
 #include <nlohmann/json.hpp>
 
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <set>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
 #include "lrem/safetensors.h"
 

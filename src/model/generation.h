@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "lrem/generation.h"
-#include "transformer.h"
+#include "model/transformer.h"
 
 namespace lrem {
 

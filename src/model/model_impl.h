@@ -10,7 +10,7 @@
 #include <string>
 
 #include "lrem/model.h"
-#include "transformer.h"
+#include "model/transformer.h"
 
 namespace lrem {
 

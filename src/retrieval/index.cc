@@ -18,10 +18,10 @@
 #include <shared_mutex>
 #include <unordered_set>
 
-#include "file_io.h"
-#include "index_meta.h"
+#include "util/file_io.h"
+#include "retrieval/index_meta.h"
 #include "lrem/error.h"
-#include "sha256.h"
+#include "util/sha256.h"
 
 namespace lrem {
 

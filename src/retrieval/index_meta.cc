@@ -1,4 +1,4 @@
-#include "index_meta.h"
+#include "retrieval/index_meta.h"
 
 #include <cstdint>
 #include <limits>

@@ -11,10 +11,10 @@
 #include <optional>
 #include <unordered_map>
 
-#include "generation.h"
+#include "model/generation.h"
 #include "lrem/error.h"
-#include "model_impl.h"
-#include "utf8.h"
+#include "model/model_impl.h"
+#include "util/utf8.h"
 
 namespace lrem {
 

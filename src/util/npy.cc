@@ -1,9 +1,9 @@
-#include "npy.h"
+#include "util/npy.h"
 
 #include <cstring>
 #include <regex>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
 
 namespace lrem {

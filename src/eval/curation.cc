@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
 
 namespace lrem {

@@ -5,7 +5,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
 
 namespace lrem {

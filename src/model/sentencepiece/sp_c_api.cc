@@ -1,7 +1,7 @@
 // liblrem_sp.so: SentencePiece behind a C interface (see sp_c_api.h for why).
 // Every entry point catches everything: an exception must never unwind into the other
 // linker namespace, whose libstdc++ is a different copy.
-#include "sentencepiece/sp_c_api.h"
+#include "model/sentencepiece/sp_c_api.h"
 
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>

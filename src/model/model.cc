@@ -8,12 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "checkpoint.h"
-#include "file_io.h"
-#include "generation.h"
+#include "model/checkpoint.h"
+#include "util/file_io.h"
+#include "model/generation.h"
 #include "lrem/error.h"
 #include "lrem/runtime.h"
-#include "model_impl.h"
+#include "model/model_impl.h"
 
 namespace fs = std::filesystem;
 

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <unordered_set>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
-#include "utf8.h"
+#include "util/utf8.h"
 
 namespace lrem {
 

@@ -13,7 +13,7 @@
 #include <limits>
 #include <set>
 
-#include "file_io.h"
+#include "util/file_io.h"
 #include "lrem/error.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__

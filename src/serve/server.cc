@@ -15,7 +15,7 @@
 
 #include "lrem/error.h"
 #include "lrem/retriever.h"
-#include "server_request.h"
+#include "serve/server_request.h"
 
 namespace lrem {
 
