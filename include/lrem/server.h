@@ -1,6 +1,6 @@
 // An HTTP JSON search service over a Retriever (the API is documented in docs/SERVING.md).
 //
-//   lrem::Retriever retriever = lrem::Retriever::open("model", "index");
+//   lrem::Retriever retriever = lrem::Retriever::open("index", lrem::Model::load("model"));
 //   lrem::ServerOptions options;
 //   options.port = 0;                                 // any free port
 //   lrem::Server server(retriever, options);

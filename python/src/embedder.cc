@@ -2,10 +2,9 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
-#include <cstdio>
-
 #include "bindings.h"
 #include "lrem/embedder.h"
+#include "util/progress.h"
 
 namespace lrem::python {
 
@@ -22,29 +21,7 @@ std::vector<std::string> as_texts(const py::object& texts) {
   return texts.cast<std::vector<std::string>>();
 }
 
-void print_progress(size_t done, size_t total) {
-  std::fprintf(stderr, "\r  embedded %zu/%zu%s", done, total, done == total ? "\n" : "");
-  std::fflush(stderr);
-}
-
 }  // namespace
-
-EmbedderOptions embedder_options(int batch_size, int max_cot_tokens, float temperature, int top_k, float top_p,
-                                 uint64_t seed, int output_dim, size_t cot_cache_capacity, bool prefix_cache,
-                                 bool show_progress) {
-  EmbedderOptions o;
-  o.batch_size = batch_size;
-  o.max_cot_tokens = max_cot_tokens;
-  o.temperature = temperature;
-  o.top_k = top_k;
-  o.top_p = top_p;
-  o.seed = seed;
-  o.output_dim = output_dim;
-  o.cot_cache_capacity = cot_cache_capacity;
-  o.prefix_cache = prefix_cache;
-  if (show_progress) o.progress = print_progress;
-  return o;
-}
 
 void bind_embedder(py::module_& m) {
   py::class_<CacheStats>(m, "CacheStats", "Counters of the embedder's CoT cache.")
@@ -72,9 +49,19 @@ directly (``title <emb>``). Rows are L2-normalised float32.
       .def(py::init([](const Model& model, int batch_size, int max_cot_tokens, float temperature, int top_k,
                        float top_p, uint64_t seed, int output_dim, size_t cot_cache_capacity, bool prefix_cache,
                        bool show_progress, const std::string& pooling) {
-             EmbedderOptions o = embedder_options(batch_size, max_cot_tokens, temperature, top_k, top_p, seed,
-                                                  output_dim, cot_cache_capacity, prefix_cache, show_progress);
+             // Python's one mapping of keywords to EmbedderOptions (Retriever.open forwards to it).
+             EmbedderOptions o;
+             o.batch_size = batch_size;
+             o.max_cot_tokens = max_cot_tokens;
+             o.temperature = temperature;
+             o.top_k = top_k;
+             o.top_p = top_p;
+             o.seed = seed;
+             o.output_dim = output_dim;
+             o.cot_cache_capacity = cot_cache_capacity;
+             o.prefix_cache = prefix_cache;
              o.pooling = parse_pooling(pooling);
+             if (show_progress) o.progress = progress_reporter("embedded");
              return Embedder(model, o);
            }),
            py::arg("model"), py::kw_only(), py::arg("batch_size") = 32, py::arg("max_cot_tokens") = 0,

@@ -5,13 +5,10 @@
 #include <filesystem>
 
 #include "bindings.h"
+#include "lrem/error.h"
 #include "lrem/retriever.h"
 
 namespace lrem::python {
-
-EmbedderOptions embedder_options(int batch_size, int max_cot_tokens, float temperature, int top_k, float top_p,
-                                 uint64_t seed, int output_dim, size_t cot_cache_capacity, bool prefix_cache,
-                                 bool show_progress);
 
 namespace {
 
@@ -58,21 +55,30 @@ Thread-safe: several Python threads may search at once (the GIL is released).
            "The retriever shares the embedder and the index with the caller: items added to the index later are found.")
       .def_static(
           "open",
-          [](const Path& model_dir, const Path& index_dir, const std::optional<Path>& items, int batch_size,
-             int max_cot_tokens, int output_dim, size_t cot_cache_capacity, int num_threads, const std::string& dtype) {
+          [](const py::object& model, const Path& index_dir, const std::optional<Path>& items, int num_threads,
+             const std::string& dtype, const py::kwargs& embedder_options) {
+            py::object embedder = model;
+            if (!py::isinstance<Embedder>(model)) {
+              py::object loaded = model;
+              if (!py::isinstance<Model>(model))
+                loaded = py::type::of<Model>().attr("load")(py::module_::import("os").attr("fspath")(model),
+                                                            py::arg("dtype") = dtype, py::arg("num_threads") = num_threads);
+              // lrem.Embedder's keywords are Python's one mapping to EmbedderOptions.
+              embedder = py::type::of<Embedder>()(loaded, **embedder_options);
+            } else if (!embedder_options.empty()) {
+              throw InvalidArgument("Retriever.open: embedder options apply when opening with a model; this "
+                                    "lrem.Embedder already has its own");
+            }
+            Embedder e = embedder.cast<Embedder>();
             py::gil_scoped_release release;
-            EmbedderOptions o =
-                embedder_options(batch_size, max_cot_tokens, 0.0f, 0, 1.0f, 0, output_dim, cot_cache_capacity, true, false);
-            LoadOptions load;
-            load.num_threads = num_threads;
-            load.dtype = dtype;
-            return Retriever::open(model_dir.string(), index_dir.string(), items ? items->string() : "", o, load);
+            return Retriever::open(index_dir.string(), std::move(e), items ? items->string() : "");
           },
-          py::arg("model_dir"), py::arg("index_dir"), py::kw_only(), py::arg("items") = py::none(),
-          py::arg("batch_size") = 32, py::arg("max_cot_tokens") = 0, py::arg("output_dim") = 0,
-          py::arg("cot_cache_capacity") = 4096, py::arg("num_threads") = 0, py::arg("dtype") = "float32",
-          "Open a model directory and an index directory (items default to <index_dir>/items.jsonl). "
-          "dtype: compute dtype as in Model.load.")
+          py::arg("model"), py::arg("index_dir"), py::kw_only(), py::arg("items") = py::none(),
+          py::arg("num_threads") = 0, py::arg("dtype") = "float32",
+          "Open an index directory (from save_index or `lrem index build`) for searching. model: a model "
+          "directory (loaded with num_threads and dtype as in Model.load), an lrem.Model or an lrem.Embedder. "
+          "Other keywords are lrem.Embedder's (batch_size, max_cot_tokens, pooling, output_dim, ...) and must "
+          "match how the index was built. items default to <index_dir>/items.jsonl.")
       .def(
           "search",
           [](const Retriever& self, const std::string& query, int k, const std::string& mode) {

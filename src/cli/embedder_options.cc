@@ -1,7 +1,6 @@
 #include "cli/embedder_options.h"
 
-#include <chrono>
-#include <cstdio>
+#include "util/progress.h"
 
 namespace lrem::cli {
 
@@ -23,20 +22,9 @@ void EmbedderArgs::add_to(CLI::App* cmd) {
   cmd->add_flag("--quiet", quiet, "No progress output");
 }
 
-std::function<void(size_t, size_t)> progress_printer() {
-  auto start = std::chrono::steady_clock::now();
-  return [start](size_t done, size_t total) {
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    double rate = secs > 0 ? done / secs : 0.0;
-    double eta = rate > 0 ? (total - done) / rate : 0.0;
-    std::fprintf(stderr, "\r  %zu/%zu (%.0f/s, ETA %.0fs)%s", done, total, rate, eta, done == total ? "\n" : "");
-    std::fflush(stderr);
-  };
-}
-
 Embedder EmbedderArgs::make_embedder() const {
   EmbedderOptions options = embedder;
-  if (!quiet) options.progress = progress_printer();
+  if (!quiet) options.progress = progress_reporter("embedded");
   return Embedder(Model::load(model, load), options);
 }
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -11,9 +10,6 @@
 #include "lrem/model.h"
 
 namespace lrem::cli {
-
-// "\r  done/total (rate/s, ETA)" on stderr, timed from its creation.
-std::function<void(size_t, size_t)> progress_printer();
 
 struct EmbedderArgs {
   std::string model;

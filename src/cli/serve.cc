@@ -54,8 +54,7 @@ void add_serve(CLI::App& app) {
     ShutdownSignals signals;
     EmbedderArgs embedder_args = args->common;
     embedder_args.quiet = true;  // per-request progress lines would drown the access log
-    Retriever retriever(embedder_args.make_embedder(), Index::load(args->index),
-                        ItemStore::load(args->items.empty() ? args->index + "/items.jsonl" : args->items));
+    const Retriever retriever = Retriever::open(args->index, embedder_args.make_embedder(), args->items);
     ServerOptions options = args->server;
     options.quiet = args->common.quiet;
     Server server(retriever, options);

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "eval/item_fields.h"
 #include "lrem/error.h"
 #include "util/file_io.h"
 #include "util/json_reader.h"
@@ -248,6 +249,7 @@ void ItemStore::add(Item item) {
   if (by_id_.count(item.id)) throw InvalidArgument("ItemStore: item id " + std::to_string(item.id) + " is already present");
   by_id_.emplace(item.id, items_.size());
   items_.push_back(std::move(item));
+  fields_.push_back(std::make_shared<const ItemFields>(ItemFields{std::move(extra)}));
 }
 
 const Item* ItemStore::find(int64_t id) const {
@@ -259,6 +261,12 @@ const Item& ItemStore::at(int64_t id) const {
   const Item* item = find(id);
   if (!item) throw InvalidArgument("ItemStore: no item with id " + std::to_string(id));
   return *item;
+}
+
+const ItemFields& ItemStore::fields(int64_t id) const {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) throw InvalidArgument("ItemStore: no item with id " + std::to_string(id));
+  return *fields_[it->second];
 }
 
 std::vector<int64_t> ItemStore::ids() const {

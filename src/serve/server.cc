@@ -15,6 +15,7 @@
 
 #include "lrem/error.h"
 #include "lrem/retriever.h"
+#include "retrieval/search_json.h"
 #include "serve/server_request.h"
 
 namespace lrem {
@@ -52,22 +53,6 @@ const Route* find_route(const std::string& path) {
   for (const Route& r : kRoutes)
     if (path == r.path) return &r;
   return nullptr;
-}
-
-json hit_json(const SearchHit& hit) {
-  json out{{"id", hit.id}, {"score", hit.score}, {"title", hit.title}};
-  // The item's own fields sit beside id/score/title; those three names keep their meaning.
-  const json extra = json::parse(hit.extra_json);
-  for (const auto& field : extra.items())
-    if (!out.contains(field.key())) out[field.key()] = field.value();
-  return out;
-}
-
-json response_json(const SearchResponse& r) {
-  json hits = json::array();
-  for (const SearchHit& h : r.hits) hits.push_back(hit_json(h));
-  return json{{"query", r.query}, {"mode", to_string(r.mode)}, {"cot", r.cot}, {"truncated", r.truncated},
-              {"hits", std::move(hits)}};
 }
 
 // Request paths are client-controlled; keep control bytes out of the log.
@@ -209,10 +194,10 @@ void Server::Impl::search(const httplib::Request& req, httplib::Response& res) c
   json out;
   if (request.batch) {
     json results = json::array();
-    for (const SearchResponse& r : found) results.push_back(response_json(r));
+    for (const SearchResponse& r : found) results.push_back(search_response_json(r, retriever.items()));
     out = json{{"results", std::move(results)}};
   } else {
-    out = response_json(found.front());
+    out = search_response_json(found.front(), retriever.items());
   }
   out["took_ms"] = millis_since(start);
   reply(res, 200, out);

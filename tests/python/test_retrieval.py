@@ -90,6 +90,22 @@ def test_saved_index_reopens_with_the_same_results(model, items, lrem_model_dir,
     assert [r.cot for r in before] == [r.cot for r in after]
 
 
+def test_open_takes_a_model_or_an_embedder_and_every_embedder_option(model, items, tmp_path):
+    mean = lrem.Embedder(model, pooling="mean")
+    lrem.save_index(lrem.build_index(mean, items), items, tmp_path / "mean_idx")
+    want = lrem.Retriever(mean, lrem.build_index(mean, items), items).search_many(QUERIES, k=3)
+    for opened in (lrem.Retriever.open(model, tmp_path / "mean_idx", pooling="mean"),
+                   lrem.Retriever.open(mean, tmp_path / "mean_idx")):
+        assert opened.embedder.pooling == "mean"
+        got = opened.search_many(QUERIES, k=3)
+        assert [[h.id for h in r.hits] for r in got] == [[h.id for h in r.hits] for r in want]
+    # the index records the pooling: opening it for last-token embeddings is refused
+    with pytest.raises(lrem.FormatError):
+        lrem.Retriever.open(model, tmp_path / "mean_idx")
+    with pytest.raises(lrem.InvalidArgument, match="embedder options"):
+        lrem.Retriever.open(mean, tmp_path / "mean_idx", pooling="mean")
+
+
 def test_bad_input_raises_clear_errors(model, items, stories_dir):
     emb = lrem.Embedder(model)
     with pytest.raises(lrem.InvalidArgument):
@@ -142,6 +158,9 @@ def test_cli_index_build_and_search_match_python(model, items, lrem_model_dir, l
     py = lrem.Retriever(emb, lrem.build_index(emb, items), items).search_many(QUERIES[:2], k=3)
     assert [[h["id"] for h in line["hits"]] for line in lines] == [[h.id for h in r.hits] for r in py]
     assert [line["cot"] for line in lines] == [r.cot for r in py]
+    # the HTTP /search shape: the item's own fields beside id, score and title
+    assert [[h["pos"] for h in line["hits"]] for line in lines] == [[h.fields["pos"] for h in r.hits] for r in py]
+    assert all("fields" not in h for line in lines for h in line["hits"])
     # embed writes a .npy that numpy reads back, equal to the Python embedding
     npy = tmp_path / "q.npy"
     emb_out = subprocess.run([lrem_cli, "embed", "--model", lrem_model_dir, "--text", QUERIES[0], "--mode", "direct",
