@@ -52,6 +52,7 @@ void bind_model(py::module_& m) {
       .def_readonly("token_ids", &Generation::token_ids)
       .def_readonly("text", &Generation::text)
       .def_readonly("finish_reason", &Generation::finish_reason)
+      .def("__str__", [](const Generation& g) { return g.text; })
       .def("__repr__", [](const Generation& g) { return "Generation(text=" + py::repr(py::str(g.text)).cast<std::string>() + ")"; });
 
   py::class_<Model>(m, "Model", R"doc(A loaded decoder-only LLM (Llama family) with its tokenizer.
@@ -59,7 +60,7 @@ void bind_model(py::module_& m) {
 Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model)::
 
     m = lrem.Model.load("path/to/model")
-    print(m.generate("Once upon a time", max_new_tokens=50))
+    print(m.generate("Once upon a time", max_new_tokens=50).text)
 )doc")
       .def_static(
           "load",
@@ -85,11 +86,12 @@ Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model):
              float top_p, uint64_t seed, const std::vector<int>& stop_ids, bool stop_at_eos) {
             auto o = generation_options(max_new_tokens, temperature, top_k, top_p, seed, stop_ids, stop_at_eos);
             py::gil_scoped_release release;
-            return self.generate(prompt, o).text;
+            return self.generate(prompt, o);
           },
           py::arg("prompt"), py::kw_only(), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,
           py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 0, py::arg("stop_ids") = std::vector<int>{}, py::arg("stop_at_eos") = true,
-          "Continue `prompt` and return the new text. temperature=0 is greedy.")
+          "Continue `prompt`; returns a Generation (text, token ids, finish_reason) like generate_batch. "
+          "temperature=0 is greedy.")
       .def(
           "generate_batch",
           [](const Model& self, const std::vector<std::string>& prompts, int max_new_tokens, float temperature,

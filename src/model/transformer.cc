@@ -141,19 +141,6 @@ Transformer::Transformer(ModelConfig config, const at::TensorOptions& options)
   rope_sin_ = freqs.sin().to(options_.device());
 }
 
-std::vector<std::string> Transformer::expected_parameter_names() const {
-  std::vector<std::string> names;
-  for (const auto& [name, shape] : llama_parameter_shapes(config_)) names.push_back(name);
-  return names;
-}
-
-std::vector<int64_t> Transformer::expected_shape(const std::string& name) const {
-  const auto shapes = llama_parameter_shapes(config_);
-  const auto it = shapes.find(name);
-  if (it == shapes.end()) throw InvalidArgument("'" + name + "' is not a parameter of this Llama-family model");
-  return it->second;
-}
-
 void Transformer::bind() {
   auto get = [&](const std::string& name) {
     const auto it = params_.find(name);

@@ -62,8 +62,6 @@ class Transformer {
   // ..., "lm_head.weight" only when untied). Tensors share storage with the model. Empty until
   // init_random() or load_parameters(); forward() refuses to run before.
   const std::map<std::string, at::Tensor>& parameters() const { return params_; }
-  std::vector<std::string> expected_parameter_names() const;
-  std::vector<int64_t> expected_shape(const std::string& name) const;
   // Replaces every parameter; throws FormatError naming any missing, unexpected or
   // mis-shaped tensor (validate_parameters in checkpoint.h). Tensors are converted to this
   // model's dtype/device.

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "model/generation.h"
+#include "model/padding.h"
 #include "lrem/error.h"
 #include "model/model_impl.h"
 #include "util/utf8.h"
@@ -32,7 +33,6 @@ namespace {
 struct CachedQuery {
   std::string cot;
   std::vector<float> embedding;
-  bool truncated = false;
 };
 
 // A bounded LRU map from query key to result. Its own lock keeps Embedder const-callable
@@ -137,27 +137,12 @@ struct Embedder::Impl {
   // One forward pass over whole sequences (no cache), pooled as the options say: [n, hidden].
   at::Tensor pooled_forward(const std::vector<std::vector<int>>& seqs) const {
     const Transformer& tf = model.impl().transformer;
-    const int64_t n = static_cast<int64_t>(seqs.size());
-    int64_t len = 0;
-    for (const auto& s : seqs) len = std::max(len, static_cast<int64_t>(s.size()));
     // Left padding puts every <emb> in the last column.
-    at::Tensor ids = at::zeros({n, len}, at::kLong);
-    at::Tensor mask = at::zeros({n, len}, at::kLong);
-    auto ids_a = ids.accessor<int64_t, 2>();
-    auto mask_a = mask.accessor<int64_t, 2>();
-    for (int64_t r = 0; r < n; ++r) {
-      const auto& s = seqs[r];
-      const int64_t pad = len - static_cast<int64_t>(s.size());
-      for (size_t t = 0; t < s.size(); ++t) {
-        ids_a[r][pad + t] = s[t];
-        mask_a[r][pad + t] = 1;
-      }
-    }
-    at::Tensor positions = (mask.cumsum(1) - 1).clamp_min(0);
+    const PaddedRows batch = pad_rows(seqs, PadSide::Left);
     auto device = tf.options().device();
-    mask = mask.to(device);
-    at::Tensor hidden = tf.forward(ids.to(device), positions.to(device), mask, nullptr, false).hidden;
-    if (options.pooling == Pooling::Last) return hidden.select(1, len - 1);
+    const at::Tensor mask = batch.mask.to(device);
+    at::Tensor hidden = tf.forward(batch.ids.to(device), batch.positions.to(device), mask, nullptr, false).hidden;
+    if (options.pooling == Pooling::Last) return hidden.select(1, hidden.size(1) - 1);
     at::Tensor weights = mask.unsqueeze(2).to(hidden.scalar_type());
     return (hidden * weights).sum(1) / weights.sum(1);
   }
@@ -312,7 +297,7 @@ Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, Quer
   m.embed_query_rows(bodies, tails, rows, out);
   for (size_t j = 0; j < keys.size(); ++j) {
     size_t i = rows[j];
-    m.cache.put(keys[j], {out.cots[i], std::vector<float>(out.row(i), out.row(i) + m.dim), out.truncated[i]});
+    m.cache.put(keys[j], {out.cots[i], std::vector<float>(out.row(i), out.row(i) + m.dim)});
   }
   return out;
 }
