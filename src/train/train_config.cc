@@ -36,6 +36,20 @@ void read_common(JsonFields& f, TrainingConfig& c) {
   f.read("master_port", c.master_port);
 }
 
+// A config of type C: the fields every stage shares, then the stage's own (read_own), then
+// any other field is refused and the values are validated.
+template <class C, class ReadOwn>
+C parse_config(const std::string& text, const std::string& source, ReadOwn read_own) {
+  const JsonDocument document(text, source);
+  JsonFields f(document.object());
+  C c;
+  read_common(f, c);
+  read_own(f, c);
+  f.reject_unknown();
+  c.validate(source);
+  return c;
+}
+
 [[noreturn]] void bad(const std::string& source, const std::string& field, const std::string& problem) {
   throw InvalidArgument(source + ": field '" + field + "' " + problem);
 }
@@ -77,27 +91,22 @@ ModelConfig PretrainConfig::small_model() {
 }
 
 PretrainConfig PretrainConfig::from_json(const std::string& text, const std::string& source) {
-  const JsonDocument document(text, source);
-  JsonFields f(document.object());
-  PretrainConfig c;
-  read_common(f, c);
-  f.read("corpus", c.corpus);
-  f.read("tokenizer", c.tokenizer);
-  f.read("vocab_size", c.vocab_size);
-  f.read("tokenizer_type", c.tokenizer_type);
-  f.read("seq_len", c.seq_len);
-  if (std::optional<JsonValue> model = f.find("model"); model && !model->is_null()) {
-    if (!model->is_object()) model->expected("an object of model architecture fields");
-    // Unspecified architecture fields keep small_model()'s values; the vocabulary is the
-    // tokenizer's, known only once it exists, so any value will do here.
-    Json merged = Json::parse(small_model().to_json());
-    merged.merge_patch(model->raw());
-    if (!model->has("vocab_size")) merged["vocab_size"] = std::max<int64_t>(c.vocab_size + 3, 3);
-    c.model = ModelConfig::from_json(merged.dump(), model->where());
-  }
-  f.reject_unknown();
-  c.validate(source);
-  return c;
+  return parse_config<PretrainConfig>(text, source, [](JsonFields& f, PretrainConfig& c) {
+    f.read("corpus", c.corpus);
+    f.read("tokenizer", c.tokenizer);
+    f.read("vocab_size", c.vocab_size);
+    f.read("tokenizer_type", c.tokenizer_type);
+    f.read("seq_len", c.seq_len);
+    if (std::optional<JsonValue> model = f.find("model"); model && !model->is_null()) {
+      if (!model->is_object()) model->expected("an object of model architecture fields");
+      // Unspecified architecture fields keep small_model()'s values; the vocabulary is the
+      // tokenizer's, known only once it exists, so any value will do here.
+      Json merged = Json::parse(small_model().to_json());
+      merged.merge_patch(model->raw());
+      if (!model->has("vocab_size")) merged["vocab_size"] = std::max<int64_t>(c.vocab_size + 3, 3);
+      c.model = ModelConfig::from_json(merged.dump(), model->where());
+    }
+  });
 }
 
 void PretrainConfig::validate(const std::string& source) const {
@@ -112,20 +121,15 @@ void PretrainConfig::validate(const std::string& source) const {
 }
 
 SftConfig SftConfig::from_json(const std::string& text, const std::string& source) {
-  const JsonDocument document(text, source);
-  JsonFields f(document.object());
-  SftConfig c;
-  read_common(f, c);
-  f.read("model", c.model);
-  f.read("data", c.data);
-  f.read("catalogue", c.catalogue);
-  f.read("lambda_sft", c.lambda_sft);
-  f.read("lambda_nce", c.lambda_nce);
-  f.read("tau", c.tau);
-  f.read("max_hard_negatives", c.max_hard_negatives);
-  f.reject_unknown();
-  c.validate(source);
-  return c;
+  return parse_config<SftConfig>(text, source, [](JsonFields& f, SftConfig& c) {
+    f.read("model", c.model);
+    f.read("data", c.data);
+    f.read("catalogue", c.catalogue);
+    f.read("lambda_sft", c.lambda_sft);
+    f.read("lambda_nce", c.lambda_nce);
+    f.read("tau", c.tau);
+    f.read("max_hard_negatives", c.max_hard_negatives);
+  });
 }
 
 void SftConfig::validate(const std::string& source) const {
@@ -141,31 +145,26 @@ void SftConfig::validate(const std::string& source) const {
 }
 
 GrpoConfig GrpoConfig::from_json(const std::string& text, const std::string& source) {
-  const JsonDocument document(text, source);
-  JsonFields f(document.object());
-  GrpoConfig c;
-  read_common(f, c);
-  f.read("model", c.model);
-  f.read("data", c.data);
-  f.read("catalogue", c.catalogue);
-  f.read("group_size", c.group_size);
-  f.read("temperature", c.temperature);
-  f.read("top_k", c.top_k);
-  f.read("top_p", c.top_p);
-  f.read("max_cot_tokens", c.max_cot_tokens);
-  f.read("max_sample_tokens", c.max_sample_tokens);
-  f.read("reward_format", c.reward_format);
-  f.read("reward_length", c.reward_length);
-  f.read("reward_accuracy", c.reward_accuracy);
-  f.read("clip_epsilon", c.clip_epsilon);
-  f.read("lambda_grpo", c.lambda_grpo);
-  f.read("lambda_nce", c.lambda_nce);
-  f.read("tau", c.tau);
-  f.read("kl_coef", c.kl_coef);
-  f.read("reference_model", c.reference_model);
-  f.reject_unknown();
-  c.validate(source);
-  return c;
+  return parse_config<GrpoConfig>(text, source, [](JsonFields& f, GrpoConfig& c) {
+    f.read("model", c.model);
+    f.read("data", c.data);
+    f.read("catalogue", c.catalogue);
+    f.read("group_size", c.group_size);
+    f.read("temperature", c.temperature);
+    f.read("top_k", c.top_k);
+    f.read("top_p", c.top_p);
+    f.read("max_cot_tokens", c.max_cot_tokens);
+    f.read("max_sample_tokens", c.max_sample_tokens);
+    f.read("reward_format", c.reward_format);
+    f.read("reward_length", c.reward_length);
+    f.read("reward_accuracy", c.reward_accuracy);
+    f.read("clip_epsilon", c.clip_epsilon);
+    f.read("lambda_grpo", c.lambda_grpo);
+    f.read("lambda_nce", c.lambda_nce);
+    f.read("tau", c.tau);
+    f.read("kl_coef", c.kl_coef);
+    f.read("reference_model", c.reference_model);
+  });
 }
 
 void GrpoConfig::validate(const std::string& source) const {
