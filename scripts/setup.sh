@@ -10,7 +10,7 @@ PACKAGES=(
   libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   wordnet-base
-  libgloo-dev python3-matplotlib
+  libgloo-dev python3-matplotlib python3-nbclient python3-ipykernel
   clang libclang-rt-14-dev clang-tidy
 )
 
