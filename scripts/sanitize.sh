@@ -3,7 +3,7 @@
 # UndefinedBehaviorSanitizer (gcc) into $LREM_ASAN_DIR (default build-asan/) and runs ctest.
 # Any sanitizer report fails the run (halt_on_error, -fno-sanitize-recover). Suppressions
 # for third-party code live in tests/sanitizers/ and are explained there and in
-# docs/RELIABILITY.md. Extra arguments go to ctest (e.g. -R test_index).
+# docs/RELIABILITY.md. Extra arguments go to ctest (e.g. -R '^Index\.').
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LREM_ASAN_DIR:-$root/build-asan}"
