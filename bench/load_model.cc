@@ -14,7 +14,6 @@
 #include <filesystem>
 
 #include "bench_common.h"
-#include "lrem/error.h"
 #include "lrem/model.h"
 #include "model/checkpoint.h"
 #include "model/model_impl.h"
@@ -24,24 +23,16 @@ using namespace lrem;
 
 namespace {
 
+// Qwen2.5-1.5B's config.json, with `layers` of its 28 layers.
 ModelConfig qwen2_shape(int64_t layers) {
-  ModelConfig c;
-  c.model_type = "qwen2";
-  c.architectures = {"Qwen2ForCausalLM"};
-  c.vocab_size = 151936;
-  c.hidden_size = 1536;
-  c.intermediate_size = 8960;
-  c.num_hidden_layers = layers;
-  c.num_attention_heads = 12;
-  c.num_key_value_heads = 2;
-  c.max_position_embeddings = 32768;
-  c.rope_theta = 1000000.0;
-  c.attention_bias = true;
-  c.tie_word_embeddings = true;
-  c.bos_token_id = -1;
-  c.eos_token_id = 2;
-  c.torch_dtype = "bfloat16";
-  return c;
+  nlohmann::json config = nlohmann::json::parse(R"({
+    "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": 151936, "hidden_size": 1536,
+    "intermediate_size": 8960, "num_attention_heads": 12, "num_key_value_heads": 2, "max_position_embeddings": 32768,
+    "rope_theta": 1000000.0, "rms_norm_eps": 1e-06, "tie_word_embeddings": true, "use_sliding_window": false,
+    "sliding_window": 32768, "max_window_layers": 21, "bos_token_id": 151643, "eos_token_id": 151643,
+    "torch_dtype": "bfloat16"})");
+  config["num_hidden_layers"] = layers;
+  return ModelConfig::from_json(config.dump(), "the bench's Qwen2 config");
 }
 
 int64_t peak_rss_bytes() {

@@ -110,9 +110,18 @@ def checkpoint(request, stories_dir, tmp_path_factory):
     return out
 
 
+def load(checkpoint):
+    """The checkpoint in lrem, with <think>, </think>, <emb> as ids 512-514 (rows the checkpoint
+    already has), so every id the model can emit decodes."""
+    model = lrem.Model.load(str(checkpoint), num_threads=1)
+    model.add_lrem_tokens()
+    assert model.config.vocab_size == VOCAB
+    return model
+
+
 def test_lrem_generates_the_reference_greedy_continuation(checkpoint):
     reference = reference_llama.Llama(str(checkpoint))
-    model = lrem.Model.load(str(checkpoint), num_threads=1)
+    model = load(checkpoint)
     for prompt, generated in zip(PROMPTS, model.generate_batch(PROMPTS, max_new_tokens=24, stop_at_eos=False)):
         expected = reference_llama.greedy(str(checkpoint), generated.prompt_ids, 24, model=reference)
         assert list(generated.token_ids) == expected, prompt
@@ -121,9 +130,7 @@ def test_lrem_generates_the_reference_greedy_continuation(checkpoint):
 @pytest.mark.parametrize("pooling", ["last", "mean"])
 def test_final_hidden_states_match_the_reference(checkpoint, pooling):
     reference = reference_llama.Llama(str(checkpoint))
-    model = lrem.Model.load(str(checkpoint), num_threads=1)
-    model.add_lrem_tokens()  # ids 512-514: the checkpoint's vocabulary already has their rows
-    assert model.config.vocab_size == VOCAB
+    model = load(checkpoint)
     emb = lrem.Embedder(model, pooling=pooling)
     # An item is BOS + title + <emb> (the default item template); its embedding is the final
     # hidden state at <emb> (last) or the mean over every position, L2-normalised.
@@ -137,7 +144,7 @@ def test_final_hidden_states_match_the_reference(checkpoint, pooling):
 
 
 def test_saved_model_reloads_as_the_same_architecture(checkpoint, tmp_path):
-    model = lrem.Model.load(str(checkpoint), num_threads=1)
+    model = load(checkpoint)
     model.save(str(tmp_path))
     original = json.loads((checkpoint / "config.json").read_text())
     saved = json.loads((tmp_path / "config.json").read_text())
