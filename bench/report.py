@@ -9,6 +9,7 @@ import argparse
 import glob
 import json
 import os
+import time
 
 
 EXPECTED_TARGETS = [
@@ -27,13 +28,15 @@ def load(results):
     for path in sorted(glob.glob(os.path.join(results, "*.jsonl"))):
         name = os.path.basename(path)[:-len(".jsonl")]
         command, records = "", []
+        # The day the results were written, for sections that print it.
+        written = time.strftime("%Y-%m-%d", time.gmtime(os.path.getmtime(path)))
         with open(path) as f:
             for line in f:
                 r = json.loads(line)
                 if r["bench"] == "command":
                     command = r["command"]
                 else:
-                    records.append(r)
+                    records.append({"date": written, **r})
         runs[name] = (command, records)
     return runs
 
@@ -359,10 +362,10 @@ def loading(rep):
             continue
         gb = lambda n: f"{n / 1e9:.2f} GB"  # noqa: E731
         rep.add(table(["dtype", "parameters", "checkpoint", "weights in dtype", "RSS before", "peak RSS",
-                       "peak / weights", "load time", "CPU", "load average"],
+                       "peak / weights", "load time", "date", "CPU", "load average"],
                       [[r["dtype"], f"{r['parameters'] / 1e9:.2f}B", gb(r["checkpoint_bytes"]), gb(r["weight_bytes"]),
                         gb(r["rss_before_bytes"]), gb(r["peak_rss_bytes"]), f"{r['peak_over_weights']:.2f}x",
-                        f"{r['seconds']:.1f} s", r["machine"]["cpu"], r["machine"]["load_average_1min"]]]))
+                        f"{r['seconds']:.1f} s", r["date"], r["machine"]["cpu"], r["machine"]["load_average_1min"]]]))
         rep.targets.append([f"Peak RSS loading a {r['parameters'] / 1e9:.1f}B bfloat16 checkpoint in {r['dtype']}",
                             "<= 1.2x weights", f"{r['peak_over_weights']:.2f}x", verdict(r["peak_over_weights"] <= 1.2)])
 
