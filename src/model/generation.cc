@@ -161,7 +161,7 @@ std::vector<int> Sampler::next(const at::Tensor& logits) {
 std::vector<Continuation> generate(Decoder& decoder, const GenerationOptions& options) {
   options.validate();
   const int64_t B = decoder.batch();
-  const int64_t max_positions = decoder.model().config().max_position_embeddings;
+  const int64_t max_positions = decoder.model().config().max_positions();
   decoder.flush();
   int64_t longest = 0;
   for (int64_t b = 0; b < B; ++b) {
@@ -178,7 +178,7 @@ std::vector<Continuation> generate(Decoder& decoder, const GenerationOptions& op
   if (longest + fed > max_positions)
     throw LimitExceeded("generate: a prompt of " + std::to_string(longest) + " tokens plus " +
                         std::to_string(options.max_new_tokens) + " new tokens exceeds the model's " +
-                        std::to_string(max_positions) + " positions (max_position_embeddings)");
+                        std::to_string(max_positions) + " positions (max_position_embeddings or sliding_window)");
 
   std::vector<Continuation> out(B);
   if (options.max_new_tokens == 0) {

@@ -66,6 +66,21 @@ std::string continuation_text(const Tokenizer& tok, const std::vector<int>& prom
   return tok.decode(added, /*skip_special_tokens=*/true);
 }
 
+// The hash of everything but the weights; each weight then adds its name and float32 bytes.
+Fnv1a hash_header(const Model::Impl& m) {
+  Fnv1a hash;
+  hash.update(m.config.to_json());
+  hash.update(m.prompt_config.to_json());
+  for (int id = 0; id < m.tokenizer.vocab_size(); ++id) hash.update(m.tokenizer.id_to_piece(id));
+  return hash;
+}
+
+std::string hex(const Fnv1a& hash) {
+  std::ostringstream out;
+  out << std::hex << std::setw(16) << std::setfill('0') << hash.h;
+  return out.str();
+}
+
 }  // namespace
 
 const PromptFormat& Model::Impl::prompt() const {
@@ -80,34 +95,30 @@ void Model::Impl::invalidate() {
   fingerprint_.clear();
 }
 
-std::string Model::Impl::hash(const std::map<std::string, at::Tensor>& weights) const {
-  Fnv1a hash;
-  hash.update(config.to_json());
-  hash.update(prompt_config.to_json());
-  for (int id = 0; id < tokenizer.vocab_size(); ++id) hash.update(tokenizer.id_to_piece(id));
+std::string Model::Impl::fingerprint() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!fingerprint_.empty()) return fingerprint_;
+  Fnv1a hash = hash_header(*this);
   c10::InferenceMode guard;
-  for (const auto& [name, tensor] : weights) {
+  for (const auto& [name, tensor] : transformer.parameters()) {
     hash.update(name);
     at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
     hash.update(t.data_ptr(), t.numel() * t.element_size());
   }
-  std::ostringstream out;
-  out << std::hex << std::setw(16) << std::setfill('0') << hash.h;
-  return out.str();
+  return fingerprint_ = hex(hash);
 }
 
-std::string Model::Impl::fingerprint() const {
+void Model::Impl::fingerprint_checkpoint(const CheckpointReader& checkpoint) {
+  // Only the tensors the model keeps (a tied checkpoint may also hold lm_head.weight), in
+  // the same order and bytes as fingerprint() of a float32 load.
+  Fnv1a hash = hash_header(*this);
+  c10::InferenceMode guard;
+  for (const auto& [name, tensor] : transformer.parameters()) {
+    hash.update(name);
+    checkpoint.read_float32_chunks(name, [&](const at::Tensor& chunk) { hash.update(chunk.data_ptr(), chunk.nbytes()); });
+  }
   std::lock_guard<std::mutex> lock(mutex_);
-  if (fingerprint_.empty()) fingerprint_ = hash(transformer.parameters());
-  return fingerprint_;
-}
-
-void Model::Impl::fingerprint_checkpoint(const std::map<std::string, at::Tensor>& float32_weights) {
-  // Only the tensors a float32 model keeps (a tied checkpoint may also hold lm_head.weight).
-  std::map<std::string, at::Tensor> kept;
-  for (const auto& [name, tensor] : transformer.parameters()) kept.emplace(name, float32_weights.at(name));
-  std::lock_guard<std::mutex> lock(mutex_);
-  fingerprint_ = hash(kept);
+  fingerprint_ = hex(hash);
 }
 
 Model::Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -123,11 +134,13 @@ Model Model::load(const std::string& dir, const LoadOptions& options) {
     throw FormatError(dir + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
                       " tokens but config.json says vocab_size " + std::to_string(config.vocab_size));
   auto impl = std::make_shared<Impl>(config, std::move(tokenizer), std::move(prompt), tensor_options(options));
-  const std::map<std::string, at::Tensor> weights = load_checkpoint_tensors(dir);
-  impl->transformer.load_parameters(weights, dir);
-  // The model is the checkpoint, whatever the compute dtype: hashed now, while the float32
-  // values are at hand, an index built in float32 accepts a bfloat16 load of the same model.
-  if (impl->transformer.options().dtype() != at::kFloat) impl->fingerprint_checkpoint(weights);
+  // Each tensor is read straight into the compute dtype, so the weights are never held twice.
+  const CheckpointReader checkpoint(dir);
+  const at::ScalarType dtype = impl->transformer.options().dtype().toScalarType();
+  impl->transformer.load_parameters(checkpoint.read_all(dtype), dir);
+  // The model is the checkpoint, whatever the compute dtype: hashed from the files' float32
+  // values, an index built in float32 accepts a bfloat16 load of the same model.
+  if (dtype != at::kFloat) impl->fingerprint_checkpoint(checkpoint);
   return Model(std::move(impl));
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "lrem/model.h"
+#include "model/checkpoint.h"
 #include "model/transformer.h"
 
 namespace lrem {
@@ -33,14 +34,12 @@ struct Model::Impl {
 
   // A hash of the config, prompt config, tokenizer and the transformer's weights; a model
   // loaded in a lower-precision dtype keeps the hash of its checkpoint's float32 values
-  // (fingerprint_checkpoint: the float32 values of every parameter, by name), so indexes
-  // built with float32 accept it.
+  // (fingerprint_checkpoint: every parameter's float32 values, by name, streamed from the
+  // files), so indexes built with float32 accept it.
   std::string fingerprint() const;
-  void fingerprint_checkpoint(const std::map<std::string, at::Tensor>& float32_weights);
+  void fingerprint_checkpoint(const CheckpointReader& checkpoint);
 
  private:
-  std::string hash(const std::map<std::string, at::Tensor>& weights) const;
-
   mutable std::mutex mutex_;
   mutable std::optional<PromptFormat> prompt_;
   mutable std::string fingerprint_;

@@ -110,10 +110,10 @@ struct Embedder::Impl {
     max_cot = options.max_cot_tokens > 0 ? options.max_cot_tokens : model.prompt_config().max_cot_tokens;
     // Decoders are sized for the whole CoT up front: a cap beyond the model's context (from
     // the options or a model's lrem_config.json) must not size a KV cache.
-    if (int64_t(max_cot) + 3 > config.max_position_embeddings)
+    if (int64_t(max_cot) + 3 > config.max_positions())
       throw LimitExceeded("max_cot_tokens " + std::to_string(max_cot) + " does not fit the model's context of " +
-                          std::to_string(config.max_position_embeddings) +
-                          " positions (max_position_embeddings) with <think>, </think> and <emb>; lower it");
+                          std::to_string(config.max_positions()) +
+                          " positions (max_position_embeddings or sliding_window) with <think>, </think> and <emb>; lower it");
     dim = options.output_dim > 0 ? options.output_dim : config.hidden_size;
     const PromptFormat& prompt = model.impl().prompt();  // throws if the LREM tokens are missing
     prefix_ids = prompt.query_prefix();
