@@ -74,7 +74,7 @@ void AddedVocabulary::add(AddedToken token, const TextNormalizer* normalizer) {
   by_content_[token.content] = index;
   end_id_ = std::max(end_id_, token.id + 1);
   Pattern pattern{token.content, index};
-  if (token.normalized && normalizer) normalizer->normalize(pattern.text);
+  if (token.normalized && normalizer) normalizer->apply(pattern.text);
   Matcher& matcher = token.normalized ? normalized_ : raw_;
   tokens_.push_back(std::move(token));
   if (pattern.text.empty()) return;

@@ -100,7 +100,7 @@ void BpeTokenizer::encode(std::string_view text, std::vector<int>& ids) const {
       continue;
     }
     normalized.assign(raw.text);
-    if (pipeline_->normalizer) pipeline_->normalizer->normalize(normalized);
+    if (pipeline_->normalizer) pipeline_->normalizer->apply(normalized);
     segments.clear();
     added_.split(normalized, true, segments);
     for (const AddedVocabulary::Segment& segment : segments) {
@@ -112,7 +112,7 @@ void BpeTokenizer::encode(std::string_view text, std::vector<int>& ids) const {
 
 void BpeTokenizer::encode_text(std::string_view text, std::vector<int>& ids) const {
   std::vector<std::string> words{std::string(text)};
-  if (pipeline_->pre_tokenizer) pipeline_->pre_tokenizer->split(words);
+  if (pipeline_->pre_tokenizer) pipeline_->pre_tokenizer->apply(words);
   for (const std::string& word : words)
     if (!word.empty()) pipeline_->model->encode_word(word, ids);
 }

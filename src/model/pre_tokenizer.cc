@@ -2,6 +2,7 @@
 
 #include "lrem/error.h"
 #include "model/byte_level.h"
+#include "model/stage_sequence.h"
 #include "util/unicode_regex.h"
 
 namespace lrem {
@@ -52,7 +53,7 @@ class SplitPreTokenizer final : public PreTokenizer {
     }
   }
 
-  void split(std::vector<std::string>& pieces) const override { split_isolated(*regex_, pieces); }
+  void apply(std::vector<std::string>& pieces) const override { split_isolated(*regex_, pieces); }
 
  private:
   std::unique_ptr<UnicodeRegex> regex_;
@@ -65,7 +66,7 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
     if (value.get_bool("use_regex", true)) regex_ = compile(value, kGpt2Pattern, false);
   }
 
-  void split(std::vector<std::string>& pieces) const override {
+  void apply(std::vector<std::string>& pieces) const override {
     if (add_prefix_space_)
       for (std::string& piece : pieces)
         if (piece.empty() || piece[0] != ' ') piece.insert(piece.begin(), ' ');
@@ -83,17 +84,6 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
   std::unique_ptr<UnicodeRegex> regex_;
 };
 
-class PreTokenizerSequence final : public PreTokenizer {
- public:
-  explicit PreTokenizerSequence(std::vector<std::unique_ptr<const PreTokenizer>> steps) : steps_(std::move(steps)) {}
-  void split(std::vector<std::string>& pieces) const override {
-    for (const auto& step : steps_) step->split(pieces);
-  }
-
- private:
-  std::vector<std::unique_ptr<const PreTokenizer>> steps_;
-};
-
 }  // namespace
 
 std::unique_ptr<const PreTokenizer> PreTokenizer::from_json(const JsonValue& value) {
@@ -101,12 +91,8 @@ std::unique_ptr<const PreTokenizer> PreTokenizer::from_json(const JsonValue& val
   const std::string type = value.at("type").as_string();
   if (type == "Split") return std::make_unique<SplitPreTokenizer>(value);
   if (type == "ByteLevel") return std::make_unique<ByteLevelPreTokenizer>(value);
-  if (type == "Sequence") {
-    std::vector<std::unique_ptr<const PreTokenizer>> steps;
-    for (const JsonValue& step : value.at("pretokenizers").elements())
-      if (auto pre_tokenizer = from_json(step)) steps.push_back(std::move(pre_tokenizer));
-    return std::make_unique<PreTokenizerSequence>(std::move(steps));
-  }
+  if (type == "Sequence")
+    return sequence_from_json<PreTokenizer, std::vector<std::string>>(value.at("pretokenizers"));
   value.at("type").fail("pre-tokenizer type '" + type +
                         "' is not supported (supported: Split, ByteLevel, Sequence, or null)");
 }

@@ -20,7 +20,7 @@ class PreTokenizer {
 
   // Replaces every piece by the pieces it splits into (and may rewrite them, as ByteLevel
   // does); empty pieces are dropped, as Hugging Face drops them.
-  virtual void split(std::vector<std::string>& pieces) const = 0;
+  virtual void apply(std::vector<std::string>& pieces) const = 0;
 };
 
 }  // namespace lrem

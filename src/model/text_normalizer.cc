@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "lrem/error.h"
+#include "model/stage_sequence.h"
 
 namespace lrem {
 
@@ -26,7 +27,7 @@ class UnicodeForm final : public TextNormalizer {
     if (U_FAILURE(status)) where.fail(std::string("ICU cannot provide ") + form + ": " + u_errorName(status));
   }
 
-  void normalize(std::string& text) const override {
+  void apply(std::string& text) const override {
     if (is_ascii(text)) return;  // ASCII is in every normalization form
     UErrorCode status = U_ZERO_ERROR;
     if (normalizer_->isNormalizedUTF8(text, status) && U_SUCCESS(status)) return;
@@ -42,17 +43,6 @@ class UnicodeForm final : public TextNormalizer {
   const icu::Normalizer2* normalizer_ = nullptr;  // owned by ICU
 };
 
-class NormalizerSequence final : public TextNormalizer {
- public:
-  explicit NormalizerSequence(std::vector<std::unique_ptr<const TextNormalizer>> steps) : steps_(std::move(steps)) {}
-  void normalize(std::string& text) const override {
-    for (const auto& step : steps_) step->normalize(text);
-  }
-
- private:
-  std::vector<std::unique_ptr<const TextNormalizer>> steps_;
-};
-
 }  // namespace
 
 std::unique_ptr<const TextNormalizer> TextNormalizer::from_json(const JsonValue& value) {
@@ -60,14 +50,7 @@ std::unique_ptr<const TextNormalizer> TextNormalizer::from_json(const JsonValue&
   const std::string type = value.at("type").as_string();
   if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD")
     return std::make_unique<UnicodeForm>(value, type);
-  if (type == "Sequence") {
-    std::vector<std::unique_ptr<const TextNormalizer>> steps;
-    for (const JsonValue& step : value.at("normalizers").elements()) {
-      auto normalizer = from_json(step);
-      if (normalizer) steps.push_back(std::move(normalizer));
-    }
-    return std::make_unique<NormalizerSequence>(std::move(steps));
-  }
+  if (type == "Sequence") return sequence_from_json<TextNormalizer, std::string>(value.at("normalizers"));
   value.at("type").fail("normalizer type '" + type +
                         "' is not supported (supported: NFC, NFD, NFKC, NFKD, Sequence, or null)");
 }

@@ -18,7 +18,7 @@ class TextNormalizer {
   virtual ~TextNormalizer() = default;
 
   // Normalizes valid UTF-8 in place.
-  virtual void normalize(std::string& text) const = 0;
+  virtual void apply(std::string& text) const = 0;
 };
 
 }  // namespace lrem

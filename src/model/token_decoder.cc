@@ -1,6 +1,7 @@
 #include "model/token_decoder.h"
 
 #include "model/byte_level.h"
+#include "model/stage_sequence.h"
 #include "util/utf8.h"
 
 namespace lrem {
@@ -15,7 +16,7 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
 
 class ByteLevelDecoder final : public TokenDecoder {
  public:
-  void decode_chain(std::vector<std::string>& tokens) const override {
+  void apply(std::vector<std::string>& tokens) const override {
     std::string bytes;
     for (const std::string& token : tokens)
       if (!byte_level::decode(token, bytes)) bytes += token;  // not byte-level text: its own bytes
@@ -25,7 +26,7 @@ class ByteLevelDecoder final : public TokenDecoder {
 
 class ByteFallbackDecoder final : public TokenDecoder {
  public:
-  void decode_chain(std::vector<std::string>& tokens) const override {
+  void apply(std::vector<std::string>& tokens) const override {
     std::vector<std::string> out;
     std::string bytes;
     size_t byte_count = 0;
@@ -69,18 +70,7 @@ class ByteFallbackDecoder final : public TokenDecoder {
 
 class FuseDecoder final : public TokenDecoder {
  public:
-  void decode_chain(std::vector<std::string>& tokens) const override { tokens.assign(1, join(tokens, "")); }
-};
-
-class DecoderSequence final : public TokenDecoder {
- public:
-  explicit DecoderSequence(std::vector<std::unique_ptr<const TokenDecoder>> steps) : steps_(std::move(steps)) {}
-  void decode_chain(std::vector<std::string>& tokens) const override {
-    for (const auto& step : steps_) step->decode_chain(tokens);
-  }
-
- private:
-  std::vector<std::unique_ptr<const TokenDecoder>> steps_;
+  void apply(std::vector<std::string>& tokens) const override { tokens.assign(1, join(tokens, "")); }
 };
 
 }  // namespace
@@ -91,18 +81,13 @@ std::unique_ptr<const TokenDecoder> TokenDecoder::from_json(const JsonValue& val
   if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
   if (type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
   if (type == "Fuse") return std::make_unique<FuseDecoder>();
-  if (type == "Sequence") {
-    std::vector<std::unique_ptr<const TokenDecoder>> steps;
-    for (const JsonValue& step : value.at("decoders").elements())
-      if (auto decoder = from_json(step)) steps.push_back(std::move(decoder));
-    return std::make_unique<DecoderSequence>(std::move(steps));
-  }
+  if (type == "Sequence") return sequence_from_json<TokenDecoder, std::vector<std::string>>(value.at("decoders"));
   value.at("type").fail("decoder type '" + type +
                         "' is not supported (supported: ByteLevel, ByteFallback, Fuse, Sequence, or null)");
 }
 
 std::string decode_tokens(const TokenDecoder* decoder, std::vector<std::string> tokens) {
-  if (decoder) decoder->decode_chain(tokens);
+  if (decoder) decoder->apply(tokens);
   return replace_invalid_utf8(join(tokens, decoder ? "" : " "));
 }
 

@@ -18,7 +18,7 @@ class TokenDecoder {
   virtual ~TokenDecoder() = default;
 
   // One step of Hugging Face's decode chain: rewrites the list of token strings.
-  virtual void decode_chain(std::vector<std::string>& tokens) const = 0;
+  virtual void apply(std::vector<std::string>& tokens) const = 0;
 };
 
 // The text of `tokens` under `decoder` (which may be null). Always valid UTF-8.
