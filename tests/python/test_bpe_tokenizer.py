@@ -83,5 +83,6 @@ def test_unsupported_parts_are_refused_with_the_field(tmp_path):
 
 def test_invalid_utf8_is_refused():
     tok = lrem.Tokenizer.load(DATA / "gpt2.json")
-    with pytest.raises(UnicodeEncodeError):
-        tok.encode("lone surrogate \ud800")
+    assert tok.encode("caf\u00e9".encode()) == tok.encode("caf\u00e9")
+    with pytest.raises(lrem.InvalidArgument, match="not valid UTF-8"):
+        tok.encode(b"caf\xc3(")
