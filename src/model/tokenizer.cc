@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "lrem/error.h"
+#include "model/bpe_tokenizer.h"
 #include "model/sentencepiece_library.h"
 #include "util/file_io.h"
 #include "util/json_reader.h"
@@ -20,6 +21,7 @@ namespace {
 
 constexpr const char* kModelFile = "tokenizer.model";
 constexpr const char* kConfigFile = "tokenizer_config.json";
+constexpr const char* kJsonFile = "tokenizer.json";
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
@@ -173,9 +175,12 @@ int Tokenizer::Impl::read_special_token(const JsonValue& config, const char* key
 // --- construction -----------------------------------------------------------------------
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Tokenizer::Tokenizer(const Tokenizer& other) : impl_(std::make_unique<Impl>(*other.impl_)) {}
+Tokenizer::Tokenizer(std::unique_ptr<BpeTokenizer> bpe) : bpe_(std::move(bpe)) {}
+Tokenizer::Tokenizer(const Tokenizer& other)
+    : impl_(other.impl_ ? std::make_unique<Impl>(*other.impl_) : nullptr),
+      bpe_(other.bpe_ ? std::make_unique<BpeTokenizer>(*other.bpe_) : nullptr) {}
 Tokenizer& Tokenizer::operator=(const Tokenizer& other) {
-  if (this != &other) impl_ = std::make_unique<Impl>(*other.impl_);
+  if (this != &other) *this = Tokenizer(other);
   return *this;
 }
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
@@ -183,6 +188,12 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::load(const std::string& model_path, const std::string& tokenizer_config_path) {
+  if (fs::path(model_path).extension() == ".json") {
+    if (!tokenizer_config_path.empty())
+      throw InvalidArgument("a tokenizer.json carries its own added tokens: load '" + model_path +
+                            "' without a tokenizer_config.json");
+    return Tokenizer(std::make_unique<BpeTokenizer>(BpeTokenizer::load(model_path)));
+  }
   auto impl = std::make_unique<Impl>(SentencePieceModel::from_serialized(read_file(model_path), model_path));
   if (!tokenizer_config_path.empty()) impl->read_config(tokenizer_config_path);
   return Tokenizer(std::move(impl));
@@ -190,6 +201,7 @@ Tokenizer Tokenizer::load(const std::string& model_path, const std::string& toke
 
 Tokenizer Tokenizer::from_directory(const std::string& dir) {
   if (!fs::is_directory(dir)) throw IoError("'" + dir + "' is not a directory (expected a model directory)");
+  if (const fs::path json = fs::path(dir) / kJsonFile; fs::exists(json)) return load(json.string());
   const fs::path config = fs::path(dir) / kConfigFile;
   return load((fs::path(dir) / kModelFile).string(), fs::exists(config) ? config.string() : std::string());
 }
@@ -218,6 +230,7 @@ Tokenizer Tokenizer::train(const std::string& corpus_path, const std::string& ou
 }
 
 int Tokenizer::add_special_token(const std::string& content) {
+  if (bpe_) return bpe_->add_special_token(content);
   if (content.empty()) throw InvalidArgument("a special token cannot be empty");
   if (auto it = impl_->index_by_content.find(content); it != impl_->index_by_content.end())
     return impl_->added[it->second].id;
@@ -231,6 +244,7 @@ int Tokenizer::add_special_token(const std::string& content) {
 
 void Tokenizer::save(const std::string& dir) const {
   ensure_directory(dir);
+  if (bpe_) return bpe_->save((fs::path(dir) / kJsonFile).string());
   write_file_atomic((fs::path(dir) / kModelFile).string(), impl_->sp->serialized());
 
   nlohmann::ordered_json decoder = nlohmann::ordered_json::object();
@@ -258,11 +272,16 @@ void Tokenizer::save(const std::string& dir) const {
 // --- encoding ---------------------------------------------------------------------------
 
 std::vector<int> Tokenizer::encode(std::string_view text, bool add_bos, bool add_eos) const {
-  const Impl& impl = *impl_;
-  if (add_bos && impl.bos_id < 0) throw InvalidArgument("add_bos was asked, but this tokenizer has no BOS token");
-  if (add_eos && impl.eos_id < 0) throw InvalidArgument("add_eos was asked, but this tokenizer has no EOS token");
+  if (add_bos && bos_id() < 0) throw InvalidArgument("add_bos was asked, but this tokenizer has no BOS token");
+  if (add_eos && eos_id() < 0) throw InvalidArgument("add_eos was asked, but this tokenizer has no EOS token");
   std::vector<int> ids;
-  if (add_bos) ids.push_back(impl.bos_id);
+  if (add_bos) ids.push_back(bos_id());
+  if (bpe_) {
+    bpe_->encode(text, ids);
+    if (add_eos) ids.push_back(eos_id());
+    return ids;
+  }
+  const Impl& impl = *impl_;
   size_t segment_start = 0;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -286,6 +305,14 @@ std::vector<int> Tokenizer::encode(std::string_view text, bool add_bos, bool add
   return ids;
 }
 
+std::vector<int> Tokenizer::encode_with_special_tokens(std::string_view text) const {
+  if (!bpe_) return encode(text, add_bos_token() && bos_id() >= 0, add_eos_token() && eos_id() >= 0);
+  std::vector<int> ids = bpe_->template_prefix();
+  bpe_->encode(text, ids);
+  ids.insert(ids.end(), bpe_->template_suffix().begin(), bpe_->template_suffix().end());
+  return ids;
+}
+
 std::vector<std::vector<int>> Tokenizer::encode_batch(const std::vector<std::string>& texts, bool add_bos,
                                                       bool add_eos) const {
   std::vector<std::vector<int>> out;
@@ -295,6 +322,7 @@ std::vector<std::vector<int>> Tokenizer::encode_batch(const std::vector<std::str
 }
 
 std::string Tokenizer::decode(const std::vector<int>& ids, bool skip_special_tokens) const {
+  if (bpe_) return bpe_->decode(ids, skip_special_tokens);
   const Impl& impl = *impl_;
   for (int id : ids) impl.check_id(id);
   std::string text;
@@ -318,23 +346,33 @@ std::string Tokenizer::decode(const std::vector<int>& ids, bool skip_special_tok
 
 // --- vocabulary -------------------------------------------------------------------------
 
-int Tokenizer::piece_to_id(std::string_view piece) const { return impl_->piece_to_id(piece); }
+// A tokenizer.json has no BOS/EOS of its own: they are what its template puts around the text.
+namespace {
+int single_or_none(const std::vector<int>& ids) { return ids.size() == 1 ? ids[0] : -1; }
+}  // namespace
+
+int Tokenizer::piece_to_id(std::string_view piece) const {
+  return bpe_ ? bpe_->token_to_id(piece) : impl_->piece_to_id(piece);
+}
 
 std::string Tokenizer::id_to_piece(int id) const {
+  if (bpe_) return bpe_->id_to_token(id);
   impl_->check_id(id);
   if (const AddedToken* token = impl_->find_added(id)) return token->content;
   return impl_->sp->id_to_piece(id);
 }
 
-bool Tokenizer::is_special(int id) const { return impl_->is_special(id); }
-int Tokenizer::vocab_size() const { return impl_->vocab_size(); }
-int Tokenizer::sentencepiece_size() const { return impl_->sp->size(); }
-int Tokenizer::bos_id() const { return impl_->bos_id; }
-int Tokenizer::eos_id() const { return impl_->eos_id; }
-int Tokenizer::pad_id() const { return impl_->pad_id; }
-int Tokenizer::unk_id() const { return impl_->unk_id; }
-bool Tokenizer::add_bos_token() const { return impl_->add_bos_token; }
-bool Tokenizer::add_eos_token() const { return impl_->add_eos_token; }
-const std::vector<AddedToken>& Tokenizer::added_tokens() const { return impl_->added; }
+bool Tokenizer::is_special(int id) const { return bpe_ ? bpe_->is_special(id) : impl_->is_special(id); }
+int Tokenizer::vocab_size() const { return bpe_ ? bpe_->vocab_size() : impl_->vocab_size(); }
+int Tokenizer::sentencepiece_size() const { return bpe_ ? bpe_->model_size() : impl_->sp->size(); }
+int Tokenizer::bos_id() const { return bpe_ ? single_or_none(bpe_->template_prefix()) : impl_->bos_id; }
+int Tokenizer::eos_id() const { return bpe_ ? single_or_none(bpe_->template_suffix()) : impl_->eos_id; }
+int Tokenizer::pad_id() const { return bpe_ ? -1 : impl_->pad_id; }
+int Tokenizer::unk_id() const { return bpe_ ? bpe_->unk_id() : impl_->unk_id; }
+bool Tokenizer::add_bos_token() const { return bpe_ ? bos_id() >= 0 : impl_->add_bos_token; }
+bool Tokenizer::add_eos_token() const { return bpe_ ? eos_id() >= 0 : impl_->add_eos_token; }
+const std::vector<AddedToken>& Tokenizer::added_tokens() const {
+  return bpe_ ? bpe_->added_tokens() : impl_->added;
+}
 
 }  // namespace lrem
