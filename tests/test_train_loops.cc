@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <numeric>
+#include <tuple>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -150,16 +151,8 @@ TEST_F(TrainLoops, PretrainingLowersTheLanguageModelLoss) {
 
 TEST_F(TrainLoops, StageOneLowersBothLosses) {
   TempDir out;
-  SftConfig c;
-  c.model = toy->pretrained;
-  c.data = toy->triplets;
-  c.output_dir = out.path();
-  c.batch_size = 8;
-  c.max_steps = 60;
-  c.lr = 3e-3;
+  SftConfig c = testing::quick_sft(toy->pretrained, toy->triplets, out.path(), 60, 3e-3);
   c.log_every = 1;
-  c.num_threads = 1;
-  c.quiet = true;
   std::vector<TrainProgress> reports;
   c.on_progress = [&](const TrainProgress& p) { reports.push_back(p); };
   const TrainResult r = sft(c);
@@ -178,15 +171,8 @@ TEST_F(TrainLoops, StageOneLowersBothLosses) {
 // lrem_config.json, which GRPO and inference read) is 4 tokens.
 const std::string& stage1_model() {
   if (toy->stage1.empty()) {
-    SftConfig s;
-    s.model = toy->pretrained;
-    s.data = toy->triplets;
-    s.output_dir = toy->dir->file("stage1");
-    s.max_steps = 100;
+    SftConfig s = testing::quick_sft(toy->pretrained, toy->triplets, toy->dir->file("stage1"), 100, 3e-3);
     s.lambda_sft = 1.0;
-    s.lr = 3e-3;
-    s.num_threads = 1;
-    s.quiet = true;
     sft(s);
     PromptConfig prompt = PromptConfig::load_or_default(s.output_dir);
     prompt.max_cot_tokens = 4;
@@ -309,25 +295,15 @@ TEST_F(TrainLoops, ResumeContinuesExactly) {
 }
 
 TEST(TrainConfig, DefaultsAreThePapers) {
-  const SftConfig s;
-  EXPECT_EQ(s.lr, 1e-5);
-  EXPECT_EQ(s.warmup_ratio, 0.03);
-  EXPECT_EQ(s.min_lr_ratio, 0.0);
-  EXPECT_EQ(s.epochs, 1);
-  EXPECT_EQ(s.lambda_sft, 0.1);
-  EXPECT_EQ(s.lambda_nce, 1.0);
-  const GrpoConfig g;
-  EXPECT_EQ(g.lr, 1e-6);
-  EXPECT_EQ(g.min_lr_ratio, 0.0);
-  EXPECT_EQ(g.group_size, 8);
-  EXPECT_EQ(g.reward_format, 0.5);
-  EXPECT_EQ(g.reward_length, 0.2);
-  EXPECT_EQ(g.reward_accuracy, 1.0);
-  EXPECT_EQ(g.lambda_grpo, 1.0);
-  EXPECT_EQ(g.lambda_nce, 0.1);
-  EXPECT_EQ(g.ppo_epochs, 1);
-  EXPECT_EQ(g.loss_aggregation, "sequence");
-  EXPECT_EQ(g.kl_coef, 0.0);
+  const SftConfig s;  // lr, warmup, cosine floor, epochs, lambda SFT / InfoNCE
+  EXPECT_EQ(std::make_tuple(s.lr, s.warmup_ratio, s.min_lr_ratio, s.epochs, s.lambda_sft, s.lambda_nce),
+            std::make_tuple(1e-5, 0.03, 0.0, 1, 0.1, 1.0));
+  const GrpoConfig g;  // lr, cosine floor, G, reward weights, GRPO / InfoNCE weights
+  EXPECT_EQ(std::make_tuple(g.lr, g.min_lr_ratio, g.group_size, g.reward_format, g.reward_length, g.reward_accuracy,
+                            g.lambda_grpo, g.lambda_nce),
+            std::make_tuple(1e-6, 0.0, 8, 0.5, 0.2, 1.0, 1.0, 0.1));
+  // One update per batch, GRPO's per-sequence mean, no KL.
+  EXPECT_EQ(std::make_tuple(g.ppo_epochs, g.loss_aggregation, g.kl_coef), std::make_tuple(1, std::string("sequence"), 0.0));
   EXPECT_EQ(PromptConfig().max_cot_tokens, 16);
   EXPECT_THROW(GrpoConfig::from_json(R"({"model": "m", "data": "d", "output_dir": "o", "loss_aggregation": "mean"})"),
                InvalidArgument);

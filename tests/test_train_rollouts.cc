@@ -65,16 +65,9 @@ TEST(TrainRollouts, ScoredEmbeddingIsTheServedOneForClosedCots) {
     for (const char* q : {"warm feet", "cold toes", "winter feet", "wool for feet"})
       data << "{\"query\": \"" << q << "\", \"cot\": \"sock\", \"item\": \"grey sock\"}\n";
   }
-  SftConfig c;
-  c.model = dir.file("base");
-  c.data = dir.file("triplets.jsonl");
-  c.output_dir = dir.file("stage1");
+  SftConfig c = testing::quick_sft(dir.file("base"), dir.file("triplets.jsonl"), dir.file("stage1"), 40, 1e-2);
   c.batch_size = 4;
-  c.max_steps = 40;
-  c.lr = 1e-2;
   c.lambda_sft = 1.0;
-  c.num_threads = 1;
-  c.quiet = true;
   sft(c);
   const Model m = Model::load(dir.file("stage1"), LoadOptions{"cpu", "float32", 1});
   const std::vector<std::string> queries = {"warm feet", "cold toes", "socks please", "feet"};

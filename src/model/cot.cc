@@ -19,7 +19,7 @@ CotEnding end_cot(const std::vector<int>& generated, int max_cot_tokens, int thi
   CotEnding out;
   const auto close = std::find(generated.begin(), generated.end(), think_close_id);
   out.closed = close != generated.end() && close - generated.begin() <= max_cot_tokens;
-  const auto end = out.closed ? close : generated.begin() + std::min<ptrdiff_t>(generated.size(), max_cot_tokens);
+  const auto end = out.closed ? close : generated.begin() + std::min<ptrdiff_t>(generated.size(), std::max(0, max_cot_tokens));
   out.cot.assign(generated.begin(), end);
   out.well_formed = out.closed && std::none_of(out.cot.begin(), out.cot.end(), is_special);
   return out;
