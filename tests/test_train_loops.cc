@@ -211,8 +211,9 @@ TEST_F(TrainLoops, GrpoRaisesTheAccuracyReward) {
   c.on_progress = [&](const TrainProgress& p) { reports.push_back(p); };
   grpo(c);
   ASSERT_EQ(reports.size(), 16u);
+  // Stage 1 already ranks most targets first: GRPO must close a good part of what is left.
   const auto [acc0, acc1] = first_last(reports, "reward_accuracy", 4);
-  EXPECT_GT(acc1, acc0 + 0.1) << acc0 << " -> " << acc1;
+  EXPECT_GT(acc1 - acc0, 0.3 * (1 - acc0)) << acc0 << " -> " << acc1;
   for (const auto& p : reports) {
     for (const char* key : {"reward", "reward_std", "reward_min", "reward_max", "zero_variance_groups",
                             "reward_format", "reward_length", "well_formed", "cot_length", "grpo_loss"})
