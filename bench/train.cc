@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     for (std::string line; examples < 512 && std::getline(triplets, line); ++examples) {
       const auto j = nlohmann::json::parse(line);
       tokens += prompt.query_prompt(j.at("query").get<std::string>()).ids.size() +
-                prompt.cot_completion(j.at("cot").get<std::string>()).size() +
+                prompt.cot_completion(j.at("cot").get<std::string>()).ids.size() +
                 prompt.item(j.at("item").get<std::string>()).ids.size();
     }
     StepClock sft_clock;

@@ -112,7 +112,7 @@ TEST(EmbedderForcedCots, EqualFullForwardOverTheGivenCot) {
     o.pooling = pooling;
     Embeddings out = Embedder(m, o).embed_queries_with_cots(qs, cots);
     for (size_t i = 0; i < qs.size(); ++i) {
-      expect_close(out.row(i), reference(m, concat(p.query_prompt(qs[i]).ids, p.cot_completion(cots[i])), pooling));
+      expect_close(out.row(i), reference(m, concat(p.query_prompt(qs[i]).ids, p.cot_completion(cots[i]).ids), pooling));
       EXPECT_EQ(out.cots[i], cots[i]);
     }
   }
@@ -123,15 +123,26 @@ TEST(EmbedderForcedCots, EqualFullForwardOverTheGivenCot) {
   expect_close(forced.row(0), direct.data, 1e-5f);
 }
 
-TEST(EmbedderForcedCots, AreUsedWholeBeyondTheGenerationCap) {
+TEST(EmbedderForcedCots, AreCutToTheCapAsStageOneCutsItsTargets) {
   REQUIRE_FIXTURE();
   Model m = testing::small_lrem_model(testing::fixture("stories260K"), 7, "search query: {query} ->", 4);
   const PromptFormat& p = m.impl().prompt();
   const std::string cot = "one two three four five six seven eight nine ten";
-  ASSERT_GT(m.tokenizer().encode(cot).size(), 4u);
+  const std::vector<int> ids = m.tokenizer().encode(cot);
+  ASSERT_GT(ids.size(), 4u);
+  const PromptIds tail = p.cot_completion(cot);
+  EXPECT_TRUE(tail.truncated);
+  EXPECT_EQ(tail.ids, concat({ids.begin(), ids.begin() + 4}, {p.think_close_id(), p.emb_id()}));
   Embeddings out = Embedder(m).embed_queries_with_cots({"numbers"}, {cot});
-  EXPECT_EQ(out.cots[0], cot);
-  expect_close(out.row(0), reference(m, concat(p.query_prompt("numbers").ids, p.cot_completion(cot)), Pooling::Last));
+  EXPECT_EQ(out.cots[0], m.tokenizer().decode({ids.begin(), ids.begin() + 4}, true));
+  EXPECT_TRUE(out.truncated[0]);
+  expect_close(out.row(0), reference(m, concat(p.query_prompt("numbers").ids, tail.ids), Pooling::Last));
+  // The whole CoT would give another vector.
+  const std::vector<float> whole =
+      reference(m, concat(p.query_prompt("numbers").ids, p.close_cot(ids)), Pooling::Last);
+  float dot = 0;
+  for (size_t d = 0; d < whole.size(); ++d) dot += out.row(0)[d] * whole[d];
+  EXPECT_LT(dot, 0.9999f);
 }
 
 TEST(EmbedderForcedCots, GivenTheGeneratedCotsReproducesReasonMode) {

@@ -58,6 +58,19 @@ Model small_lrem_model(const std::string& tokenizer_dir, uint64_t seed, const st
   return m;
 }
 
+SftConfig quick_sft(const std::string& model, const std::string& data, const std::string& output_dir, int64_t steps,
+                    double lr) {
+  SftConfig c;
+  c.model = model;
+  c.data = data;
+  c.output_dir = output_dir;
+  c.max_steps = steps;
+  c.lr = lr;
+  c.num_threads = 1;
+  c.quiet = true;
+  return c;
+}
+
 TempDir::TempDir() {
   std::random_device rd;
   for (;;) {

@@ -123,11 +123,20 @@ PromptIds PromptFormat::query_prompt(const std::string& query) const {
   return out;
 }
 
-std::vector<int> PromptFormat::cot_completion(const std::string& cot) const {
-  std::vector<int> ids = encode_part(cot);
-  ids.push_back(think_close_);
-  ids.push_back(emb_);
-  return ids;
+PromptIds PromptFormat::cot_completion(const std::string& cot, int max_cot_tokens) const {
+  const size_t cap = size_t(max_cot_tokens > 0 ? max_cot_tokens : config_.max_cot_tokens);
+  PromptIds out;
+  out.ids = encode_part(cot);
+  out.truncated = out.ids.size() > cap;
+  if (out.truncated) out.ids.resize(cap);
+  out.ids = close_cot(std::move(out.ids));
+  return out;
+}
+
+std::vector<int> PromptFormat::close_cot(std::vector<int> cot) const {
+  cot.push_back(think_close_);
+  cot.push_back(emb_);
+  return cot;
 }
 
 PromptIds PromptFormat::item(const std::string& title) const {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "model/cot.h"
 #include "model/generation.h"
 #include "model/padding.h"
 #include "lrem/error.h"
@@ -158,31 +159,34 @@ struct Embedder::Impl {
     return seqs;
   }
 
-  // Generates each row's CoT after its <think> and records its text in `out`. tails: each
-  // row's whole tail (CoT ids, </think>, <emb>); closing: what the decoder still needs to
-  // be fed, since it already holds the CoT and, when the model wrote it, the </think>.
+  // Generates each row's CoT after its <think> under the CoT rule (model/cot.h) and records
+  // its text in `out`. tails: each row's whole tail (CoT ids, </think>, <emb>); closing: what
+  // the decoder still needs to be fed, since it already holds the CoT and, when the model
+  // wrote it, the </think>.
   struct GeneratedTails {
     std::vector<std::vector<int>> tails, closing;
   };
   GeneratedTails generate_tails(Decoder& decoder, const std::vector<size_t>& rows, Embeddings& out) const {
     const PromptFormat& prompt = model.impl().prompt();
-    GenerationOptions gen;
-    gen.max_new_tokens = max_cot;
-    gen.temperature = options.temperature;
-    gen.top_k = options.top_k;
-    gen.top_p = options.top_p;
-    gen.seed = options.seed;
-    gen.stop_ids = {prompt.think_close_id()};
-    std::vector<Continuation> cots = generate(decoder, gen);
+    const Tokenizer& tokenizer = model.tokenizer();
+    GenerationOptions sampling;
+    sampling.temperature = options.temperature;
+    sampling.top_k = options.top_k;
+    sampling.top_p = options.top_p;
+    sampling.seed = options.seed;
+    std::vector<Continuation> cots = generate(decoder, cot_generation(sampling, max_cot, prompt.think_close_id()));
     GeneratedTails g{std::vector<std::vector<int>>(cots.size()), std::vector<std::vector<int>>(cots.size())};
     for (size_t i = 0; i < cots.size(); ++i) {
-      std::vector<int>& tail = g.tails[i];
-      tail = cots[i].token_ids;
-      const bool stopped = cots[i].finish_reason == "stop";
-      if (stopped) tail.pop_back();  // the </think> the model wrote
-      out.cots[rows[i]] = model.tokenizer().decode(tail, /*skip_special_tokens=*/true);
-      tail.insert(tail.end(), {prompt.think_close_id(), prompt.emb_id()});
-      g.closing[i] = stopped ? std::vector<int>{prompt.emb_id()} : std::vector<int>{prompt.think_close_id(), prompt.emb_id()};
+      const CotEnding ending = end_cot(cots[i].token_ids, max_cot, prompt.think_close_id(),
+                                       [&](int id) { return tokenizer.is_special(id); });
+      out.cots[rows[i]] = tokenizer.decode(ending.cot, /*skip_special_tokens=*/true);
+      g.tails[i] = prompt.close_cot(ending.cot);
+      if (ending.closed) {
+        g.closing[i] = {prompt.emb_id()};
+      } else {
+        decoder.discard_queued(int64_t(i));  // the token past the cap (the last one generated: queued)
+        g.closing[i] = {prompt.think_close_id(), prompt.emb_id()};
+      }
     }
     return g;
   }
@@ -319,8 +323,10 @@ Embeddings Embedder::embed_queries_with_cots(const std::vector<std::string>& que
     PromptIds body = prompt.query_body(queries[i]);
     out.truncated[i] = body.truncated;
     bodies[i] = std::move(body.ids);
-    tails[i] = prompt.cot_completion(cots[i]);  // CoT ids, </think>, <emb>
-    out.cots[i] = cots[i];
+    PromptIds tail = prompt.cot_completion(cots[i], m.max_cot);  // CoT ids (cut to the cap), </think>, <emb>
+    tails[i] = std::move(tail.ids);
+    out.cots[i] = tail.truncated ? m.model.tokenizer().decode({tails[i].begin(), tails[i].end() - 2}, true) : cots[i];
+    out.truncated[i] = out.truncated[i] || tail.truncated;
   }
   m.embed_query_rows(bodies, tails, rows, out);
   return out;

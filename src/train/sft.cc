@@ -1,5 +1,5 @@
-// Stage 1 (cold start): on query-CoT-item triplets, next-token loss on the CoT and the
-// closing `</think><emb>`, plus InfoNCE between query and item `<emb>` states with in-batch
+// Stage 1 (cold start): on query-CoT-item triplets, next-token loss on the CoT (cut to the
+// model's max_cot_tokens, the cap inference generates under) and the closing `</think><emb>`, plus InfoNCE between query and item `<emb>` states with in-batch
 // (and optional hard) negatives. Loss = lambda_sft * SFT + lambda_nce * InfoNCE.
 #include <ATen/ATen.h>
 
@@ -26,12 +26,12 @@ TrainResult sft(const SftConfig& config) {
   train::Trainer trainer(config, "sft", model, examples.size(), dp);
   const Transformer& transformer = model.impl().transformer;
   const PromptFormat& format = model.impl().prompt();
-  return trainer.run([&](const std::vector<size_t>& batch, int64_t, double loss_scale) {
+  return trainer.run([&](const train::Trainer::MicroBatch& mb) {
     std::vector<std::vector<int>> prompts, completions, items, negatives;
-    for (size_t i : batch) {
+    for (size_t i : mb.examples) {
       const train::Example& ex = examples[i];
       prompts.push_back(format.query_prompt(ex.query).ids);
-      completions.push_back(format.cot_completion(ex.cot));
+      completions.push_back(format.cot_completion(ex.cot).ids);  // cut to max_cot_tokens, then closed
       items.push_back(format.item(ex.item).ids);
       for (size_t n = 0; n < ex.negatives.size() && n < size_t(config.max_hard_negatives); ++n)
         negatives.push_back(format.item(ex.negatives[n]).ids);
@@ -55,7 +55,7 @@ TrainResult sft(const SftConfig& config) {
       metrics["nce_loss"] = nce.loss.item<double>();
       metrics["accuracy"] = nce.accuracy;
     }
-    (loss * loss_scale).backward();
+    (loss * mb.loss_scale).backward();
     metrics["loss"] = loss.item<double>();
     return metrics;
   });

@@ -11,6 +11,8 @@ namespace lrem {
 namespace {
 
 void read_common(JsonFields& f, TrainingConfig& c) {
+  std::string comment;  // "_comment": free text, e.g. why a config departs from the defaults
+  f.read("_comment", comment);
   f.read("output_dir", c.output_dir);
   f.read("seed", c.seed);
   f.read("lr", c.lr);
@@ -153,12 +155,13 @@ GrpoConfig GrpoConfig::from_json(const std::string& text, const std::string& sou
     f.read("temperature", c.temperature);
     f.read("top_k", c.top_k);
     f.read("top_p", c.top_p);
-    f.read("max_cot_tokens", c.max_cot_tokens);
-    f.read("max_sample_tokens", c.max_sample_tokens);
     f.read("reward_format", c.reward_format);
     f.read("reward_length", c.reward_length);
     f.read("reward_accuracy", c.reward_accuracy);
+    f.read("reward_pool_extra_items", c.reward_pool_extra_items);
+    f.read("ppo_epochs", c.ppo_epochs);
     f.read("clip_epsilon", c.clip_epsilon);
+    f.read("loss_aggregation", c.loss_aggregation);
     f.read("lambda_grpo", c.lambda_grpo);
     f.read("lambda_nce", c.lambda_nce);
     f.read("tau", c.tau);
@@ -171,16 +174,18 @@ void GrpoConfig::validate(const std::string& source) const {
   TrainingConfig::validate(source);
   if (model.empty()) bad(source, "model", "is required (the stage-1 model directory)");
   if (data.empty()) bad(source, "data", "is required (a JSONL file of query/item pairs)");
-  if (batch_size < 2) bad(source, "batch_size", "must be >= 2: the accuracy reward ranks among the batch's items");
+  if (reward_pool_extra_items < 0) bad(source, "reward_pool_extra_items", "must be >= 0");
+  if (int64_t(batch_size) * world_size + reward_pool_extra_items < 2)
+    bad(source, "batch_size", "times world_size plus reward_pool_extra_items must be >= 2: the accuracy reward ranks among them");
   if (group_size < 2) bad(source, "group_size", "must be >= 2 (advantages compare samples of one query)");
   if (!(temperature > 0)) bad(source, "temperature", "must be > 0 (GRPO needs diverse samples)");
   if (top_k < 0) bad(source, "top_k", "must be >= 0");
   if (!(top_p > 0 && top_p <= 1)) bad(source, "top_p", "must be within (0, 1]");
-  if (max_cot_tokens < 0) bad(source, "max_cot_tokens", "must be >= 0");
-  if (max_sample_tokens < max_cot_tokens + 2)
-    bad(source, "max_sample_tokens", "must leave room for max_cot_tokens plus </think><emb>");
   if (reward_format < 0 || reward_length < 0 || reward_accuracy < 0) bad(source, "reward_format", "and the other reward weights must be >= 0");
+  if (ppo_epochs < 1) bad(source, "ppo_epochs", "must be >= 1");
   if (!(clip_epsilon > 0 && clip_epsilon < 1)) bad(source, "clip_epsilon", "must be within (0, 1)");
+  if (loss_aggregation != "sequence" && loss_aggregation != "token")
+    bad(source, "loss_aggregation", "must be \"sequence\" or \"token\"");
   if (lambda_grpo < 0 || lambda_nce < 0) bad(source, "lambda_grpo", "and lambda_nce must be >= 0");
   if (kl_coef < 0) bad(source, "kl_coef", "must be >= 0");
 }
