@@ -12,6 +12,9 @@
 
 namespace lrem::cli {
 
+// --threads and --dtype: how every subcommand that loads a model loads it.
+void add_load_options(CLI::App* cmd, LoadOptions& load);
+
 // "\r  done/total (rate/s, ETA)" on stderr, timed from its creation.
 std::function<void(size_t, size_t)> progress_printer();
 

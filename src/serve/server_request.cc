@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lrem/error.h"
+#include "util/json_reader.h"
 
 namespace lrem {
 
@@ -20,7 +21,7 @@ json parse_body(const std::string& text, const std::vector<const char*>& fields)
   } catch (const json::exception& e) {
     // parse_error (nlohmann's lexer also rejects strings that are not valid UTF-8), or
     // out_of_range for a number like 1e999.
-    throw InvalidArgument(std::string("the request body is not valid JSON: ") + e.what());
+    throw InvalidArgument("the request body is not valid JSON: " + json_error_text(e));
   }
   if (!body.is_object()) throw InvalidArgument("the request body must be a JSON object");
   for (const auto& field : body.items()) {
