@@ -64,3 +64,18 @@ def test_model_load_and_save_take_a_path(model, lrem_model_dir, tmp_path):
     assert loaded.fingerprint == model.fingerprint
     model.save(tmp_path / "copy")
     assert lrem.Model.load(tmp_path / "copy").fingerprint == model.fingerprint
+
+
+def test_cli_generate_takes_dtype_like_every_model_loading_command(lrem_cli, stories_dir):
+    import subprocess
+
+    def run(dtype):
+        return subprocess.run([str(lrem_cli), "generate", "--model", str(stories_dir), "--prompt", "Once upon a time",
+                               "--max-new-tokens", "4", "--dtype", dtype], capture_output=True, text=True)
+
+    ok = run("bfloat16")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("Once upon a time")
+    bad = run("int3")
+    assert bad.returncode == 1
+    assert "unknown dtype 'int3'" in bad.stderr
