@@ -44,6 +44,7 @@ from ._lrem import (  # noqa: E402,F401
     clean_cot,
     curate_triplets,
     evaluate,
+    num_threads,
 )
 
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "clean_cot",
     "curate_triplets",
     "evaluate",
+    "num_threads",
 ]
 
 from . import train  # noqa: E402,F401  (lrem.train.pretrain / sft / grpo)

@@ -3,7 +3,9 @@
 #include <pybind11/stl.h>
 
 #include "bindings.h"
+#include "compute_call.h"
 #include "lrem/embedder.h"
+#include "lrem/error.h"
 #include "util/progress.h"
 
 namespace lrem::python {
@@ -16,9 +18,14 @@ py::array_t<float> to_numpy(Embeddings&& e) {
   return py::array_t<float>({e.rows, e.dim}, {e.dim * int64_t(sizeof(float)), int64_t(sizeof(float))}, data->data(), owner);
 }
 
-std::vector<std::string> as_texts(const py::object& texts) {
+std::vector<std::string> as_texts(const py::object& texts, const char* what) {
   if (py::isinstance<py::str>(texts)) return {texts.cast<std::string>()};
-  return texts.cast<std::vector<std::string>>();
+  try {
+    return texts.cast<std::vector<std::string>>();
+  } catch (const py::cast_error&) {
+    throw InvalidArgument(std::string(what) + " must be a str or a list of str, got " +
+                          py::repr(texts).cast<std::string>().substr(0, 80));
+  }
 }
 
 }  // namespace
@@ -61,7 +68,7 @@ directly (``title <emb>``). Rows are L2-normalised float32.
              o.cot_cache_capacity = cot_cache_capacity;
              o.prefix_cache = prefix_cache;
              o.pooling = parse_pooling(pooling);
-             if (show_progress) o.progress = progress_reporter("embedded");
+             o.progress = between_batches(show_progress);
              return Embedder(model, o);
            }),
            py::arg("model"), py::kw_only(), py::arg("batch_size") = 32, py::arg("max_cot_tokens") = 0,
@@ -73,11 +80,11 @@ directly (``title <emb>``). Rows are L2-normalised float32.
       .def(
           "embed_queries",
           [](const Embedder& self, const py::object& texts, const std::string& mode, bool return_cots) -> py::object {
-            std::vector<std::string> q = as_texts(texts);
+            std::vector<std::string> q = as_texts(texts, "texts");
             QueryMode qm = parse_query_mode(mode);
             Embeddings e;
             {
-              py::gil_scoped_release release;
+              ComputeCall call;
               e = self.embed_queries(q, qm);
             }
             std::vector<std::string> cots = e.cots;
@@ -92,7 +99,7 @@ directly (``title <emb>``). Rows are L2-normalised float32.
           [](const Embedder& self, const std::vector<std::string>& texts, const std::vector<std::string>& cots) {
             Embeddings e;
             {
-              py::gil_scoped_release release;
+              ComputeCall call;
               e = self.embed_queries_with_cots(texts, cots);
             }
             return to_numpy(std::move(e));
@@ -103,10 +110,10 @@ directly (``title <emb>``). Rows are L2-normalised float32.
       .def(
           "embed_items",
           [](const Embedder& self, const py::object& titles) {
-            std::vector<std::string> t = as_texts(titles);
+            std::vector<std::string> t = as_texts(titles, "titles");
             Embeddings e;
             {
-              py::gil_scoped_release release;
+              ComputeCall call;
               e = self.embed_items(t);
             }
             return to_numpy(std::move(e));

@@ -1,7 +1,11 @@
 // lrem.Model: load a Hugging Face checkpoint, generate text, save.
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <filesystem>
 
 #include "bindings.h"
+#include "compute_call.h"
 #include "lrem/model.h"
 
 namespace lrem::python {
@@ -64,9 +68,9 @@ Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model):
 )doc")
       .def_static(
           "load",
-          [](const std::string& path, const std::string& device, const std::string& dtype, int num_threads) {
+          [](const std::filesystem::path& path, const std::string& device, const std::string& dtype, int num_threads) {
             py::gil_scoped_release release;
-            return Model::load(path, LoadOptions{device, dtype, num_threads});
+            return Model::load(path.string(), LoadOptions{device, dtype, num_threads});
           },
           py::arg("path"), py::kw_only(), py::arg("device") = "cpu", py::arg("dtype") = "float32",
           py::arg("num_threads") = 0,
@@ -75,9 +79,9 @@ Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model):
           "AVX512-BF16 or AMX) or 'float16' (CUDA only).")
       .def(
           "save",
-          [](const Model& self, const std::string& path) {
+          [](const Model& self, const std::filesystem::path& path) {
             py::gil_scoped_release release;
-            self.save(path);
+            self.save(path.string());
           },
           py::arg("path"), "Write the model as a Hugging Face directory (each file atomically).")
       .def(
@@ -85,7 +89,7 @@ Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model):
           [](const Model& self, const std::string& prompt, int max_new_tokens, float temperature, int top_k,
              float top_p, uint64_t seed, const std::vector<int>& stop_ids, bool stop_at_eos) {
             auto o = generation_options(max_new_tokens, temperature, top_k, top_p, seed, stop_ids, stop_at_eos);
-            py::gil_scoped_release release;
+            ComputeCall call;
             return self.generate(prompt, o);
           },
           py::arg("prompt"), py::kw_only(), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,
@@ -97,7 +101,7 @@ Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model):
           [](const Model& self, const std::vector<std::string>& prompts, int max_new_tokens, float temperature,
              int top_k, float top_p, uint64_t seed, const std::vector<int>& stop_ids, bool stop_at_eos) {
             auto o = generation_options(max_new_tokens, temperature, top_k, top_p, seed, stop_ids, stop_at_eos);
-            py::gil_scoped_release release;
+            ComputeCall call;
             return self.generate(prompts, o);
           },
           py::arg("prompts"), py::kw_only(), py::arg("max_new_tokens") = 64, py::arg("temperature") = 0.0f,

@@ -6,6 +6,7 @@
 
 #include "bindings.h"
 #include "lrem/error.h"
+#include "compute_call.h"
 #include "lrem/retriever.h"
 
 namespace lrem::python {
@@ -83,7 +84,7 @@ Thread-safe: several Python threads may search at once (the GIL is released).
           "search",
           [](const Retriever& self, const std::string& query, int k, const std::string& mode) {
             QueryMode qm = parse_query_mode(mode);
-            py::gil_scoped_release release;
+            ComputeCall call;
             return self.search(query, k, qm);
           },
           py::arg("query"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
@@ -91,7 +92,7 @@ Thread-safe: several Python threads may search at once (the GIL is released).
           "search_many",
           [](const Retriever& self, const std::vector<std::string>& queries, int k, const std::string& mode) {
             QueryMode qm = parse_query_mode(mode);
-            py::gil_scoped_release release;
+            ComputeCall call;
             return self.search_many(queries, k, qm);
           },
           py::arg("queries"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
@@ -101,7 +102,7 @@ Thread-safe: several Python threads may search at once (the GIL is released).
   m.def(
       "build_index",
       [](const Embedder& embedder, const ItemStore& items, const std::string& factory) {
-        py::gil_scoped_release release;
+        ComputeCall call;
         return build_index(embedder, items, factory);
       },
       py::arg("embedder"), py::arg("items"), py::kw_only(), py::arg("factory") = "Flat",

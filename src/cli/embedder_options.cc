@@ -4,10 +4,14 @@
 
 namespace lrem::cli {
 
-void EmbedderArgs::add_to(CLI::App* cmd) {
-  cmd->add_option("--model", model, "Model directory (Hugging Face layout with LREM tokens)")->required();
+void add_load_options(CLI::App* cmd, LoadOptions& load) {
   cmd->add_option("--threads", load.num_threads, "Compute threads; 0 = all cores")->capture_default_str();
   cmd->add_option("--dtype", load.dtype, "Compute dtype: float32, bfloat16, float16")->capture_default_str();
+}
+
+void EmbedderArgs::add_to(CLI::App* cmd) {
+  cmd->add_option("--model", model, "Model directory (Hugging Face layout with LREM tokens)")->required();
+  add_load_options(cmd, load);
   cmd->add_option("--batch-size", embedder.batch_size, "Sequences per forward pass")->capture_default_str();
   cmd->add_option("--max-cot-tokens", embedder.max_cot_tokens, "Cap on CoT tokens; 0 = the model's setting")
       ->capture_default_str();

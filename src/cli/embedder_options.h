@@ -11,6 +11,9 @@
 
 namespace lrem::cli {
 
+// --threads and --dtype: how every subcommand that loads a model loads it.
+void add_load_options(CLI::App* cmd, LoadOptions& load);
+
 struct EmbedderArgs {
   std::string model;
   LoadOptions load;

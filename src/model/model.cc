@@ -1,5 +1,6 @@
 #include "lrem/model.h"
 
+#include <ATen/Context.h>
 #include <c10/core/InferenceMode.h>
 
 #include <cstring>
@@ -35,6 +36,8 @@ at::TensorOptions tensor_options(const LoadOptions& options) {
   } catch (const std::exception& e) {
     throw InvalidArgument("invalid device '" + options.device + "': use \"cpu\" or \"cuda:N\"");
   }
+  if (device.is_cuda() && !at::hasCUDA())
+    throw InvalidArgument("device '" + options.device + "' needs libtorch built with CUDA; this one is CPU-only: use \"cpu\"");
   const at::ScalarType dtype = parse_dtype(options.dtype);
   // libtorch has no CPU matrix products in float16 ("addmm_impl_cpu_ not implemented"):
   // refuse at load time rather than fail on the first forward pass.
