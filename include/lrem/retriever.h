@@ -49,7 +49,8 @@ class Retriever {
   Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore items);
 
   // Opens a model directory and an index directory (built by `lrem index build` or
-  // save_index). The items are read from `items_path`, default <index_dir>/items.jsonl.
+  // save_index). The items are read from `items_path`, default the catalogue saved with the
+  // index (load_index_items).
   static Retriever open(const std::string& model_dir, const std::string& index_dir, const std::string& items_path = "",
                         const EmbedderOptions& options = {}, const LoadOptions& load = {});
 
@@ -75,8 +76,14 @@ class Retriever {
 // (IVF/PQ indexes are trained on the item vectors). The index records the model fingerprint.
 Index build_index(const Embedder& embedder, const ItemStore& items, const std::string& factory = "Flat");
 
-// Saves the index into `dir` and the catalogue next to it as <dir>/items.jsonl, so the
-// directory is all a Retriever needs besides the model.
-void save_index(const Index& index, const ItemStore& items, const std::string& dir);
+// Saves the index and its catalogue into `dir` as one unit (Index::save(dir, items)), so the
+// directory is all a Retriever needs besides the model. InvalidArgument if `dir` already
+// holds an index, unless `overwrite`: replacing a catalogue is never silent.
+void save_index(const Index& index, const ItemStore& items, const std::string& dir, bool overwrite = false);
+
+// The catalogue saved with the index in `index_dir`, verified against the items_sha256 that
+// meta.json records: FormatError (saying to rebuild) for a mismatch, or when the index was
+// saved without one.
+ItemStore load_index_items(const std::string& index_dir);
 
 }  // namespace lrem

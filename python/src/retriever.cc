@@ -59,19 +59,18 @@ Thread-safe: several Python threads may search at once (the GIL is released).
       .def_static(
           "open",
           [](const Path& model_dir, const Path& index_dir, const std::optional<Path>& items, int batch_size,
-             int max_cot_tokens, int output_dim, size_t cot_cache_capacity, int num_threads, const std::string& dtype) {
+             int max_cot_tokens, int output_dim, size_t cot_cache_capacity, const std::string& dtype) {
             py::gil_scoped_release release;
             EmbedderOptions o =
                 embedder_options(batch_size, max_cot_tokens, 0.0f, 0, 1.0f, 0, output_dim, cot_cache_capacity, true, false);
             LoadOptions load;
-            load.num_threads = num_threads;
             load.dtype = dtype;
             return Retriever::open(model_dir.string(), index_dir.string(), items ? items->string() : "", o, load);
           },
           py::arg("model_dir"), py::arg("index_dir"), py::kw_only(), py::arg("items") = py::none(),
           py::arg("batch_size") = 32, py::arg("max_cot_tokens") = 0, py::arg("output_dim") = 0,
-          py::arg("cot_cache_capacity") = 4096, py::arg("num_threads") = 0, py::arg("dtype") = "float32",
-          "Open a model directory and an index directory (items default to <index_dir>/items.jsonl). "
+          py::arg("cot_cache_capacity") = 4096, py::arg("dtype") = "float32",
+          "Open a model directory and an index directory (items default to the catalogue saved with the index). "
           "dtype: compute dtype as in Model.load.")
       .def(
           "search",
@@ -102,12 +101,14 @@ Thread-safe: several Python threads may search at once (the GIL is released).
       "Embed every item and build an index (IVF/PQ factories are trained on the item vectors).");
   m.def(
       "save_index",
-      [](const Index& index, const ItemStore& items, const Path& dir) {
+      [](const Index& index, const ItemStore& items, const Path& dir, bool overwrite) {
         py::gil_scoped_release release;
-        save_index(index, items, dir.string());
+        save_index(index, items, dir.string(), overwrite);
       },
-      py::arg("index"), py::arg("items"), py::arg("path"),
-      "Save the index and its catalogue (<path>/items.jsonl) so Retriever.open(model_dir, path) works.");
+      py::arg("index"), py::arg("items"), py::arg("path"), py::kw_only(), py::arg("overwrite") = false,
+      "Save the index and its catalogue (<path>/items.jsonl) as one unit, so Retriever.open(model_dir, path) "
+      "works; meta.json records the SHA-256 of both. Raises InvalidArgument if path already holds an index, "
+      "unless overwrite=True.");
 }
 
 }  // namespace lrem::python

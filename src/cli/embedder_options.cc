@@ -1,5 +1,7 @@
 #include "cli/embedder_options.h"
 
+#include "lrem/runtime.h"
+
 #include <chrono>
 #include <cstdio>
 
@@ -7,7 +9,7 @@ namespace lrem::cli {
 
 void EmbedderArgs::add_to(CLI::App* cmd) {
   cmd->add_option("--model", model, "Model directory (Hugging Face layout with LREM tokens)")->required();
-  cmd->add_option("--threads", load.num_threads, "Compute threads; 0 = all cores")->capture_default_str();
+  cmd->add_option("--threads", threads, "Compute threads; 0 = all cores")->capture_default_str();
   cmd->add_option("--dtype", load.dtype, "Compute dtype: float32, bfloat16, float16")->capture_default_str();
   cmd->add_option("--batch-size", embedder.batch_size, "Sequences per forward pass")->capture_default_str();
   cmd->add_option("--max-cot-tokens", embedder.max_cot_tokens, "Cap on CoT tokens; 0 = the model's setting")
@@ -37,6 +39,7 @@ std::function<void(size_t, size_t)> progress_printer() {
 Embedder EmbedderArgs::make_embedder() const {
   EmbedderOptions options = embedder;
   if (!quiet) options.progress = progress_printer();
+  set_num_threads(threads);
   return Embedder(Model::load(model, load), options);
 }
 

@@ -18,13 +18,14 @@ std::function<void(size_t, size_t)> progress_printer();
 struct EmbedderArgs {
   std::string model;
   LoadOptions load;
+  int threads = 0;  // the process's compute threads (lrem::set_num_threads)
   EmbedderOptions embedder;
   bool quiet = false;
 
   // Adds --model, --threads, --dtype, --batch-size, --max-cot-tokens, --output-dim,
   // --temperature, --seed, --pooling and --quiet to `cmd`.
   void add_to(CLI::App* cmd);
-  // Loads the model; unless quiet, progress on long runs goes to stderr.
+  // Sets the compute threads and loads the model; unless quiet, progress on long runs goes to stderr.
   Embedder make_embedder() const;
 };
 

@@ -76,7 +76,7 @@ void add_eval(CLI::App& app) {
     if (!a.common.quiet) options.progress = progress_printer();
     const std::vector<Query> queries = read_queries(a.queries);
     const std::vector<Qrel> qrels = read_qrels(a.qrels);
-    ItemStore items = ItemStore::load(a.items.empty() ? a.index + "/items.jsonl" : a.items);
+    ItemStore items = a.items.empty() ? load_index_items(a.index) : ItemStore::load(a.items);
 
     EvaluationRun run;
     if (a.system == "bm25") {

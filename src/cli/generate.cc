@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "lrem/model.h"
+#include "lrem/runtime.h"
 
 namespace lrem::cli {
 
@@ -23,9 +24,8 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--seed", args->gen.seed, "Random seed for sampling")->capture_default_str();
   cmd->add_option("--threads", args->threads, "Compute threads; 0 = all cores")->capture_default_str();
   cmd->callback([args] {
-    LoadOptions load;
-    load.num_threads = args->threads;
-    Model model = Model::load(args->model, load);
+    set_num_threads(args->threads);
+    const Model model = Model::load(args->model);
     Generation g = model.generate(args->prompt, args->gen);
     std::cout << args->prompt << g.text << std::endl;
   });

@@ -21,15 +21,15 @@ void add_search(CLI::App& app) {
   auto* cmd = app.add_subcommand("search", "Search an index: reason (or not), embed, retrieve");
   args->common.add_to(cmd);
   cmd->add_option("--index", args->index, "Index directory from `lrem index build`")->required();
-  cmd->add_option("--items", args->items, "Items JSONL; default <index>/items.jsonl");
+  cmd->add_option("--items", args->items, "Items JSONL; default the catalogue saved with the index");
   cmd->add_option("--query,-q", args->queries, "Query text (repeat for several)")->required();
   cmd->add_option("-k", args->k, "Number of results")->capture_default_str();
   cmd->add_option("--mode", args->mode, "reason (generate a CoT first) or direct")->capture_default_str();
   cmd->add_flag("--json", args->json, "Machine-readable output: one JSON object per query");
   cmd->callback([args] {
     args->common.quiet = true;  // nothing long-running here; keep stdout clean
-    Retriever r(args->common.make_embedder(), Index::load(args->index), ItemStore::load(
-        args->items.empty() ? args->index + "/items.jsonl" : args->items));
+    Retriever r(args->common.make_embedder(), Index::load(args->index),
+                args->items.empty() ? load_index_items(args->index) : ItemStore::load(args->items));
     for (const SearchResponse& res : r.search_many(args->queries, args->k, parse_query_mode(args->mode))) {
       if (args->json) {
         nlohmann::json hits = nlohmann::json::array();

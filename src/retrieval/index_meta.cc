@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lrem/error.h"
+#include "util/json_reader.h"
 
 namespace lrem {
 
@@ -57,6 +58,11 @@ IndexMeta IndexMeta::parse(const std::string& text, const std::string& path, int
   if (!meta.is_object()) throw FormatError("'" + path + "' must hold a JSON object");
   IndexMeta out;
   out.format_version = integer_field<int>(meta, path, "format_version");
+  if (out.format_version < supported_version) {
+    throw FormatError("'" + path + "': format_version " + std::to_string(out.format_version) +
+                      " was written by an older lrem whose meta.json does not checksum items.jsonl; rebuild the "
+                      "index directory (`lrem index build --overwrite`, or save_index(..., overwrite=true))");
+  }
   if (out.format_version != supported_version) {
     throw FormatError("'" + path + "': format_version " + std::to_string(out.format_version) +
                       " is not supported (this build reads version " + std::to_string(supported_version) + ")");
@@ -74,11 +80,16 @@ IndexMeta IndexMeta::parse(const std::string& text, const std::string& path, int
     throw FormatError("'" + path + "': field \"index_sha256\" is not a SHA-256 hex digest");
   }
   out.created = field<std::string>(meta, path, "created");
+  const JsonDocument doc(text, path);
+  if (const auto items = doc.object().find("items_sha256"); items && !items->is_null()) {
+    out.items_sha256 = items->as_string();
+    if (!is_hex_digest(out.items_sha256)) items->expected("a SHA-256 hex digest (64 lower-case hex digits)");
+  }
   return out;
 }
 
 std::string IndexMeta::to_json() const {
-  const nlohmann::json meta = {{"format_version", format_version},
+  nlohmann::json meta = {{"format_version", format_version},
                                {"dim", dim},
                                {"metric", metric},
                                {"factory", factory},
@@ -86,6 +97,7 @@ std::string IndexMeta::to_json() const {
                                {"count", count},
                                {"created", created},
                                {"index_sha256", index_sha256}};
+  if (!items_sha256.empty()) meta["items_sha256"] = items_sha256;
   return meta.dump(2) + "\n";
 }
 

@@ -18,7 +18,7 @@
 #include "lrem/model.h"
 #include "lrem/runtime.h"
 #include "lrem/train.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "train/batch.h"
 #include "train/examples.h"
 #include "train/losses.h"
@@ -39,18 +39,17 @@ TrainResult grpo(const GrpoConfig& config) {
   ensure_directory(config.output_dir);
   const std::vector<train::Example> examples = train::read_examples(config.data, config.catalogue, false);
   train::DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
-  Model model = train::load_lrem_model(config.model, config.num_threads);
+  Model model = train::load_lrem_model(config.model);
   std::optional<Model> reference;
   if (config.kl_coef > 0) {
-    reference = train::load_lrem_model(config.reference_model.empty() ? config.model : config.reference_model,
-                                       config.num_threads);
+    reference = train::load_lrem_model(config.reference_model.empty() ? config.model : config.reference_model);
     if (reference->config().vocab_size != model.config().vocab_size)
       throw InvalidArgument("grpo config: field 'reference_model' has another vocabulary than 'model'");
   }
 
   train::Trainer trainer(config, "grpo", model, examples.size(), dp);
-  const Transformer& policy = model.impl().transformer;
-  const PromptFormat& format = model.impl().prompt();
+  const Transformer& policy = ModelAccess::parts(model).transformer;
+  const PromptFormat& format = ModelAccess::parts(model).prompt();
   const Tokenizer& tokenizer = model.tokenizer();
   const auto is_special = [&](int id) { return tokenizer.is_special(id); };
   const train::RewardWeights weights{config.reward_format, config.reward_length, config.reward_accuracy};
@@ -129,7 +128,7 @@ TrainResult grpo(const GrpoConfig& config) {
       at::Tensor ref_logp;
       {
         at::NoGradGuard no_grad;
-        const auto ref = reference->impl().transformer.forward(rollout.input_ids, rollout.position_ids,
+        const auto ref = ModelAccess::parts(*reference).transformer.forward(rollout.input_ids, rollout.position_ids,
                                                                rollout.attention_mask, nullptr, true);
         ref_logp = train::target_logprobs(ref.logits / config.temperature, rollout.targets);
       }

@@ -22,7 +22,7 @@ QUERIES = ["gift for a toddler who loves trucks", "shampoo without sulfates", "s
 
 @pytest.fixture(scope="module")
 def model(lrem_model_dir):
-    return lrem.Model.load(str(lrem_model_dir), num_threads=1)
+    return lrem.Model.load(str(lrem_model_dir))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +84,7 @@ def test_saved_index_reopens_with_the_same_results(model, items, lrem_model_dir,
     index = lrem.build_index(emb, items, factory="HNSW32")
     lrem.save_index(index, items, tmp_path / "idx")
     before = lrem.Retriever(emb, index, items).search_many(QUERIES, k=3)
-    reopened = lrem.Retriever.open(lrem_model_dir, tmp_path / "idx", num_threads=1)
+    reopened = lrem.Retriever.open(lrem_model_dir, tmp_path / "idx")
     after = reopened.search_many(QUERIES, k=3)
     assert [[h.id for h in r.hits] for r in before] == [[h.id for h in r.hits] for r in after]
     assert [r.cot for r in before] == [r.cot for r in after]
@@ -102,7 +102,7 @@ def test_bad_input_raises_clear_errors(model, items, stories_dir):
     with pytest.raises(ValueError):
         r.search("shoes", k=0)
     assert len(r.search("shoes", k=1000).hits) == len(TITLES)
-    with pytest.raises(lrem.InvalidArgument, match="add_lrem_tokens"):
+    with pytest.raises(lrem.InvalidArgument, match="with_lrem_tokens"):
         lrem.Embedder(lrem.Model.load(str(stories_dir)))
     with pytest.raises(lrem.InvalidArgument, match="empty catalogue"):
         lrem.build_index(emb, lrem.ItemStore([]))
