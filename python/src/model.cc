@@ -141,17 +141,8 @@ Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model):
           "the weights are shared. This model, and embedders made from it, are unchanged.")
       .def_property_readonly(
           "prompt_config",
-          [](const Model& self) {
-            const PromptConfig& c = self.prompt_config();
-            py::dict d;
-            d["query_template"] = c.query_template;
-            d["item_template"] = c.item_template;
-            d["max_cot_tokens"] = c.max_cot_tokens;
-            d["max_query_tokens"] = c.max_query_tokens;
-            d["max_item_tokens"] = c.max_item_tokens;
-            return d;
-          },
-          "The prompt format's templates and caps, as a dict (see with_prompt_config).")
+          [](const Model& self) { return py::module_::import("json").attr("loads")(self.prompt_config().to_json()); },
+          "The prompt format (lrem_config.json's fields: templates, special tokens, caps) as a dict.")
       .def_property_readonly("config", &Model::config)
       .def_property_readonly("tokenizer", &Model::tokenizer)
       .def_property_readonly("fingerprint", &Model::fingerprint)

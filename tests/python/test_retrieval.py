@@ -90,6 +90,37 @@ def test_saved_index_reopens_with_the_same_results(model, items, lrem_model_dir,
     assert [r.cot for r in before] == [r.cot for r in after]
 
 
+def test_saving_over_an_index_needs_overwrite(model, items, lrem_model_dir, tmp_path):
+    emb = lrem.Embedder(model)
+    index = lrem.build_index(emb, items)
+    lrem.save_index(index, items, tmp_path / "idx")
+    with pytest.raises(lrem.InvalidArgument, match="overwrite"):
+        lrem.save_index(index, items, tmp_path / "idx")
+    lrem.save_index(index, items, tmp_path / "idx", overwrite=True)
+    # A catalogue edited behind meta.json's back is refused, not paired with the index.
+    catalogue = tmp_path / "idx" / "items.jsonl"
+    catalogue.write_text(catalogue.read_text().replace("Kettle", "Teapot"))
+    with pytest.raises(lrem.FormatError, match="items_sha256"):
+        lrem.Retriever.open(lrem_model_dir, tmp_path / "idx")
+
+
+def test_model_changes_return_new_models(stories_dir, model):
+    plain = lrem.Model.load(stories_dir)
+    vocab = plain.tokenizer.vocab_size
+    with_tokens = plain.with_lrem_tokens()
+    assert with_tokens.tokenizer.vocab_size == vocab + 3
+    assert plain.tokenizer.vocab_size == vocab
+    before = lrem.Embedder(model, cot_cache_capacity=0)
+    expected = before.embed_queries(QUERIES[:2], mode="direct")
+    other = model.with_prompt_config(query_template="customer asks: {query}", max_cot_tokens=3)
+    assert other.prompt_config["query_template"] == "customer asks: {query}"
+    assert model.prompt_config["query_template"] != "customer asks: {query}"
+    np.testing.assert_array_equal(before.embed_queries(QUERIES[:2], mode="direct"), expected)
+    assert not np.array_equal(lrem.Embedder(other).embed_queries(QUERIES[:2], mode="direct"), expected)
+    with pytest.raises(lrem.InvalidArgument):
+        model.with_prompt_config(query_template="no placeholder")
+
+
 def test_bad_input_raises_clear_errors(model, items, stories_dir):
     emb = lrem.Embedder(model)
     with pytest.raises(lrem.InvalidArgument):
@@ -160,3 +191,15 @@ def test_cli_reports_errors_without_crashing(lrem_cli, lrem_model_dir, tmp_path)
     r = subprocess.run([lrem_cli, "index", "build", "--model", lrem_model_dir, "--items", bad, "-o", tmp_path / "i"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "line 2" in r.stderr and "title" in r.stderr, r.stderr
+
+
+def test_cli_index_build_refuses_an_existing_index_without_overwrite(lrem_cli, lrem_model_dir, items, tmp_path):
+    items_path = tmp_path / "items.jsonl"
+    items.save(items_path)
+    build = [lrem_cli, "index", "build", "--model", lrem_model_dir, "--items", items_path, "-o", tmp_path / "idx",
+             "--threads", "1", "--quiet"]
+    assert subprocess.run(build, capture_output=True, text=True).returncode == 0
+    again = subprocess.run(build, capture_output=True, text=True)
+    assert again.returncode == 1 and "--overwrite" in again.stderr, again.stderr
+    replaced = subprocess.run(build + ["--overwrite"], capture_output=True, text=True)
+    assert replaced.returncode == 0, replaced.stderr
