@@ -253,8 +253,8 @@ TEST(CrashSafety, IndexDirectorySaveKilledNeverPairsAnIndexWithAnotherCatalogue)
   const auto save_time = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - one_save);
 
   std::mt19937 rng(std::random_device{}());
-  // Up to three saves' time: kills land at every step of a save, and between saves.
-  std::uniform_int_distribution<int64_t> delay(0, 3 * std::max<int64_t>(save_time.count(), 1000));
+  // Up to two saves' time: kills land at every step of a save, and between saves.
+  std::uniform_int_distribution<int64_t> delay(0, 2 * std::max<int64_t>(save_time.count(), 1000));
   const int n = trials() * 200 / kDefaultTrials;
   int seen[2] = {0, 0}, where[3] = {0, 0, 0};
   for (int trial = 0; trial < n; ++trial) {

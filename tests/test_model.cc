@@ -80,11 +80,11 @@ TEST(Model, WithLremTokensLeavesTheOriginalAlone) {
 TEST(Model, LoadingModelsLeavesTheProcessThreadCountAndOtherModelsAlone) {
   REQUIRE_FIXTURE();
   for (const int threads : {1, 2}) {
-    ASSERT_EQ(set_num_threads(threads), threads);
+    const int in_effect = set_num_threads(threads);  // OpenBLAS may cap it at the core count
     const Model fp32 = Model::load(testing::fixture("stories260K")).with_lrem_tokens();
     const Embeddings expected = Embedder(fp32, uncached()).embed_items({"red shoes", "a toy truck"});
     const Model bf16 = Model::load(testing::fixture("stories260K"), LoadOptions{"cpu", "bfloat16"});
-    EXPECT_EQ(num_threads(), threads) << "loading a model changed the process's thread count";
+    EXPECT_EQ(num_threads(), in_effect) << "loading a model changed the process's thread count";
     EXPECT_EQ(bf16.fingerprint(), Model::load(testing::fixture("stories260K")).fingerprint());
     expect_same(Embedder(fp32, uncached()).embed_items({"red shoes", "a toy truck"}), expected);
   }

@@ -90,13 +90,13 @@ IndexMeta IndexMeta::parse(const std::string& text, const std::string& path, int
 
 std::string IndexMeta::to_json() const {
   nlohmann::json meta = {{"format_version", format_version},
-                               {"dim", dim},
-                               {"metric", metric},
-                               {"factory", factory},
-                               {"model_fingerprint", model_fingerprint},
-                               {"count", count},
-                               {"created", created},
-                               {"index_sha256", index_sha256}};
+                         {"dim", dim},
+                         {"metric", metric},
+                         {"factory", factory},
+                         {"model_fingerprint", model_fingerprint},
+                         {"count", count},
+                         {"created", created},
+                         {"index_sha256", index_sha256}};
   if (!items_sha256.empty()) meta["items_sha256"] = items_sha256;
   return meta.dump(2) + "\n";
 }
