@@ -16,6 +16,7 @@
 #include "bench_common.h"
 #include "lrem/model.h"
 #include "model/checkpoint.h"
+#include "model/model_access.h"
 #include "model/model_impl.h"
 #include "util/file_io.h"
 
@@ -46,7 +47,7 @@ void write_checkpoint(const std::string& dir, const std::string& tokenizer_path,
   const Tokenizer tokenizer = Tokenizer::load(tokenizer_path);
   const Model model = Model::random(config, tokenizer, /*seed=*/1, LoadOptions{"cpu", "bfloat16", 0});
   ensure_directory(dir);
-  save_checkpoint_tensors(dir, model.impl().transformer.parameters(), at::kBFloat16, size_t(1) << 30);
+  save_checkpoint_tensors(dir, ModelAccess::parts(model).transformer.parameters(), at::kBFloat16, size_t(1) << 30);
   tokenizer.save(dir);
   write_file_atomic(dir + "/config.json", config.to_json());
   bench::emit({{"bench", "load_write"}, {"parameters", config.num_parameters()}, {"out", dir}});

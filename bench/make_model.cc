@@ -55,18 +55,13 @@ int main(int argc, char** argv) {
     const Tokenizer tokenizer = std::filesystem::exists(prefix + ".model")
                                     ? Tokenizer::load(prefix + ".model")
                                     : Tokenizer::train(args.required("corpus"), prefix, train);
-    Model model = Model::random(config, tokenizer, static_cast<uint64_t>(args.integer("seed", 0)));
-    model.add_lrem_tokens();
-    if (const int64_t used = model.tokenizer().vocab_size(); used < config.vocab_size) {
-      at::NoGradGuard no_grad;
-      model.impl().transformer.parameters().at("model.embed_tokens.weight").narrow(0, used, config.vocab_size - used).zero_();
-      model.impl().invalidate();
-    }
+    const Model plain = Model::random(config, tokenizer, static_cast<uint64_t>(args.integer("seed", 0)));
+    const Model lrem = plain.with_lrem_tokens();
     // A deployment prompt: the instruction before {query} is the shared prefix the cache saves.
-    PromptConfig prompt = model.prompt_config();
+    PromptConfig prompt = lrem.prompt_config();
     prompt.query_template = "Shopping search. Think about what the customer needs, then embed the query: {query}";
     prompt.item_template = "Product: {title}";
-    model.set_prompt_config(prompt);
+    const Model model = lrem.with_prompt_config(prompt);
     model.save(args.required("out"));
     bench::emit({{"bench", "make_model"}, {"size", size}, {"parameters", model.config().num_parameters()},
                  {"out", args.required("out")}});

@@ -31,7 +31,8 @@ def main():
     ap.add_argument("--num-threads", type=int, default=0, help="Model.load's compute threads; 0 = all cores")
     args = ap.parse_args()
 
-    model = lrem.Model.load(args.model, num_threads=args.num_threads)
+    lrem.set_num_threads(args.num_threads)
+    model = lrem.Model.load(args.model)
     emb = lrem.Embedder(model, cot_cache_capacity=0)
     items = lrem.ItemStore([{"id": i, "title": f"catalogue item {i}: a sturdy everyday thing"} for i in range(2000)])
     retriever = lrem.Retriever(emb, lrem.build_index(emb, items), items)

@@ -76,9 +76,15 @@ class Retriever {
 // (IVF/PQ indexes are trained on the item vectors). The index records the model fingerprint.
 Index build_index(const Embedder& embedder, const ItemStore& items, const std::string& factory = "Flat");
 
-// Saves the index into `dir` and the catalogue next to it as <dir>/items.jsonl, so the
-// directory is all a Retriever needs besides the model.
-void save_index(const Index& index, const ItemStore& items, const std::string& dir);
+// Saves the index and its catalogue into `dir` as one unit (Index::save(dir, items)), so the
+// directory is all a Retriever needs besides the model. InvalidArgument if `dir` already
+// holds an index, unless `overwrite`: replacing a catalogue is never silent.
+void save_index(const Index& index, const ItemStore& items, const std::string& dir, bool overwrite = false);
+
+// The catalogue saved with the index in `index_dir`, verified against the items_sha256 that
+// meta.json records: FormatError (saying to rebuild) for a mismatch, or when the index was
+// saved without one.
+ItemStore load_index_items(const std::string& index_dir);
 
 // Where save_index puts an index directory's catalogue: <index_dir>/items.jsonl.
 std::string index_items_path(const std::string& index_dir);

@@ -11,7 +11,6 @@ namespace lrem::python {
 namespace py = pybind11;
 
 void bind_errors(py::module_& m);
-void bind_compute(py::module_& m);
 void bind_tokenizer(py::module_& m);
 void bind_model(py::module_& m);
 void bind_index(py::module_& m);

@@ -47,10 +47,4 @@ std::function<void(size_t, size_t)> between_batches(bool show) {
   };
 }
 
-void bind_compute(py::module_& m) {
-  m.def("num_threads", &num_threads,
-        "The compute threads each call uses right now: Model.load's num_threads, or 1 while several "
-        "Python threads are inside compute calls at once.");
-}
-
 }  // namespace lrem::python

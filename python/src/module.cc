@@ -9,7 +9,6 @@ PYBIND11_MODULE(_lrem, m) {
   // initialiser holding the GIL while the other needs the GIL to finish it. Do it now.
   lrem::python::py::array_t<float>(0);
   lrem::python::bind_errors(m);
-  lrem::python::bind_compute(m);
   lrem::python::bind_tokenizer(m);
   lrem::python::bind_model(m);
   lrem::python::bind_index(m);

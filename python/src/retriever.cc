@@ -56,14 +56,14 @@ Thread-safe: several Python threads may search at once (the GIL is released).
            "The retriever shares the embedder and the index with the caller: items added to the index later are found.")
       .def_static(
           "open",
-          [](const py::object& model, const Path& index_dir, const std::optional<Path>& items, int num_threads,
+          [](const py::object& model, const Path& index_dir, const std::optional<Path>& items,
              const std::string& dtype, const py::kwargs& embedder_options) {
             py::object embedder = model;
             if (!py::isinstance<Embedder>(model)) {
               py::object loaded = model;
               if (!py::isinstance<Model>(model))
                 loaded = py::type::of<Model>().attr("load")(py::module_::import("os").attr("fspath")(model),
-                                                            py::arg("dtype") = dtype, py::arg("num_threads") = num_threads);
+                                                            py::arg("dtype") = dtype);
               // lrem.Embedder's keywords are Python's one mapping to EmbedderOptions.
               embedder = py::type::of<Embedder>()(loaded, **embedder_options);
             } else if (!embedder_options.empty()) {
@@ -74,12 +74,11 @@ Thread-safe: several Python threads may search at once (the GIL is released).
             py::gil_scoped_release release;
             return Retriever::open(index_dir.string(), std::move(e), items ? items->string() : "");
           },
-          py::arg("model"), py::arg("index_dir"), py::kw_only(), py::arg("items") = py::none(),
-          py::arg("num_threads") = 0, py::arg("dtype") = "float32",
+          py::arg("model"), py::arg("index_dir"), py::kw_only(), py::arg("items") = py::none(), py::arg("dtype") = "float32",
           "Open an index directory (from save_index or `lrem index build`) for searching. model: a model "
-          "directory (loaded with num_threads and dtype as in Model.load), an lrem.Model or an lrem.Embedder. "
+          "directory (loaded with dtype as in Model.load), an lrem.Model or an lrem.Embedder. "
           "Other keywords are lrem.Embedder's (batch_size, max_cot_tokens, pooling, output_dim, ...) and must "
-          "match how the index was built. items default to <index_dir>/items.jsonl.")
+          "match how the index was built. items default to the catalogue saved with the index (checked against its checksum).")
       .def(
           "search",
           [](const Retriever& self, const std::string& query, int k, const std::string& mode) {
@@ -109,12 +108,14 @@ Thread-safe: several Python threads may search at once (the GIL is released).
       "Embed every item and build an index (IVF/PQ factories are trained on the item vectors).");
   m.def(
       "save_index",
-      [](const Index& index, const ItemStore& items, const Path& dir) {
+      [](const Index& index, const ItemStore& items, const Path& dir, bool overwrite) {
         py::gil_scoped_release release;
-        save_index(index, items, dir.string());
+        save_index(index, items, dir.string(), overwrite);
       },
-      py::arg("index"), py::arg("items"), py::arg("path"),
-      "Save the index and its catalogue (<path>/items.jsonl) so Retriever.open(model_dir, path) works.");
+      py::arg("index"), py::arg("items"), py::arg("path"), py::kw_only(), py::arg("overwrite") = false,
+      "Save the index and its catalogue (<path>/items.jsonl) as one unit, so Retriever.open(model_dir, path) "
+      "works; meta.json records the SHA-256 of both. Raises InvalidArgument if path already holds an index, "
+      "unless overwrite=True.");
 }
 
 }  // namespace lrem::python

@@ -1,17 +1,23 @@
 #include "cli/embedder_options.h"
 
+#include "lrem/runtime.h"
 #include "util/progress.h"
 
 namespace lrem::cli {
 
-void add_load_options(CLI::App* cmd, LoadOptions& load) {
-  cmd->add_option("--threads", load.num_threads, "Compute threads; 0 = all cores")->capture_default_str();
-  cmd->add_option("--dtype", load.dtype, "Compute dtype: float32, bfloat16, float16")->capture_default_str();
+void LoadArgs::add_to(CLI::App* cmd) {
+  cmd->add_option("--threads", threads, "Compute threads of this process; 0 = all cores")->capture_default_str();
+  cmd->add_option("--dtype", options.dtype, "Compute dtype: float32, bfloat16, float16")->capture_default_str();
+}
+
+Model LoadArgs::load(const std::string& dir) const {
+  set_num_threads(threads);
+  return Model::load(dir, options);
 }
 
 void EmbedderArgs::add_to(CLI::App* cmd) {
   cmd->add_option("--model", model, "Model directory (Hugging Face layout with LREM tokens)")->required();
-  add_load_options(cmd, load);
+  load.add_to(cmd);
   cmd->add_option("--batch-size", embedder.batch_size, "Sequences per forward pass")->capture_default_str();
   cmd->add_option("--max-cot-tokens", embedder.max_cot_tokens, "Cap on CoT tokens; 0 = the model's setting")
       ->capture_default_str();
@@ -29,7 +35,7 @@ void EmbedderArgs::add_to(CLI::App* cmd) {
 Embedder EmbedderArgs::make_embedder() const {
   EmbedderOptions options = embedder;
   if (!quiet) options.progress = progress_reporter("embedded");
-  return Embedder(Model::load(model, load), options);
+  return Embedder(load.load(model), options);
 }
 
 }  // namespace lrem::cli

@@ -72,6 +72,7 @@ void add_eval(CLI::App& app) {
     if (!a.common.quiet) options.progress = progress_reporter("queries");
     const std::vector<Query> queries = read_queries(a.queries);
     const std::vector<Qrel> qrels = read_qrels(a.qrels);
+    ItemStore items = a.items.empty() ? load_index_items(a.index) : ItemStore::load(a.items);
 
     EvaluationRun run;
     if (a.system == "bm25") {

@@ -21,7 +21,7 @@ void add_search(CLI::App& app) {
   auto* cmd = app.add_subcommand("search", "Search an index: reason (or not), embed, retrieve");
   args->common.add_to(cmd);
   cmd->add_option("--index", args->index, "Index directory from `lrem index build`")->required();
-  cmd->add_option("--items", args->items, "Items JSONL; default <index>/items.jsonl");
+  cmd->add_option("--items", args->items, "Items JSONL; default the catalogue saved with the index");
   cmd->add_option("--query,-q", args->queries, "Query text (repeat for several)")->required();
   cmd->add_option("-k", args->k, "Number of results")->capture_default_str();
   cmd->add_option("--mode", args->mode, "reason (generate a CoT first) or direct")->capture_default_str();

@@ -38,7 +38,7 @@ void add_serve(CLI::App& app) {
   args->common.add_to(cmd);
   ServerOptions& s = args->server;
   cmd->add_option("--index", args->index, "Index directory from `lrem index build`")->required();
-  cmd->add_option("--items", args->items, "Items JSONL; default <index>/items.jsonl");
+  cmd->add_option("--items", args->items, "Items JSONL; default the catalogue saved with the index");
   cmd->add_option("--host", s.host, "Address to listen on (0.0.0.0 for every interface)")->capture_default_str();
   cmd->add_option("--port", s.port, "TCP port; 0 picks a free one")->capture_default_str();
   // --threads (from the embedder options) sets each request's compute threads; this is how

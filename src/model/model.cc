@@ -13,7 +13,6 @@
 #include "util/file_io.h"
 #include "model/generation.h"
 #include "lrem/error.h"
-#include "lrem/runtime.h"
 #include "model/model_impl.h"
 
 namespace fs = std::filesystem;
@@ -129,7 +128,6 @@ Model::Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model Model::load(const std::string& dir, const LoadOptions& options) {
   if (!fs::is_directory(dir))
     throw IoError("model directory '" + dir + "' does not exist (expected config.json, model.safetensors, tokenizer.model)");
-  set_num_threads(options.num_threads);
   auto config = ModelConfig::load((fs::path(dir) / "config.json").string());
   auto tokenizer = Tokenizer::from_directory(dir);
   auto prompt = PromptConfig::load_or_default(dir);
@@ -152,7 +150,6 @@ Model Model::random(const ModelConfig& config, const Tokenizer& tokenizer, uint6
   if (tokenizer.vocab_size() > config.vocab_size)
     throw InvalidArgument("the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
                           " tokens but the config's vocab_size is " + std::to_string(config.vocab_size));
-  set_num_threads(options.num_threads);
   auto impl = std::make_shared<Impl>(config, tokenizer, PromptConfig{}, tensor_options(options));
   impl->transformer.init_random(seed);
   return Model(std::move(impl));
@@ -171,25 +168,28 @@ void Model::save(const std::string& dir) const {
   write_file_atomic((fs::path(dir) / "config.json").string(), m.config.to_json());
 }
 
-void Model::add_lrem_tokens() {
-  Impl& m = *impl_;
+Model Model::with_lrem_tokens() const {
+  const Impl& m = *impl_;
+  Tokenizer tokenizer = m.tokenizer;
   for (const auto& s : {m.prompt_config.think_open, m.prompt_config.think_close, m.prompt_config.emb})
-    m.tokenizer.add_special_token(s);
-  if (m.tokenizer.vocab_size() > m.config.vocab_size) {
-    m.transformer.resize_vocab(m.tokenizer.vocab_size());
-    m.config.vocab_size = m.tokenizer.vocab_size();
+    tokenizer.add_special_token(s);
+  ModelConfig config = m.config;
+  Transformer transformer = m.transformer;  // resize_vocab replaces the grown tensors, never writes into them
+  if (tokenizer.vocab_size() > config.vocab_size) {
+    transformer.resize_vocab(tokenizer.vocab_size());
+    config.vocab_size = tokenizer.vocab_size();
   }
-  m.invalidate();
+  return Model(std::make_shared<Impl>(std::move(config), std::move(tokenizer), m.prompt_config, std::move(transformer)));
 }
 
 const ModelConfig& Model::config() const { return impl_->config; }
 const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
 const PromptConfig& Model::prompt_config() const { return impl_->prompt_config; }
 
-void Model::set_prompt_config(const PromptConfig& config) {
+Model Model::with_prompt_config(const PromptConfig& config) const {
   config.validate();
-  impl_->prompt_config = config;
-  impl_->invalidate();
+  const Impl& m = *impl_;
+  return Model(std::make_shared<Impl>(m.config, m.tokenizer, config, m.transformer));
 }
 
 std::string Model::fingerprint() const { return impl_->fingerprint(); }

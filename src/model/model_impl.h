@@ -1,5 +1,5 @@
-// What a Model is made of. Internal: lrem's embedder and training code reach the
-// transformer and prompt format through Model::impl().
+// What a Model is made of. Internal: lrem's embedder and training code reach it through
+// ModelAccess (model/model_access.h).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -19,6 +19,11 @@ struct Model::Impl {
   Impl(ModelConfig cfg, Tokenizer tok, PromptConfig prompt_cfg, const at::TensorOptions& options)
       : config(std::move(cfg)), tokenizer(std::move(tok)), prompt_config(std::move(prompt_cfg)),
         transformer(config, options) {}
+  // A model made from another one's parts (Model::with_*): the transformer's tensors are
+  // shared, nothing else is.
+  Impl(ModelConfig cfg, Tokenizer tok, PromptConfig prompt_cfg, Transformer tf)
+      : config(std::move(cfg)), tokenizer(std::move(tok)), prompt_config(std::move(prompt_cfg)),
+        transformer(std::move(tf)) {}
 
   ModelConfig config;
   Tokenizer tokenizer;
@@ -26,10 +31,10 @@ struct Model::Impl {
   Transformer transformer;
 
   // The prompt format needs the LREM special tokens; a plain LLM has none until
-  // add_lrem_tokens(), so it is built on first use. Throws InvalidArgument explaining the fix.
+  // with_lrem_tokens(), so it is built on first use. Throws InvalidArgument explaining the fix.
   const PromptFormat& prompt() const;
-  // Call after the vocabulary, prompt config or weights change (training, add_lrem_tokens):
-  // drops the cached prompt format and fingerprint.
+  // Call after training changed the weights in place: drops the cached prompt format and
+  // fingerprint.
   void invalidate();
 
   // A hash of the config, prompt config, tokenizer and the transformer's weights; a model

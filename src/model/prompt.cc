@@ -81,8 +81,8 @@ PromptFormat::PromptFormat(const Tokenizer& tokenizer, PromptConfig config)
     int id = tokenizer.piece_to_id(s);
     if (id < 0)
       throw InvalidArgument("the tokenizer has no special token " + s +
-                            "; add the LREM tokens first (C++: Model::add_lrem_tokens(), Python: "
-                            "model.add_lrem_tokens(), CLI: `lrem train sft` adds them) and fine-tune the model");
+                            "; add the LREM tokens first (C++: Model::with_lrem_tokens(), Python: "
+                            "model.with_lrem_tokens(), CLI: `lrem train sft` adds them) and fine-tune the model");
     return id;
   };
   think_open_ = special(config_.think_open);

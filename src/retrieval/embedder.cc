@@ -15,7 +15,7 @@
 #include "model/generation.h"
 #include "model/padding.h"
 #include "lrem/error.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "util/utf8.h"
 
 namespace lrem {
@@ -116,11 +116,11 @@ struct Embedder::Impl {
                           std::to_string(config.max_positions()) +
                           " positions (max_position_embeddings or sliding_window) with <think>, </think> and <emb>; lower it");
     dim = options.output_dim > 0 ? options.output_dim : config.hidden_size;
-    const PromptFormat& prompt = model.impl().prompt();  // throws if the LREM tokens are missing
+    const PromptFormat& prompt = ModelAccess::parts(model).prompt();  // throws if the LREM tokens are missing
     prefix_ids = prompt.query_prefix();
     if (options.prefix_cache && !prefix_ids.empty()) {
       c10::InferenceMode guard;
-      prefix.emplace(model.impl().transformer, 1, static_cast<int64_t>(prefix_ids.size()));
+      prefix.emplace(ModelAccess::parts(model).transformer, 1, static_cast<int64_t>(prefix_ids.size()));
       prefix->append({prefix_ids});
     }
   }
@@ -137,7 +137,7 @@ struct Embedder::Impl {
 
   // One forward pass over whole sequences (no cache), pooled as the options say: [n, hidden].
   at::Tensor pooled_forward(const std::vector<std::vector<int>>& seqs) const {
-    const Transformer& tf = model.impl().transformer;
+    const Transformer& tf = ModelAccess::parts(model).transformer;
     // Left padding puts every <emb> in the last column.
     const PaddedRows batch = pad_rows(seqs, PadSide::Left);
     auto device = tf.options().device();
@@ -167,7 +167,7 @@ struct Embedder::Impl {
     std::vector<std::vector<int>> tails, closing;
   };
   GeneratedTails generate_tails(Decoder& decoder, const std::vector<size_t>& rows, Embeddings& out) const {
-    const PromptFormat& prompt = model.impl().prompt();
+    const PromptFormat& prompt = ModelAccess::parts(model).prompt();
     const Tokenizer& tokenizer = model.tokenizer();
     GenerationOptions sampling;
     sampling.temperature = options.temperature;
@@ -204,7 +204,7 @@ struct Embedder::Impl {
     for (int64_t i = 0; i < n; ++i)
       longest = std::max(longest, bodies[i].size() + (generate_cot ? size_t(max_cot) + 2 : tails[i].size()));
     const int64_t capacity = static_cast<int64_t>(prefix_ids.size() + longest) + 1;
-    Decoder decoder = prefix ? prefix->expand(n, capacity) : Decoder(model.impl().transformer, n, capacity);
+    Decoder decoder = prefix ? prefix->expand(n, capacity) : Decoder(ModelAccess::parts(model).transformer, n, capacity);
     std::vector<std::vector<int>> first(n);
     for (int64_t i = 0; i < n; ++i) {
       if (!prefix) first[i] = prefix_ids;
@@ -272,7 +272,7 @@ Embeddings empty_embeddings(size_t rows, int64_t dim) {
 
 Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, QueryMode mode) const {
   const Impl& m = *impl_;
-  const PromptFormat& prompt = m.model.impl().prompt();
+  const PromptFormat& prompt = ModelAccess::parts(m.model).prompt();
   Embeddings out = empty_embeddings(queries.size(), m.dim);
 
   // Only greedy CoTs are deterministic, so only they are cached.
@@ -312,7 +312,7 @@ Embeddings Embedder::embed_queries_with_cots(const std::vector<std::string>& que
   if (queries.size() != cots.size())
     throw InvalidArgument("embed_queries_with_cots: " + std::to_string(queries.size()) + " queries but " +
                           std::to_string(cots.size()) + " CoTs; give one CoT per query");
-  const PromptFormat& prompt = m.model.impl().prompt();
+  const PromptFormat& prompt = ModelAccess::parts(m.model).prompt();
   Embeddings out = empty_embeddings(queries.size(), m.dim);
   std::vector<std::vector<int>> bodies(queries.size()), tails(queries.size());
   std::vector<size_t> rows(queries.size());
@@ -334,7 +334,7 @@ Embeddings Embedder::embed_queries_with_cots(const std::vector<std::string>& que
 
 Embeddings Embedder::embed_items(const std::vector<std::string>& titles) const {
   const Impl& m = *impl_;
-  const PromptFormat& prompt = m.model.impl().prompt();
+  const PromptFormat& prompt = ModelAccess::parts(m.model).prompt();
   Embeddings out = empty_embeddings(titles.size(), m.dim);
   std::vector<std::vector<int>> seqs(titles.size());
   for (size_t i = 0; i < titles.size(); ++i) {

@@ -3,6 +3,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "lrem/error.h"
 #include "util/json_reader.h"
 
 namespace lrem {
@@ -24,6 +25,10 @@ IndexMeta IndexMeta::parse(const std::string& text, const std::string& path, int
   IndexMeta out;
   const JsonValue version = meta.at("format_version");
   out.format_version = int(version.as_int(std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+  if (out.format_version < supported_version)
+    version.fail("format_version " + std::to_string(out.format_version) +
+                 " was written by an older lrem whose meta.json does not checksum items.jsonl; rebuild the index "
+                 "directory (`lrem index build --overwrite`, or save_index(..., overwrite=true))");
   if (out.format_version != supported_version)
     version.fail("format_version " + std::to_string(out.format_version) + " is not supported (this build reads version " +
                  std::to_string(supported_version) + ")");
@@ -38,18 +43,23 @@ IndexMeta IndexMeta::parse(const std::string& text, const std::string& path, int
   out.index_sha256 = digest.as_string();
   if (!is_hex_digest(out.index_sha256)) digest.fail("expected a SHA-256 hex digest (64 lower-case hex digits)");
   out.created = meta.at("created").as_string();
+  if (const auto items = meta.find("items_sha256"); items && !items->is_null()) {
+    out.items_sha256 = items->as_string();
+    if (!is_hex_digest(out.items_sha256)) items->expected("a SHA-256 hex digest (64 lower-case hex digits)");
+  }
   return out;
 }
 
 std::string IndexMeta::to_json() const {
-  const nlohmann::json meta = {{"format_version", format_version},
-                               {"dim", dim},
-                               {"metric", metric},
-                               {"factory", factory},
-                               {"model_fingerprint", model_fingerprint},
-                               {"count", count},
-                               {"created", created},
-                               {"index_sha256", index_sha256}};
+  nlohmann::json meta = {{"format_version", format_version},
+                         {"dim", dim},
+                         {"metric", metric},
+                         {"factory", factory},
+                         {"model_fingerprint", model_fingerprint},
+                         {"count", count},
+                         {"created", created},
+                         {"index_sha256", index_sha256}};
+  if (!items_sha256.empty()) meta["items_sha256"] = items_sha256;
   return meta.dump(2) + "\n";
 }
 

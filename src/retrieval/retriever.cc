@@ -1,14 +1,8 @@
 #include "lrem/retriever.h"
 
-#include <filesystem>
-
 #include "lrem/error.h"
 
 namespace lrem {
-
-namespace {
-constexpr const char* kItemsFile = "items.jsonl";
-}  // namespace
 
 struct Retriever::Impl {
   Embedder embedder;
@@ -37,7 +31,7 @@ Retriever::Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore 
 Retriever Retriever::open(const std::string& index_dir, Embedder embedder, const std::string& items_path) {
   Index index = Index::load(index_dir, embedder.fingerprint(), embedder.dim());
   return Retriever(std::move(embedder), std::move(index),
-                   ItemStore::load(items_path.empty() ? index_items_path(index_dir) : items_path));
+                   items_path.empty() ? load_index_items(index_dir) : ItemStore::load(items_path));
 }
 
 Retriever Retriever::open(const std::string& index_dir, const Model& model, const EmbedderOptions& options,
@@ -97,13 +91,11 @@ Index build_index(const Embedder& embedder, const ItemStore& items, const std::s
   return index;
 }
 
-void save_index(const Index& index, const ItemStore& items, const std::string& dir) {
-  index.save(dir);
-  items.save(index_items_path(dir));
-}
-
-std::string index_items_path(const std::string& index_dir) {
-  return (std::filesystem::path(index_dir) / kItemsFile).string();
+void save_index(const Index& index, const ItemStore& items, const std::string& dir, bool overwrite) {
+  if (!overwrite && Index::exists(dir))
+    throw InvalidArgument("'" + dir + "' already holds an index; pass overwrite=true (CLI: --overwrite) to replace "
+                          "it and its catalogue, or choose another directory");
+  index.save(dir, items);
 }
 
 }  // namespace lrem

@@ -113,8 +113,7 @@ def checkpoint(request, stories_dir, tmp_path_factory):
 def load(checkpoint):
     """The checkpoint in lrem, with <think>, </think>, <emb> as ids 512-514 (rows the checkpoint
     already has), so every id the model can emit decodes."""
-    model = lrem.Model.load(str(checkpoint), num_threads=1)
-    model.add_lrem_tokens()
+    model = lrem.Model.load(str(checkpoint)).with_lrem_tokens()
     assert model.config.vocab_size == VOCAB
     return model
 

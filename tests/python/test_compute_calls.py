@@ -17,7 +17,8 @@ TITLES = [f"catalogue item number {i}, a sturdy everyday thing" for i in range(1
 
 @pytest.fixture(scope="module")
 def model(lrem_model_dir):
-    return lrem.Model.load(lrem_model_dir, num_threads=2)
+    lrem.set_num_threads(2)
+    return lrem.Model.load(lrem_model_dir)
 
 
 def test_concurrent_calls_run_on_one_compute_thread_each(model):
@@ -49,7 +50,8 @@ def test_concurrent_calls_run_on_one_compute_thread_each(model):
 
 CTRL_C_SCRIPT = """
 import sys, lrem
-emb = lrem.Embedder(lrem.Model.load(sys.argv[1], num_threads=1), batch_size=2, show_progress=True)
+lrem.set_num_threads(1)
+emb = lrem.Embedder(lrem.Model.load(sys.argv[1]), batch_size=2, show_progress=True)
 texts = ["a long catalogue title, number %d, that takes a while" % i for i in range(20000)]
 print("ready", flush=True)
 try:

@@ -11,7 +11,7 @@ import lrem
 
 @pytest.fixture(scope="module")
 def model(lrem_model_dir):
-    return lrem.Model.load(lrem_model_dir, num_threads=1)
+    return lrem.Model.load(lrem_model_dir)
 
 
 @pytest.fixture(scope="module")
