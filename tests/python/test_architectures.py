@@ -152,7 +152,7 @@ def test_saved_model_reloads_as_the_same_architecture(checkpoint, tmp_path):
     scaling = original.get("rope_scaling") or {}
     assert (saved["rope_scaling"] or {}) == {("rope_type" if k == "type" else k): v for k, v in scaling.items()}
     # The reloaded model still computes what the original checkpoint defines.
-    reloaded = lrem.Model.load(str(tmp_path), num_threads=1)
+    reloaded = lrem.Model.load(str(tmp_path))
     assert reloaded.fingerprint == model.fingerprint
     reference = reference_llama.Llama(str(checkpoint))
     generated = reloaded.generate_batch(PROMPTS[:1], max_new_tokens=12, stop_at_eos=False)[0]

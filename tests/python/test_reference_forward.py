@@ -61,7 +61,7 @@ def test_lrem_model_generates_the_reference_continuation(stories_dir, reference)
 
 
 def test_generate_returns_a_generation_like_generate_batch(stories_dir):
-    model = lrem.Model.load(str(stories_dir), num_threads=1)
+    model = lrem.Model.load(str(stories_dir))
     one = model.generate("Once upon a time", max_new_tokens=12)
     batch = model.generate_batch(["Once upon a time"], max_new_tokens=12)[0]
     assert isinstance(one, lrem.Generation)
