@@ -69,11 +69,11 @@ std::string continuation_text(const Tokenizer& tok, const std::vector<int>& prom
 }
 
 // The hash of everything but the weights; each weight then adds its name and float32 bytes.
-Fnv1a hash_header(const Model::Impl& m) {
+Fnv1a hash_header(const ModelConfig& config, const PromptConfig& prompt_config, const Tokenizer& tokenizer) {
   Fnv1a hash;
-  hash.update(m.config.to_json());
-  hash.update(m.prompt_config.to_json());
-  for (int id = 0; id < m.tokenizer.vocab_size(); ++id) hash.update(m.tokenizer.id_to_piece(id));
+  hash.update(config.to_json());
+  hash.update(prompt_config.to_json());
+  for (int id = 0; id < tokenizer.vocab_size(); ++id) hash.update(tokenizer.id_to_piece(id));
   return hash;
 }
 
@@ -100,7 +100,7 @@ void Model::Impl::invalidate() {
 std::string Model::Impl::fingerprint() const {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!fingerprint_.empty()) return fingerprint_;
-  Fnv1a hash = hash_header(*this);
+  Fnv1a hash = hash_header(config, prompt_config, tokenizer);
   c10::InferenceMode guard;
   for (const auto& [name, tensor] : transformer.parameters()) {
     hash.update(name);
@@ -113,7 +113,7 @@ std::string Model::Impl::fingerprint() const {
 void Model::Impl::fingerprint_checkpoint(const CheckpointReader& checkpoint) {
   // Only the tensors the model keeps (a tied checkpoint may also hold lm_head.weight), in
   // the same order and bytes as fingerprint() of a float32 load.
-  Fnv1a hash = hash_header(*this);
+  Fnv1a hash = hash_header(config, prompt_config, tokenizer);
   c10::InferenceMode guard;
   for (const auto& [name, tensor] : transformer.parameters()) {
     hash.update(name);
