@@ -82,6 +82,16 @@ TEST(EvaluateSystem, RecallIsAnAliasOfHitRate) {
   EXPECT_EQ(std::count(run.report.metric_names.begin(), run.report.metric_names.end(), "Recall@10"), 0);
 }
 
+// The one rule the CLI and Python share: direct mode means no CoT.
+TEST(EvaluateSystem, DirectModeHasOnlyTheEmptyCot) {
+  for (CotSource source : {CotSource::Generated, CotSource::Empty, CotSource::Random, CotSource::Query})
+    EXPECT_EQ(cot_source_for(QueryMode::Reason, source), source);
+  EXPECT_EQ(cot_source_for(QueryMode::Direct, CotSource::Generated), CotSource::Empty);
+  EXPECT_EQ(cot_source_for(QueryMode::Direct, CotSource::Empty), CotSource::Empty);
+  EXPECT_THROW(cot_source_for(QueryMode::Direct, CotSource::Random), InvalidArgument);
+  EXPECT_THROW(cot_source_for(QueryMode::Direct, CotSource::Query), InvalidArgument);
+}
+
 TEST(EvaluateSystem, DepthChunksProgressAndOutputs) {
   ItemStore items = tiny_items();
   Bm25 bm25 = Bm25::from_items(items.items());

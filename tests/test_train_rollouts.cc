@@ -7,6 +7,7 @@
 
 #include "lrem/embedder.h"
 #include "lrem/train.h"
+#include "model/model_access.h"
 #include "model/model_impl.h"
 #include "test_support.h"
 #include "train/batch.h"
@@ -18,7 +19,7 @@ namespace {
 // Rollouts of `queries` sampled as GRPO samples them; every one's CoT (decoded) and the
 // unit-length embedding GRPO's accuracy reward is computed from must match Embedder's.
 void expect_rollouts_match_embedder(const Model& m, const std::vector<std::string>& queries, float temperature) {
-  const PromptFormat& format = m.impl().prompt();
+  const PromptFormat& format = ModelAccess::parts(m).prompt();
   const Tokenizer& tok = m.tokenizer();
   const int cap = m.prompt_config().max_cot_tokens;
   EmbedderOptions o;
@@ -32,11 +33,11 @@ void expect_rollouts_match_embedder(const Model& m, const std::vector<std::strin
   sampling.temperature = temperature;
   sampling.seed = 11;
   const std::vector<train::Rollout> rollouts =
-      train::sample_rollouts(m.impl().transformer, format, tok, prompts, sampling, cap);
+      train::sample_rollouts(ModelAccess::parts(m).transformer, format, tok, prompts, sampling, cap);
   ASSERT_EQ(rollouts.size(), queries.size());
   std::vector<std::vector<int>> inputs;
   for (size_t i = 0; i < rollouts.size(); ++i) inputs.push_back(train::embedding_input(prompts[i], rollouts[i], format));
-  at::Tensor scored = train::embed_rows(m.impl().transformer, inputs).detach().to(at::kFloat);
+  at::Tensor scored = train::embed_rows(ModelAccess::parts(m).transformer, inputs).detach().to(at::kFloat);
   scored = (scored / scored.norm(2, -1, true)).contiguous();
   for (size_t i = 0; i < queries.size(); ++i) {
     EXPECT_LE(rollouts[i].ending.cot.size(), size_t(cap));

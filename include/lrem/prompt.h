@@ -43,8 +43,11 @@ struct PromptIds {
 
 class PromptFormat {
  public:
+  // Borrows `tokenizer`, which must outlive this PromptFormat and every copy of it (a
+  // Model keeps its own pair together; a PromptFormat built over a temporary dangles).
   // Throws InvalidArgument if the tokenizer lacks any of the special tokens, saying how to add them.
   PromptFormat(const Tokenizer& tokenizer, PromptConfig config);
+  PromptFormat(Tokenizer&&, PromptConfig) = delete;
 
   const PromptConfig& config() const { return config_; }
   int think_open_id() const { return think_open_; }
@@ -68,7 +71,7 @@ class PromptFormat {
 
  private:
   std::vector<int> encode_part(const std::string& text) const;
-  const Tokenizer* tokenizer_;
+  const Tokenizer* tokenizer_;  // borrowed, see the constructor
   PromptConfig config_;
   std::string query_before_, query_after_, item_before_, item_after_;
   int think_open_, think_close_, emb_;

@@ -48,7 +48,7 @@ struct TrainingConfig {
   int64_t save_every = 0;  // > 0: checkpoint every this many steps (the final one always)
   int64_t log_every = 10;
   bool resume = false;     // continue from the latest checkpoint in output_dir
-  int num_threads = 0;     // 0: hardware concurrency
+  int num_threads = 0;     // for the run, process-wide (lrem::set_num_threads); 0: hardware concurrency
   bool quiet = false;      // no progress line on stderr
   // Data parallelism over processes (c10d, Gloo backend): rank 0 hosts the rendezvous.
   int world_size = 1;

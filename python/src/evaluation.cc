@@ -4,13 +4,13 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
-#include <cstdio>
 #include <filesystem>
 
 #include "bindings.h"
 #include "lrem/curation.h"
 #include "lrem/error.h"
 #include "lrem/evaluation.h"
+#include "util/progress.h"
 
 namespace lrem::python {
 
@@ -48,11 +48,7 @@ py::dict query_dict(const Query& q) {
 }
 
 std::function<void(size_t, size_t)> progress(bool show, const char* what) {
-  if (!show) return {};
-  return [what](size_t done, size_t total) {
-    std::fprintf(stderr, "\r  %s %zu/%zu%s", what, done, total, done == total ? "\n" : "");
-    std::fflush(stderr);
-  };
+  return show ? progress_reporter(what) : nullptr;
 }
 
 }  // namespace
@@ -83,12 +79,7 @@ void bind_evaluation(py::module_& m) {
          const std::string& cot_source, const std::vector<int>& ks, int ndcg_k, int relevance_threshold, int depth,
          uint64_t seed, size_t chunk_size, bool show_progress) {
         SystemEvaluationOptions o;
-        o.cot_source = parse_cot_source(cot_source);
-        if (parse_query_mode(mode) == QueryMode::Direct) {
-          if (o.cot_source != CotSource::Generated && o.cot_source != CotSource::Empty)
-            throw InvalidArgument("mode=\"direct\" has no CoT; cot_source=\"" + cot_source + "\" needs mode=\"reason\"");
-          o.cot_source = CotSource::Empty;
-        }
+        o.cot_source = cot_source_for(parse_query_mode(mode), parse_cot_source(cot_source));
         o.metrics = {ks, ndcg_k, relevance_threshold};
         o.depth = depth;
         o.seed = seed;

@@ -18,7 +18,7 @@
 #include "lrem/model.h"
 #include "lrem/runtime.h"
 #include "lrem/train.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "train/batch.h"
 #include "train/examples.h"
 #include "train/losses.h"
@@ -85,18 +85,17 @@ TrainResult grpo(const GrpoConfig& config) {
   ensure_directory(config.output_dir);
   const std::vector<train::Example> examples = train::read_examples(config.data, config.catalogue, false);
   train::DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
-  Model model = train::load_lrem_model(config.model, config.num_threads);
+  Model model = train::load_lrem_model(config.model);
   std::optional<Model> reference;  // frozen: loaded only when the KL term is on
   if (config.kl_coef > 0) {
-    reference = train::load_lrem_model(config.reference_model.empty() ? config.model : config.reference_model,
-                                       config.num_threads);
+    reference = train::load_lrem_model(config.reference_model.empty() ? config.model : config.reference_model);
     if (reference->config().vocab_size != model.config().vocab_size)
       throw InvalidArgument("grpo config: field 'reference_model' has another vocabulary than 'model'");
   }
 
   train::Trainer trainer(config, "grpo", model, examples.size(), dp, config.ppo_epochs);
-  const Transformer& policy = model.impl().transformer;
-  const PromptFormat& format = model.impl().prompt();
+  const Transformer& policy = ModelAccess::parts(model).transformer;
+  const PromptFormat& format = ModelAccess::parts(model).prompt();
   const Tokenizer& tokenizer = model.tokenizer();
   const int max_cot = model.prompt_config().max_cot_tokens;
   const train::RewardWeights weights{config.reward_format, config.reward_length, config.reward_accuracy};
@@ -193,7 +192,7 @@ TrainResult grpo(const GrpoConfig& config) {
       at::Tensor ref_logp;
       {
         at::NoGradGuard no_grad;
-        const auto ref = reference->impl().transformer.forward(batch.input_ids, batch.position_ids,
+        const auto ref = ModelAccess::parts(*reference).transformer.forward(batch.input_ids, batch.position_ids,
                                                                batch.attention_mask, nullptr, true);
         ref_logp = train::target_logprobs(ref.logits / config.temperature, batch.targets);
       }

@@ -10,7 +10,7 @@
 #include "lrem/model.h"
 #include "lrem/runtime.h"
 #include "lrem/train.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "train/batch.h"
 #include "train/losses.h"
 #include "train/trainer.h"
@@ -80,7 +80,7 @@ TrainResult pretrain(const PretrainConfig& config) {
 
   const std::vector<std::vector<int>> blocks = pack_corpus(config, tokenizer);
   train::Trainer trainer(config, "pretrain", model, blocks.size(), dp);
-  const Transformer& transformer = model.impl().transformer;
+  const Transformer& transformer = ModelAccess::parts(model).transformer;
   return trainer.run([&](const train::Trainer::MicroBatch& mb) {
     std::vector<std::vector<int>> rows;
     rows.reserve(mb.examples.size());

@@ -7,7 +7,7 @@
 #include "lrem/model.h"
 #include "lrem/runtime.h"
 #include "lrem/train.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "train/batch.h"
 #include "train/examples.h"
 #include "train/losses.h"
@@ -21,11 +21,11 @@ TrainResult sft(const SftConfig& config) {
   ensure_directory(config.output_dir);
   const std::vector<train::Example> examples = train::read_examples(config.data, config.catalogue, true);
   train::DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
-  Model model = train::load_lrem_model(config.model, config.num_threads);
+  Model model = train::load_lrem_model(config.model);
 
   train::Trainer trainer(config, "sft", model, examples.size(), dp);
-  const Transformer& transformer = model.impl().transformer;
-  const PromptFormat& format = model.impl().prompt();
+  const Transformer& transformer = ModelAccess::parts(model).transformer;
+  const PromptFormat& format = ModelAccess::parts(model).prompt();
   return trainer.run([&](const train::Trainer::MicroBatch& mb) {
     std::vector<std::vector<int>> prompts, completions, items, negatives;
     for (size_t i : mb.examples) {

@@ -11,7 +11,7 @@
 #include "model/checkpoint.h"
 #include "util/file_io.h"
 #include "lrem/error.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "train/losses.h"
 #include "train/metrics_log.h"
 #include "train/schedule.h"
@@ -66,7 +66,7 @@ Trainer::Trainer(const TrainingConfig& config, std::string stage, Model& model, 
     schedule = (schedule ^ v) * 1099511628211ull;
   dp_.require_same(schedule, "the data size, batch, step, logging or checkpoint settings");
 
-  Model::Impl& m = model_.impl();
+  auto& m = ModelAccess::trainable_parts(model_);
   // Training runs and checkpoints in float32 whatever the source model was stored as, so a
   // resumed run continues from exactly the weights it stopped with.
   m.config.torch_dtype = "float32";
@@ -125,7 +125,7 @@ void Trainer::save_checkpoint(int64_t step) const {
 
 TrainResult Trainer::run(const MicroStep& micro_step) {
   const auto started = std::chrono::steady_clock::now();
-  const auto& params = model_.impl().transformer.parameters();
+  const auto& params = ModelAccess::parts(model_).transformer.parameters();
   const int64_t warmup = int64_t(std::ceil(config_.warmup_ratio * double(total_steps_)));
   const CosineSchedule schedule(config_.lr, config_.min_lr_ratio, warmup, total_steps_);
   std::unique_ptr<MetricsLog> log;
@@ -170,12 +170,6 @@ TrainResult Trainer::run(const MicroStep& micro_step) {
   return result;
 }
 
-Model load_lrem_model(const std::string& dir, int num_threads) {
-  LoadOptions load;
-  load.num_threads = num_threads;
-  Model model = Model::load(dir, load);
-  model.add_lrem_tokens();
-  return model;
-}
+Model load_lrem_model(const std::string& dir) { return Model::load(dir).with_lrem_tokens(); }
 
 }  // namespace lrem::train

@@ -77,6 +77,6 @@ class Trainer {
 
 // Loads a stage's starting model with the LREM special tokens (a plain LLM gets <think>,
 // </think>, <emb>; a no-op for a model that has them).
-Model load_lrem_model(const std::string& dir, int num_threads);
+Model load_lrem_model(const std::string& dir);
 
 }  // namespace lrem::train
