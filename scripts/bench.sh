@@ -31,7 +31,7 @@ fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=$py -DLREM_BUILD_BENCH=ON \
   -DLREM_BUILD_PYTHON=OFF -DLREM_BUILD_TESTS=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 cmake --build "$build" -j "${LREM_JOBS:-2}" --target bench_machine_limits bench_encode bench_query bench_index \
-  bench_train bench_workload bench_make_model bench_serve_load bench_tokenize lrem_cli
+  bench_train bench_workload bench_make_model bench_serve_load bench_load_model bench_tokenize lrem_cli
 bin="$build/bin"
 
 mkdir -p "$work" "$results"
@@ -44,6 +44,8 @@ if [ ! -f "$work/corpus_tok.txt" ]; then
 fi
 [ -f "$work/m0.1b/config.json" ] || "$bin/bench_make_model" --size 0.1b --corpus "$work/corpus_tok.txt" \
   --tokenizer-prefix "$work/tok32000" --out "$work/m0.1b" >/dev/null
+[ -f "$work/m0.1b-qwen2/config.json" ] || "$bin/bench_make_model" --size 0.1b-qwen2 --corpus "$work/corpus_tok.txt" \
+  --tokenizer-prefix "$work/tok32000" --out "$work/m0.1b-qwen2" >/dev/null
 demo="${LREM_BENCH_DEMO_MODEL:-$work/demo}"
 demo_label=demo
 if [ -z "${LREM_BENCH_DEMO_MODEL:-}" ]; then
@@ -85,6 +87,18 @@ run "query-$bf16" "$bin/bench_query" --model "$work/m0.1b" --label "$bf16" --dty
   --queries "$data/queries_test.jsonl" --seconds "$seconds"
 run "pytorch-$bf16" $py "$root/bench/pytorch_baseline.py" --model "$work/m0.1b" --workload "$work/workload-0.1b.json" \
   --label "$bf16" --dtype bfloat16 --seconds "$seconds"
+# The 0.1B layers shaped as Qwen2 (151,936-row vocabulary, q/k/v biases, tied head).
+q2=0.1b-qwen2
+run "encode-$q2" "$bin/bench_encode" --model "$work/m$q2" --label "$q2" --items "$data/items.jsonl" --seconds "$seconds"
+run "query-$q2" "$bin/bench_query" --model "$work/m$q2" --label "$q2" --queries "$data/queries_test.jsonl" \
+  --seconds "$seconds"
+# Loading at real size (section 8): a synthetic 1B Qwen2-shaped bfloat16 checkpoint, loaded once
+# per compute dtype in a fresh process, then deleted (2 GB of disk).
+"$bin/bench_load_model" --write "$work/m1b-qwen2" --tokenizer "$work/tok32000.model" >/dev/null
+for dtype in bfloat16 float32; do
+  run "load-$dtype" "$bin/bench_load_model" --model "$work/m1b-qwen2" --dtype "$dtype"
+done
+rm -rf "$work/m1b-qwen2"
 # tokenizer.json encoding on one thread, lrem and Hugging Face tokenizers on the same text:
 # the benchmark corpus and item titles plus the multilingual reference texts of the tests.
 qwen2="${LREM_FIXTURES_DIR:-$root/../shared/fixtures}/qwen2-bpe/tokenizer.json"

@@ -7,10 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include "util/file_io.h"
 #include "lrem/error.h"
 #include "model/bpe_tokenizer.h"
 #include "model/sentencepiece_library.h"
+#include "util/file_io.h"
+#include "util/json_reader.h"
 
 namespace fs = std::filesystem;
 
@@ -40,7 +41,11 @@ struct Tokenizer::Impl {
   std::vector<size_t> longest_first;  // indices into `added`, longest content first
   std::bitset<256> first_bytes;       // first bytes of added contents: a cheap "no match here"
 
-  class ConfigReader;
+  // tokenizer_config.json (Hugging Face's) over this SentencePiece model.
+  void read_config(const std::string& path);
+  void read_added_tokens(const JsonValue& decoder);
+  // A special-token field is a string, {"content": string, ...} or null (none).
+  int read_special_token(const JsonValue& config, const char* key, int fallback) const;
 
   explicit Impl(std::shared_ptr<const SentencePieceModel> model)
       : sp(std::move(model)), bos_id(sp->bos_id()), eos_id(sp->eos_id()), unk_id(sp->unk_id()), pad_id(sp->pad_id()) {}
@@ -105,104 +110,67 @@ struct Tokenizer::Impl {
 
 // --- tokenizer_config.json --------------------------------------------------------------
 
-using nlohmann::json;
+// Every complaint names the file and the JSON pointer of the field.
+void Tokenizer::Impl::read_config(const std::string& path) {
+  const JsonDocument document = JsonDocument::load(path, size_t(64) << 20);
+  const JsonValue config = document.object();
+  if (std::optional<JsonValue> decoder = config.find("added_tokens_decoder")) read_added_tokens(*decoder);
+  config.read("add_bos_token", add_bos_token);
+  config.read("add_eos_token", add_eos_token);
+  bos_id = read_special_token(config, "bos_token", bos_id);
+  eos_id = read_special_token(config, "eos_token", eos_id);
+  unk_id = read_special_token(config, "unk_token", unk_id);
+  pad_id = read_special_token(config, "pad_token", pad_id);
+}
 
-// Parses tokenizer_config.json into an Impl. Every complaint names the file and the field.
-class Tokenizer::Impl::ConfigReader {
- public:
-  ConfigReader(std::string path, Impl& impl) : path_(std::move(path)), impl_(impl) {}
-
-  void read() {
-    json config;
-    try {
-      config = json::parse(read_file(path_, size_t(64) << 20));
-    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
-      fail(std::string("is not valid JSON (") + e.what() + ")");
-    }
-    if (!config.is_object()) fail("must hold a JSON object");
-    try {
-      if (auto it = config.find("added_tokens_decoder"); it != config.end()) read_added_tokens(*it);
-      impl_.add_bos_token = read_bool(config, "add_bos_token", impl_.add_bos_token);
-      impl_.add_eos_token = read_bool(config, "add_eos_token", impl_.add_eos_token);
-      impl_.bos_id = read_token(config, "bos_token", impl_.bos_id);
-      impl_.eos_id = read_token(config, "eos_token", impl_.eos_id);
-      impl_.unk_id = read_token(config, "unk_token", impl_.unk_id);
-      impl_.pad_id = read_token(config, "pad_token", impl_.pad_id);
-    } catch (const json::exception& e) {
-      fail(std::string("has a field of the wrong type (") + e.what() + ")");
-    }
+void Tokenizer::Impl::read_added_tokens(const JsonValue& decoder) {
+  const int sp_size = sp->size();
+  std::vector<AddedToken> tokens;
+  for (const auto& [key, value] : decoder.members()) {
+    AddedToken token;
+    const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), token.id);
+    if (ec != std::errc() || end != key.data() + key.size() || token.id < 0)
+      value.fail("key '" + key + "' is not a token id (a non-negative integer)");
+    const JsonValue content = value.at("content");
+    token.content = content.as_string();
+    if (token.content.empty()) content.fail("is empty; an added token needs text");
+    token.special = value.get_bool("special", false);
+    token.lstrip = value.get_bool("lstrip", false);
+    token.rstrip = value.get_bool("rstrip", false);
+    if (token.id < sp_size && sp->id_to_piece(token.id) != token.content)
+      content.fail("is '" + token.content + "', but the SentencePiece piece " + key + " is '" +
+                   sp->id_to_piece(token.id) + "'");
+    tokens.push_back(std::move(token));
   }
-
- private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw FormatError("'" + path_ + "' " + what +
-                      "; fix or remove the file (it is the Hugging Face tokenizer_config.json)");
+  std::sort(tokens.begin(), tokens.end(), [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
+  int expected = sp_size;
+  for (const AddedToken& token : tokens) {
+    if (token.id < sp_size) continue;
+    if (token.id != expected)
+      decoder.fail("ids beyond the SentencePiece vocabulary (" + std::to_string(sp_size) +
+                   " pieces) leave a gap: expected id " + std::to_string(expected) + ", found " +
+                   std::to_string(token.id));
+    ++expected;
   }
+  for (size_t i = 0; i < tokens.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (tokens[i].content == tokens[j].content)
+        decoder.fail("lists '" + tokens[i].content + "' twice (ids " + std::to_string(tokens[j].id) + " and " +
+                     std::to_string(tokens[i].id) + ")");
+  for (AddedToken& token : tokens) insert(std::move(token));
+}
 
-  void read_added_tokens(const json& decoder) {
-    if (!decoder.is_object()) fail("has an `added_tokens_decoder` that is not an object");
-    const int sp_size = impl_.sp->size();
-    std::vector<AddedToken> tokens;
-    for (const auto& [key, value] : decoder.items()) {
-      AddedToken token;
-      const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), token.id);
-      if (ec != std::errc() || end != key.data() + key.size() || token.id < 0)
-        fail("has `added_tokens_decoder` key '" + key + "', which is not a token id (a non-negative integer)");
-      const std::string where = "`added_tokens_decoder` entry " + key;
-      if (!value.is_object() || !value.contains("content") || !value["content"].is_string())
-        fail("has " + where + " without a string `content`");
-      token.content = value["content"].get<std::string>();
-      if (token.content.empty()) fail("has " + where + " with an empty `content`");
-      token.special = value.value("special", false);
-      token.lstrip = value.value("lstrip", false);
-      token.rstrip = value.value("rstrip", false);
-      if (token.id < sp_size && impl_.sp->id_to_piece(token.id) != token.content)
-        fail("has " + where + " with content '" + token.content + "', but the SentencePiece piece " + key +
-             " is '" + impl_.sp->id_to_piece(token.id) + "'");
-      tokens.push_back(std::move(token));
-    }
-    std::sort(tokens.begin(), tokens.end(), [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
-    int expected = sp_size;
-    for (const AddedToken& token : tokens) {
-      if (token.id < sp_size) continue;
-      if (token.id != expected)
-        fail("has `added_tokens_decoder` ids beyond the SentencePiece vocabulary (" + std::to_string(sp_size) +
-             " pieces) that leave a gap: expected id " + std::to_string(expected) + ", found " +
-             std::to_string(token.id));
-      ++expected;
-    }
-    for (size_t i = 0; i < tokens.size(); ++i)
-      for (size_t j = 0; j < i; ++j)
-        if (tokens[i].content == tokens[j].content)
-          fail("lists '" + tokens[i].content + "' twice in `added_tokens_decoder` (ids " +
-               std::to_string(tokens[j].id) + " and " + std::to_string(tokens[i].id) + ")");
-    for (AddedToken& token : tokens) impl_.insert(std::move(token));
-  }
-
-  bool read_bool(const json& config, const char* key, bool fallback) const {
-    auto it = config.find(key);
-    if (it == config.end() || it->is_null()) return fallback;
-    if (!it->is_boolean()) fail(std::string("has `") + key + "` that is not true/false");
-    return it->get<bool>();
-  }
-
-  // A special-token field is a string, {"content": string, ...} or null (none).
-  int read_token(const json& config, const char* key, int fallback) const {
-    auto it = config.find(key);
-    if (it == config.end()) return fallback;
-    if (it->is_null()) return -1;
-    const json& content = it->is_object() ? it->at("content") : *it;
-    if (!content.is_string()) fail(std::string("has `") + key + "` that is neither a string nor {\"content\": string}");
-    const std::string text = content.get<std::string>();
-    const int id = impl_.piece_to_id(text);
-    if (id < 0)
-      fail(std::string("has `") + key + "` '" + text + "', which is neither a SentencePiece piece nor an added token");
-    return id;
-  }
-
-  std::string path_;
-  Impl& impl_;
-};
+int Tokenizer::Impl::read_special_token(const JsonValue& config, const char* key, int fallback) const {
+  std::optional<JsonValue> value = config.find(key);
+  if (!value) return fallback;
+  if (value->is_null()) return -1;
+  const JsonValue content = value->is_object() ? value->at("content") : *value;
+  if (!content.is_string()) content.expected("a string or {\"content\": string}");
+  const std::string text = content.as_string();
+  const int id = piece_to_id(text);
+  if (id < 0) content.fail("'" + text + "' is neither a SentencePiece piece nor an added token");
+  return id;
+}
 
 // --- construction -----------------------------------------------------------------------
 
@@ -227,7 +195,7 @@ Tokenizer Tokenizer::load(const std::string& model_path, const std::string& toke
     return Tokenizer(std::make_unique<BpeTokenizer>(BpeTokenizer::load(model_path)));
   }
   auto impl = std::make_unique<Impl>(SentencePieceModel::from_serialized(read_file(model_path), model_path));
-  if (!tokenizer_config_path.empty()) Impl::ConfigReader(tokenizer_config_path, *impl).read();
+  if (!tokenizer_config_path.empty()) impl->read_config(tokenizer_config_path);
   return Tokenizer(std::move(impl));
 }
 

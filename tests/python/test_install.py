@@ -1,5 +1,6 @@
 """`cmake --install` gives a usable package: a C++ consumer finds it with find_package(lrem),
-links lrem::lrem and runs the full flow; the installed Python package imports and works."""
+links lrem::lrem and runs the full flow; the installed Python package imports and works. The
+build tree is a package too (find_package(lrem) with -Dlrem_DIR=<build>)."""
 
 import os
 import subprocess
@@ -28,14 +29,14 @@ def items_file(tmp_path):
     return path
 
 
-def test_cpp_consumer_builds_against_the_installed_tree(prefix, lrem_model_dir, tmp_path):
-    assert (prefix / "include" / "lrem" / "lrem.h").is_file()
+def check_cpp_consumer(cmake_args, model_dir, tmp_path):
+    """Configures and builds examples/cpp with `cmake_args`, then runs its search_catalogue."""
     build = tmp_path / "consumer"
-    subprocess.run(["cmake", "-S", REPO / "examples" / "cpp", "-B", build, f"-DCMAKE_PREFIX_PATH={prefix}"],
-                   check=True, capture_output=True)
+    r = subprocess.run(["cmake", "-S", REPO / "examples" / "cpp", "-B", build, *cmake_args], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
     r = subprocess.run(["cmake", "--build", build, "-j2"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    run = subprocess.run([build / "search_catalogue", lrem_model_dir, items_file(tmp_path), "toy for a child", "2"],
+    run = subprocess.run([build / "search_catalogue", model_dir, items_file(tmp_path), "toy for a child", "2"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
@@ -44,6 +45,18 @@ def test_cpp_consumer_builds_against_the_installed_tree(prefix, lrem_model_dir, 
     bad = subprocess.run([build / "search_catalogue", tmp_path / "missing", items_file(tmp_path), "q"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "does not exist" in bad.stderr
+
+
+def test_cpp_consumer_builds_against_the_installed_tree(prefix, lrem_model_dir, tmp_path):
+    assert (prefix / "include" / "lrem" / "lrem.h").is_file()
+    check_cpp_consumer([f"-DCMAKE_PREFIX_PATH={prefix}"], lrem_model_dir, tmp_path)
+
+
+def test_cpp_consumer_builds_against_the_build_tree(lrem_model_dir, tmp_path):
+    build = os.environ.get("LREM_BINARY_DIR")
+    if not build:
+        pytest.skip("*** SKIPPED: LREM_BINARY_DIR (the build tree to use) is not set ***")
+    check_cpp_consumer([f"-Dlrem_DIR={build}"], lrem_model_dir, tmp_path)
 
 
 def test_installed_python_package_and_cli_work(prefix, lrem_model_dir, tmp_path):
