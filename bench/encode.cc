@@ -8,7 +8,8 @@
 
 #include "bench_common.h"
 #include "lrem/embedder.h"
-#include "model/model_impl.h"
+#include "lrem/runtime.h"
+#include "model/model_access.h"
 
 using namespace lrem;
 
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
     const bench::Args args(argc, argv, {"model", "label", "items", "batches", "seconds", "dtype", "threads"});
     LoadOptions load;
     load.dtype = args.str("dtype", "float32");
-    load.num_threads = static_cast<int>(args.integer("threads", 0));
+    set_num_threads(static_cast<int>(args.integer("threads", 0)));
     const Model model = Model::load(args.required("model"), load);
     const std::string label = args.str("label", args.required("model"));
     const double seconds = args.number("seconds", 3.0);
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
     const int64_t largest = *std::max_element(batches.begin(), batches.end());
     // Enough distinct titles for several calls of the largest batch.
     const auto titles = bench::read_jsonl_strings(args.required("items"), "title", 4 * largest);
-    const PromptFormat& prompt = model.impl().prompt();
+    const PromptFormat& prompt = ModelAccess::parts(model).prompt();
 
     const double peak = bench::measure_gemm_peak_gflops(0.6, load.dtype);
     bench::emit({{"bench", "encode_reference"}, {"model", label}, {"dtype", load.dtype}, {"gemm_peak_gflops", peak},

@@ -1,19 +1,28 @@
 // Writes a randomly initialised model in the Hugging Face layout, so every benchmark (and
 // the PyTorch baseline) loads the same weights from the same safetensors file.
 //
-//   bench_make_model --size demo|0.1b --corpus corpus.txt --tokenizer-prefix DIR/tok --out DIR
+//   bench_make_model --size demo|0.1b|0.1b-qwen2 --corpus corpus.txt --tokenizer-prefix DIR/tok --out DIR
 //
 // demo: the trainer's default small model (what `lrem train pretrain` builds), vocab 4003.
 // 0.1b: hidden 768, 12 layers, 12 heads, vocab 32000: the stand-in for a real deployment.
-// Each gets a SentencePiece tokenizer of its vocabulary size (minus the three LREM tokens)
-// trained on the given corpus (once; an existing <prefix>.model is reused), so titles and
-// queries have realistic token counts and every id the model can emit decodes.
+// 0.1b-qwen2: the same layers shaped as Qwen2 (q/k/v biases, rope_theta 1e6, tied head) with
+//   Qwen2's 151,936-row vocabulary, the part of a real Qwen2 model that costs the most at
+//   this size; it shares the 0.1b model's 32,000-piece tokenizer.
+// Each gets a SentencePiece tokenizer (minus the three LREM tokens) trained on the given
+// corpus (once; an existing <prefix>.model is reused), so titles and queries have realistic
+// token counts. Every id the model can emit decodes: embedding rows past the tokenizer are
+// zero, so their logits are 0 and greedy decoding never picks them (as the untrained padding
+// rows of a real Qwen2 checkpoint are never picked).
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+
 #include <filesystem>
 
 #include "bench_common.h"
 #include "lrem/error.h"
 #include "lrem/model.h"
 #include "lrem/train.h"
+#include "model/model_impl.h"
 
 using namespace lrem;
 
@@ -22,7 +31,7 @@ int main(int argc, char** argv) {
     const bench::Args args(argc, argv, {"size", "corpus", "tokenizer-prefix", "out", "seed"});
     const std::string size = args.required("size"), prefix = args.required("tokenizer-prefix");
     ModelConfig config = PretrainConfig::small_model();
-    if (size == "0.1b") {
+    if (size == "0.1b" || size == "0.1b-qwen2") {
       config.hidden_size = 768;
       config.intermediate_size = 2048;
       config.num_hidden_layers = 12;
@@ -31,20 +40,28 @@ int main(int argc, char** argv) {
       config.vocab_size = 32000;
       config.max_position_embeddings = 2048;
     } else if (size != "demo") {
-      throw InvalidArgument("--size must be demo or 0.1b, got '" + size + "'");
+      throw InvalidArgument("--size must be demo, 0.1b or 0.1b-qwen2, got '" + size + "'");
     }
     TokenizerTrainOptions train;
     train.vocab_size = static_cast<int>(config.vocab_size) - 3;  // <think>, </think>, <emb> follow
+    if (size == "0.1b-qwen2") {
+      config.model_type = "qwen2";
+      config.architectures = {"Qwen2ForCausalLM"};
+      config.attention_bias = true;
+      config.tie_word_embeddings = true;
+      config.rope_theta = 1000000.0;
+      config.vocab_size = 151936;
+    }
     const Tokenizer tokenizer = std::filesystem::exists(prefix + ".model")
                                     ? Tokenizer::load(prefix + ".model")
                                     : Tokenizer::train(args.required("corpus"), prefix, train);
-    Model model = Model::random(config, tokenizer, static_cast<uint64_t>(args.integer("seed", 0)));
-    model.add_lrem_tokens();
+    const Model plain = Model::random(config, tokenizer, static_cast<uint64_t>(args.integer("seed", 0)));
+    const Model lrem = plain.with_lrem_tokens();
     // A deployment prompt: the instruction before {query} is the shared prefix the cache saves.
-    PromptConfig prompt = model.prompt_config();
+    PromptConfig prompt = lrem.prompt_config();
     prompt.query_template = "Shopping search. Think about what the customer needs, then embed the query: {query}";
     prompt.item_template = "Product: {title}";
-    model.set_prompt_config(prompt);
+    const Model model = lrem.with_prompt_config(prompt);
     model.save(args.required("out"));
     bench::emit({{"bench", "make_model"}, {"size", size}, {"parameters", model.config().num_parameters()},
                  {"out", args.required("out")}});

@@ -15,7 +15,8 @@
 #include "bench_common.h"
 #include "model/generation.h"
 #include "lrem/embedder.h"
-#include "model/model_impl.h"
+#include "lrem/runtime.h"
+#include "model/model_access.h"
 
 using namespace lrem;
 
@@ -76,7 +77,7 @@ void throughput(const Model& model, const std::vector<std::string>& queries, Que
 
 // One greedy decode step, as generate() runs it, after a prompt of `context` tokens.
 void decode_step(const Model& model, int64_t batch, int64_t context, double bandwidth_gbs, const Setup& setup) {
-  const Transformer& tf = model.impl().transformer;
+  const Transformer& tf = ModelAccess::parts(model).transformer;
   const int steps = 16;
   std::vector<double> times;
   const double start = bench::now_seconds();
@@ -119,7 +120,7 @@ int main(int argc, char** argv) {
     const bench::Args args(argc, argv, {"model", "label", "queries", "seconds", "batches", "dtype", "threads"});
     LoadOptions load;
     load.dtype = args.str("dtype", "float32");
-    load.num_threads = static_cast<int>(args.integer("threads", 0));
+    set_num_threads(static_cast<int>(args.integer("threads", 0)));
     const Model model = Model::load(args.required("model"), load);
     const Setup setup{args.str("label", args.required("model")), load.dtype, args.number("seconds", 4.0)};
     const auto queries = bench::read_jsonl_strings(args.required("queries"), "text", 512);

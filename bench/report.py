@@ -9,6 +9,7 @@ import argparse
 import glob
 import json
 import os
+import time
 
 
 EXPECTED_TARGETS = [
@@ -16,6 +17,7 @@ EXPECTED_TARGETS = [
     ("Decode step at batch 1 (0.1B) vs bandwidth floor", "<= 1.5x"),
     ("Reason throughput vs PyTorch (0.1B, batch 32)", ">= 2x"),
     ("Item encoding vs PyTorch (0.1B, batch 64)", ">= 2x"),
+    ("tokenizer.json encoding vs Hugging Face tokenizers (Qwen2, 1 thread)", ">= 1x"),
 ]
 
 
@@ -27,13 +29,15 @@ def load(results):
     for path in sorted(glob.glob(os.path.join(results, "*.jsonl"))):
         name = os.path.basename(path)[:-len(".jsonl")]
         command, records = "", []
+        # The day the results were written, for sections that print it.
+        written = time.strftime("%Y-%m-%d", time.gmtime(os.path.getmtime(path)))
         with open(path) as f:
             for line in f:
                 r = json.loads(line)
                 if r["bench"] == "command":
                     command = r["command"]
                 else:
-                    records.append(r)
+                    records.append({"date": written, **r})
         runs[name] = (command, records)
     return runs
 
@@ -347,6 +351,46 @@ def train(rep):
                         fmt(r["tokens_per_s"], 0), f"{100 * r['mfu']:.0f}%"] for r in recs]))
 
 
+def loading(rep):
+    rep.add("## 8. Loading a checkpoint at real size\n\nA synthetic Qwen2-shaped bfloat16 checkpoint with random "
+            "weights (bench/load_model.cc: vocab 151,936, hidden 1536, 16 layers, 12 heads over 2 KV heads, q/k/v "
+            "biases, tied head; 1 GB shards with model.safetensors.index.json), loaded once per compute dtype in "
+            "a fresh process. Peak RSS is the process's high-water mark (getrusage), libtorch and the tokenizer "
+            "included; tensors are read one at a time from the mapped files straight into the compute dtype.\n")
+    for label, recs in rep.subsections("load-", gap="\n"):
+        r = one(recs, bench="load")
+        if not r:
+            continue
+        gb = lambda n: f"{n / 1e9:.2f} GB"  # noqa: E731
+        rep.add(table(["dtype", "parameters", "checkpoint", "weights in dtype", "RSS before", "peak RSS",
+                       "peak / weights", "load time", "date", "CPU", "load average"],
+                      [[r["dtype"], f"{r['parameters'] / 1e9:.2f}B", gb(r["checkpoint_bytes"]), gb(r["weight_bytes"]),
+                        gb(r["rss_before_bytes"]), gb(r["peak_rss_bytes"]), f"{r['peak_over_weights']:.2f}x",
+                        f"{r['seconds']:.1f} s", r["date"], r["machine"]["cpu"], r["machine"]["load_average_1min"]]]))
+        rep.targets.append([f"Peak RSS loading a {r['parameters'] / 1e9:.1f}B bfloat16 checkpoint in {r['dtype']}",
+                            "<= 1.2x weights", f"{r['peak_over_weights']:.2f}x", verdict(r["peak_over_weights"] <= 1.2)])
+def tokenize(rep):
+    recs = pick(rep.records("tokenize"), bench="tokenize")
+    if not recs:
+        return
+    rep.add("## 9. tokenizer.json encoding, one thread\n\n`bench/tokenize.cc` encodes a text (the benchmark "
+            "corpus and item titles plus the tests' multilingual texts) in documents of 200 lines with the Qwen2 "
+            "fixture tokenizer, after one untimed pass; `bench/tokenize_hf.js` does the same with Hugging Face "
+            "`tokenizers` (Rust, through its Node binding, `RAYON_NUM_THREADS=1`) in the same run. Equal token "
+            "totals mean both produced the same tokenization.\n" + rep.command("tokenize"))
+    rep.add(table(["implementation", "text", "documents", "tokens", "tokens/s", "MB/s", "load average"],
+                  [[r["implementation"], f"{r['bytes'] / 1e6:.2f} MB", r["documents"], fmt(r["tokens"], 0),
+                    fmt(r["tokens_per_s"], 0), fmt(r["mb_per_s"], 2),
+                    fmt(r.get("load_average_1min", r.get("machine", {}).get("load_average_1min", 0)), 1)]
+                   for r in recs]))
+    ours, hf = one(recs, implementation="lrem"), [r for r in recs if r["implementation"] != "lrem"]
+    if ours and hf:
+        ratio = ours["tokens_per_s"] / hf[0]["tokens_per_s"]
+        same = "same tokens" if ours["tokens"] == hf[0]["tokens"] else "**different token totals**"
+        rep.targets.append(["tokenizer.json encoding vs Hugging Face tokenizers (Qwen2, 1 thread)", ">= 1x",
+                            f"{ratio:.1f}x ({same})", verdict(ratio >= 1 and ours["tokens"] == hf[0]["tokens"])])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", required=True)
@@ -354,7 +398,7 @@ def main():
     parser.add_argument("--notes", help="markdown appended verbatim (analysis, levers)")
     args = parser.parse_args()
     rep = Report(load(args.results))
-    for section in (machine, encode, query, pytorch, index, serve, train):
+    for section in (machine, encode, query, pytorch, index, serve, train, loading, tokenize):
         section(rep)
         rep.add("\n")
     measured = {row[0] for row in rep.targets}

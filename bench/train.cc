@@ -11,7 +11,7 @@
 #include "bench_common.h"
 #include "lrem/model.h"
 #include "lrem/train.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 
 using namespace lrem;
 
@@ -81,14 +81,14 @@ int main(int argc, char** argv) {
     report("pretrain", label, model.config(), double(pre.batch_size) * pre.seq_len, pretrain_clock, peak);
 
     // Stage 1's tokens per example: query prompt + CoT + closing tokens, and the item.
-    const PromptFormat& prompt = model.impl().prompt();
+    const PromptFormat& prompt = ModelAccess::parts(model).prompt();
     std::ifstream triplets(args.required("triplets"));
     double tokens = 0;
     int examples = 0;
     for (std::string line; examples < 512 && std::getline(triplets, line); ++examples) {
       const auto j = nlohmann::json::parse(line);
       tokens += prompt.query_prompt(j.at("query").get<std::string>()).ids.size() +
-                prompt.cot_completion(j.at("cot").get<std::string>()).size() +
+                prompt.cot_completion(j.at("cot").get<std::string>()).ids.size() +
                 prompt.item(j.at("item").get<std::string>()).ids.size();
     }
     StepClock sft_clock;

@@ -6,7 +6,7 @@
 #include "bench_common.h"
 #include "util/file_io.h"
 #include "lrem/embedder.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 
 using namespace lrem;
 
@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   return bench::run_main("bench_workload", [&] {
     const bench::Args args(argc, argv, {"model", "items", "queries", "out", "count", "check"});
     const Model model = Model::load(args.required("model"));
-    const PromptFormat& prompt = model.impl().prompt();
+    const PromptFormat& prompt = ModelAccess::parts(model).prompt();
     const auto titles = bench::read_jsonl_strings(args.required("items"), "title", args.integer("count", 512));
     const auto queries = bench::read_jsonl_strings(args.required("queries"), "text", args.integer("count", 512));
     nlohmann::json items = nlohmann::json::array(), query_prompts = nlohmann::json::array();

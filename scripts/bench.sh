@@ -6,6 +6,9 @@
 #                                             # more on 2 busy cores, most of it HNSW construction)
 #   LREM_BENCH_DEMO_MODEL=path bash scripts/bench.sh  # a trained demo model instead of the
 #                                                      # random demo-sized stand-in
+#   LREM_BENCH_HF_TOKENIZERS=dir bash scripts/bench.sh  # node_modules holding Hugging Face's
+#     `tokenizers` (default /tmp/hfref/node_modules; `npm install tokenizers` there), compared
+#     with lrem's tokenizer.json encoding when present; skipped otherwise
 #
 # Installs the bench-only package python3-torch (the eager PyTorch baseline), builds with
 # -DLREM_BUILD_BENCH=ON into build-bench, generates the benchmark data and two random models
@@ -28,7 +31,7 @@ fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=$py -DLREM_BUILD_BENCH=ON \
   -DLREM_BUILD_PYTHON=OFF -DLREM_BUILD_TESTS=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 cmake --build "$build" -j "${LREM_JOBS:-2}" --target bench_machine_limits bench_encode bench_query bench_index \
-  bench_train bench_workload bench_make_model bench_serve_load lrem_cli
+  bench_train bench_workload bench_make_model bench_serve_load bench_load_model bench_tokenize lrem_cli
 bin="$build/bin"
 
 mkdir -p "$work" "$results"
@@ -41,6 +44,8 @@ if [ ! -f "$work/corpus_tok.txt" ]; then
 fi
 [ -f "$work/m0.1b/config.json" ] || "$bin/bench_make_model" --size 0.1b --corpus "$work/corpus_tok.txt" \
   --tokenizer-prefix "$work/tok32000" --out "$work/m0.1b" >/dev/null
+[ -f "$work/m0.1b-qwen2/config.json" ] || "$bin/bench_make_model" --size 0.1b-qwen2 --corpus "$work/corpus_tok.txt" \
+  --tokenizer-prefix "$work/tok32000" --out "$work/m0.1b-qwen2" >/dev/null
 demo="${LREM_BENCH_DEMO_MODEL:-$work/demo}"
 demo_label=demo
 if [ -z "${LREM_BENCH_DEMO_MODEL:-}" ]; then
@@ -82,6 +87,38 @@ run "query-$bf16" "$bin/bench_query" --model "$work/m0.1b" --label "$bf16" --dty
   --queries "$data/queries_test.jsonl" --seconds "$seconds"
 run "pytorch-$bf16" $py "$root/bench/pytorch_baseline.py" --model "$work/m0.1b" --workload "$work/workload-0.1b.json" \
   --label "$bf16" --dtype bfloat16 --seconds "$seconds"
+# The 0.1B layers shaped as Qwen2 (151,936-row vocabulary, q/k/v biases, tied head).
+q2=0.1b-qwen2
+run "encode-$q2" "$bin/bench_encode" --model "$work/m$q2" --label "$q2" --items "$data/items.jsonl" --seconds "$seconds"
+run "query-$q2" "$bin/bench_query" --model "$work/m$q2" --label "$q2" --queries "$data/queries_test.jsonl" \
+  --seconds "$seconds"
+# Loading at real size (section 8): a synthetic 1B Qwen2-shaped bfloat16 checkpoint, loaded once
+# per compute dtype in a fresh process, then deleted (2 GB of disk).
+"$bin/bench_load_model" --write "$work/m1b-qwen2" --tokenizer "$work/tok32000.model" >/dev/null
+for dtype in bfloat16 float32; do
+  run "load-$dtype" "$bin/bench_load_model" --model "$work/m1b-qwen2" --dtype "$dtype"
+done
+rm -rf "$work/m1b-qwen2"
+# tokenizer.json encoding on one thread, lrem and Hugging Face tokenizers on the same text:
+# the benchmark corpus and item titles plus the multilingual reference texts of the tests.
+qwen2="${LREM_FIXTURES_DIR:-$root/../shared/fixtures}/qwen2-bpe/tokenizer.json"
+if [ -f "$qwen2" ]; then
+  $py - "$data" "$root/tests/data/tokenizers/expected_qwen2.json" "$work/tokenize.txt" <<'PY'
+import json, sys
+data, reference, out = sys.argv[1:]
+with open(out, "w", encoding="utf-8") as f:
+    f.write(open(f"{data}/corpus.txt", encoding="utf-8").read())
+    f.writelines(json.loads(line)["title"] + "\n" for line in open(f"{data}/items.jsonl", encoding="utf-8"))
+    texts = [c["text"].replace("\n", " ") for c in json.load(open(reference, encoding="utf-8"))["cases"]]
+    f.writelines(t + "\n" for _ in range(100) for t in texts if t.strip())
+PY
+  run tokenize "$bin/bench_tokenize" --tokenizer "$qwen2" --text "$work/tokenize.txt" --label qwen2
+  hf="${LREM_BENCH_HF_TOKENIZERS:-/tmp/hfref/node_modules}"
+  if command -v node >/dev/null && [ -d "$hf/tokenizers" ]; then
+    RAYON_NUM_THREADS=1 NODE_PATH="$hf" node "$root/bench/tokenize_hf.js" --tokenizer "$qwen2" \
+      --text "$work/tokenize.txt" --label qwen2 >>"$results/tokenize.jsonl"
+  fi
+fi
 # "d = 768 and the demo dim" (issue 5).
 demo_dim=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["hidden_size"])' "$demo/config.json")
 run index "$bin/bench_index" --sizes "$sizes" --dims "768,$demo_dim"

@@ -71,6 +71,11 @@ def parse_args(argv: list[str]) -> Config:
                              "</think><emb>name) per type and relation, from every type's knowledge, "
                              "plus each item once as title<emb>name; 0 writes none (default %(default)s)")
     parser.add_argument("--wordnet", default=defaults.wordnet, help="path to WordNet 3.0 data.noun")
+    parser.add_argument("--max-cot-tokens", type=_positive, default=defaults.max_cot_tokens,
+                        help="the teacher's CoT cap, the backbone's max_cot_tokens (default %(default)s)")
+    parser.add_argument("--tokenizer", default=defaults.tokenizer,
+                        help="model directory whose tokenizer counts that cap (needs the lrem Python "
+                             "package); without it words are counted and stage 1 cuts CoTs to the cap")
     args = parser.parse_args(argv)
     if min(args.knowledge_repeats, args.listing_repeats, args.reasoning_repeats,
            args.negatives_per_triplet) < 0:
@@ -83,7 +88,8 @@ def parse_args(argv: list[str]) -> Config:
                   triplets_per_query=args.triplets_per_query,
                   negatives_per_triplet=args.negatives_per_triplet, knowledge_repeats=args.knowledge_repeats,
                   listing_repeats=args.listing_repeats,
-                  reasoning_repeats=args.reasoning_repeats, wordnet=args.wordnet)
+                  reasoning_repeats=args.reasoning_repeats, wordnet=args.wordnet,
+                  max_cot_tokens=args.max_cot_tokens, tokenizer=args.tokenizer)
 
 
 def print_summary(summary: dict, seconds: float) -> None:

@@ -205,6 +205,50 @@ TEST(Checkpoint, HalfPrecisionSavesConvertAsExpected) {
   }
 }
 
+TEST(CheckpointReader, Float32ChunksAreTheWholeTensorInOrder) {
+  testing::TempDir tmp;
+  const at::Tensor w = at::randn({13, 11});
+  save_checkpoint_tensors(tmp.path(), {{"w", w}, {"step", at::tensor({int64_t(3)})}}, at::kBFloat16);
+  const CheckpointReader checkpoint(tmp.path());
+  std::vector<at::Tensor> chunks;
+  checkpoint.read_float32_chunks("w", [&](const at::Tensor& chunk) { chunks.push_back(chunk.clone()); }, 7);
+  ASSERT_EQ(chunks.size(), 21u);  // 143 values in chunks of at most 7
+  for (const at::Tensor& chunk : chunks) EXPECT_EQ(chunk.scalar_type(), at::kFloat);
+  EXPECT_TRUE(bitwise_equal(at::cat(chunks).view({13, 11}), w.to(at::kBFloat16).to(at::kFloat)));
+  EXPECT_TRUE(bitwise_equal(checkpoint.read("w", at::kFloat), w.to(at::kBFloat16).to(at::kFloat)));
+  EXPECT_TRUE(bitwise_equal(checkpoint.read("w", at::kBFloat16), w.to(at::kBFloat16)));
+  // Reading twice gives the same values: dropped pages come back from the file.
+  EXPECT_TRUE(bitwise_equal(checkpoint.read("w", at::kBFloat16), w.to(at::kBFloat16)));
+  EXPECT_THROW(checkpoint.read_float32_chunks("step", [](const at::Tensor&) {}), InvalidArgument);
+  EXPECT_THROW(checkpoint.read("absent", at::kFloat), InvalidArgument);
+}
+
+TEST(CheckpointReader, ReadsTensorsAtUnalignedOffsets) {
+  // A 3-byte U8 tensor sorts first, so the F32 and BF16 data after it start at odd offsets
+  // (the format does not promise alignment).
+  testing::TempDir tmp;
+  const std::vector<uint8_t> flags = {1, 2, 3};
+  const at::Tensor f = at::randn({5}), h = at::randn({4}).to(at::kBFloat16);
+  write_safetensors(tmp.file("model.safetensors"),
+                    {{"a_flags", DType::U8, {3}, flags.data(), 3},
+                     {"b_f32", DType::F32, {5}, f.data_ptr(), f.nbytes()},
+                     {"c_bf16", DType::BF16, {4}, h.data_ptr(), h.nbytes()}});
+  const SafetensorsFile file(tmp.file("model.safetensors"));
+  ASSERT_NE(reinterpret_cast<uintptr_t>(file.data(*file.header().find("b_f32"))) % 4, 0u);
+  const uint8_t* data = file.data(*file.header().find("a_flags"));
+  EXPECT_THROW(file.drop_pages(data, size_t(1) << 30), InvalidArgument);  // past the end of the mapping
+  file.drop_pages(data, 3);
+  EXPECT_EQ(data[2], 3);  // still readable after its pages were dropped
+  const CheckpointReader checkpoint(tmp.path());
+  EXPECT_TRUE(bitwise_equal(checkpoint.read("b_f32", at::kFloat), f));
+  EXPECT_TRUE(bitwise_equal(checkpoint.read("c_bf16", at::kBFloat16), h));
+  EXPECT_TRUE(bitwise_equal(checkpoint.read("c_bf16", at::kFloat), h.to(at::kFloat)));
+  EXPECT_TRUE(bitwise_equal(checkpoint.read("a_flags", at::kFloat), at::tensor({1, 2, 3}, at::kByte)));
+  std::vector<at::Tensor> chunks;
+  checkpoint.read_float32_chunks("c_bf16", [&](const at::Tensor& chunk) { chunks.push_back(chunk.clone()); }, 3);
+  EXPECT_TRUE(bitwise_equal(at::cat(chunks), h.to(at::kFloat)));
+}
+
 // A two-shard checkpoint whose index the test then corrupts.
 struct ShardedFixture {
   testing::TempDir tmp;

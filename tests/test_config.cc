@@ -116,16 +116,168 @@ TEST(ModelConfig, ToJsonRoundTrips) {
   EXPECT_EQ(r.num_parameters(), c.num_parameters());
 }
 
-TEST(ModelConfig, Qwen2ImpliesAttentionBiasUnlessStated) {
+TEST(ModelConfig, Qwen2AlwaysHasQkvBias) {
   json j = minimal_llama();
   j["model_type"] = "qwen2";
   const ModelConfig c = ModelConfig::from_json(j.dump());
   EXPECT_TRUE(c.attention_bias);
+  EXPECT_FALSE(c.has_qk_norm());
   EXPECT_EQ(c.architectures, std::vector<std::string>{"Qwen2ForCausalLM"});
+  // HF's Qwen2Attention hard-codes bias=True whatever the field says.
   j["attention_bias"] = false;
-  EXPECT_FALSE(ModelConfig::from_json(j.dump()).attention_bias);
+  EXPECT_TRUE(ModelConfig::from_json(j.dump()).attention_bias);
   // Biases add (q + 2 kv) parameters per layer.
-  EXPECT_EQ(c.num_parameters() - ModelConfig::from_json(j.dump()).num_parameters(), 2 * (64 + 2 * 64));
+  ModelConfig no_bias = c;
+  no_bias.attention_bias = false;
+  EXPECT_EQ(c.num_parameters() - no_bias.num_parameters(), 2 * (64 + 2 * 64));
+}
+
+TEST(ModelConfig, Qwen3HasQkNormAndItsOwnHeadDim) {
+  json j = minimal_llama();
+  j["model_type"] = "qwen3";
+  j["head_dim"] = 32;  // not hidden_size / num_attention_heads (16)
+  j["num_key_value_heads"] = 2;
+  j["rope_theta"] = 1000000.0;
+  const ModelConfig c = ModelConfig::from_json(j.dump());
+  EXPECT_TRUE(c.has_qk_norm());
+  EXPECT_FALSE(c.attention_bias);
+  EXPECT_EQ(c.effective_head_dim(), 32);
+  EXPECT_EQ(c.architectures, std::vector<std::string>{"Qwen3ForCausalLM"});
+  // embed + per layer (q 64x128, k/v 2x 64x64, o 128x64, mlp, 2 norms, q/k norms 2x32) + final norm
+  EXPECT_EQ(c.num_parameters(),
+            100 * 64 * 2 + 2 * (64 * 128 + 2 * 64 * 64 + 128 * 64 + 3 * 64 * 160 + 2 * 64 + 2 * 32) + 64);
+  // Transformers' Qwen3Config defaults head_dim to 128, not hidden_size / heads.
+  j.erase("head_dim");
+  EXPECT_EQ(ModelConfig::from_json(j.dump()).effective_head_dim(), 128);
+  // Qwen3's attention_bias would bias o_proj as well.
+  j["attention_bias"] = true;
+  expect_field_error(j, "attention_bias");
+}
+
+TEST(ModelConfig, RopeScalingLlama3AndLinear) {
+  json j = minimal_llama();
+  j["rope_theta"] = 500000.0;
+  j["max_position_embeddings"] = 131072;
+  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  ModelConfig c = ModelConfig::from_json(j.dump());
+  EXPECT_EQ(c.rope_scaling.type, "llama3");
+  EXPECT_DOUBLE_EQ(c.rope_scaling.factor, 32.0);
+  EXPECT_DOUBLE_EQ(c.rope_scaling.low_freq_factor, 1.0);
+  EXPECT_DOUBLE_EQ(c.rope_scaling.high_freq_factor, 4.0);
+  EXPECT_EQ(c.rope_scaling.original_max_position_embeddings, 8192);
+
+  // Older configs spell rope_type "type".
+  j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+  c = ModelConfig::from_json(j.dump());
+  EXPECT_EQ(c.rope_scaling.type, "linear");
+  EXPECT_DOUBLE_EQ(c.rope_scaling.factor, 2.0);
+
+  j["rope_scaling"] = {{"rope_type", "default"}};
+  EXPECT_EQ(ModelConfig::from_json(j.dump()).rope_scaling.type, "default");
+
+  // Newer transformers put rope_theta and the scaling into rope_parameters.
+  j.erase("rope_scaling");
+  j["rope_parameters"] = {{"rope_type", "linear"}, {"factor", 4.0}, {"rope_theta", 1000000.0}};
+  c = ModelConfig::from_json(j.dump());
+  EXPECT_EQ(c.rope_scaling.type, "linear");
+  EXPECT_DOUBLE_EQ(c.rope_scaling.factor, 4.0);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 1000000.0);
+}
+
+TEST(ModelConfig, UnsupportedRopeScalingIsNamed) {
+  for (const char* type : {"yarn", "dynamic", "longrope", "ntk"}) {
+    json j = minimal_llama();
+    j["rope_scaling"] = {{"rope_type", type}, {"factor", 4.0}, {"original_max_position_embeddings", 32768}};
+    expect_field_error(j, "rope_scaling");
+    expect_field_error(j, type);
+  }
+  json j = minimal_llama();
+  j["rope_scaling"] = {{"factor", 4.0}};  // no type at all
+  expect_field_error(j, "rope_scaling");
+  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}};
+  expect_field_error(j, "original_max_position_embeddings");
+  j["rope_scaling"]["original_max_position_embeddings"] = 8192;
+  j["rope_scaling"]["high_freq_factor"] = 1.0;  // the ramp would divide by zero
+  expect_field_error(j, "rope_scaling");
+  j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 0.0}};
+  expect_field_error(j, "rope_scaling");
+}
+
+TEST(ModelConfig, MixturesOfExpertsAreRefused) {
+  for (const char* type : {"mixtral", "qwen2_moe", "qwen3_moe"}) {
+    json j = minimal_llama();
+    j["model_type"] = type;
+    expect_field_error(j, "model_type");
+    expect_field_error(j, "mixture of experts");
+  }
+  for (const char* field : {"num_experts", "num_local_experts"}) {
+    json j = minimal_llama();
+    j["model_type"] = "qwen2";
+    j[field] = 8;
+    expect_field_error(j, field);
+  }
+}
+
+TEST(ModelConfig, QwenSlidingWindowLayersAreRefused) {
+  for (const char* type : {"qwen2", "qwen3"}) {
+    json j = minimal_llama();
+    j["model_type"] = type;
+    j["sliding_window"] = 4096;  // ignored while use_sliding_window is false, as in released configs
+    j["max_window_layers"] = 28;
+    j["use_sliding_window"] = false;
+    EXPECT_EQ(ModelConfig::from_json(j.dump()).max_positions(), 2048);
+    j["use_sliding_window"] = true;
+    expect_field_error(j, "use_sliding_window");
+    j["use_sliding_window"] = false;
+    j["layer_types"] = {"full_attention", "sliding_attention"};
+    expect_field_error(j, "sliding_attention");
+  }
+}
+
+TEST(ModelConfig, MistralSlidingWindowLimitsPositions) {
+  json j = minimal_llama();
+  j["model_type"] = "mistral";
+  j["max_position_embeddings"] = 32768;
+  j["sliding_window"] = 4096;
+  ModelConfig c = ModelConfig::from_json(j.dump());
+  EXPECT_EQ(c.sliding_window, 4096);
+  EXPECT_EQ(c.max_position_embeddings, 32768);
+  EXPECT_EQ(c.max_positions(), 4096);
+  // Absent means transformers' MistralConfig default of 4096; null means no window.
+  j.erase("sliding_window");
+  EXPECT_EQ(ModelConfig::from_json(j.dump()).max_positions(), 4096);
+  j["sliding_window"] = nullptr;
+  EXPECT_EQ(ModelConfig::from_json(j.dump()).max_positions(), 32768);
+  // Llama has no sliding window: the field is ignored.
+  j["model_type"] = "llama";
+  j["sliding_window"] = 4096;
+  EXPECT_EQ(ModelConfig::from_json(j.dump()).max_positions(), 32768);
+}
+
+TEST(ModelConfig, NewFieldsRoundTrip) {
+  json j = minimal_llama();
+  j["model_type"] = "qwen3";
+  j["head_dim"] = 24;
+  j["rope_scaling"] = {{"type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 64}};
+  const ModelConfig c = ModelConfig::from_json(j.dump());
+  const ModelConfig r = ModelConfig::from_json(c.to_json());
+  EXPECT_EQ(r.model_type, "qwen3");
+  EXPECT_EQ(r.effective_head_dim(), 24);
+  EXPECT_EQ(r.rope_scaling.type, "llama3");
+  EXPECT_DOUBLE_EQ(r.rope_scaling.factor, 8.0);
+  EXPECT_EQ(r.rope_scaling.original_max_position_embeddings, 64);
+  EXPECT_EQ(r.num_parameters(), c.num_parameters());
+  EXPECT_EQ(r.to_json(), c.to_json());
+
+  for (const json window : {json(nullptr), json(1024)}) {
+    json m = minimal_llama();
+    m["model_type"] = "mistral";
+    m["sliding_window"] = window;
+    const ModelConfig mistral = ModelConfig::from_json(m.dump());
+    EXPECT_EQ(ModelConfig::from_json(mistral.to_json()).sliding_window, mistral.sliding_window) << window;
+  }
 }
 
 TEST(ModelConfig, MistralAndListEosAndIgnoredFields) {
@@ -189,9 +341,6 @@ TEST(ModelConfig, BadHeadDivisionIsNamed) {
 
 TEST(ModelConfig, UnsupportedFeaturesAreNamed) {
   json j = minimal_llama();
-  j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
-  expect_field_error(j, "rope_scaling");
-  j = minimal_llama();
   j["hidden_act"] = "gelu";
   expect_field_error(j, "hidden_act");
   j = minimal_llama();

@@ -2,16 +2,20 @@
 // leaves a torn file where a good one was. Each trial starts a writer process (this binary,
 // re-executed) that saves two versions of an artifact alternately over the same path,
 // kills it after a random delay, and checks that what is on disk loads and equals one of
-// the two versions exactly. A training run killed at a random step resumes from its last
+// the two versions exactly. An index directory (index + catalogue + meta.json) gets 200
+// trials from a forked writer, and what loads must be one version's index with the same
+// version's catalogue. A training run killed at a random step resumes from its last
 // checkpoint and ends with the same weights as an uninterrupted run.
 //
-// LREM_CRASH_TRIALS sets the trials per artifact (default 12, bounded by a time budget);
-// docs/RELIABILITY.md records a long run.
+// LREM_CRASH_TRIALS sets the trials per re-executed artifact (default 12, bounded by a time
+// budget) and, scaled alike, the index directory's (default 200); docs/RELIABILITY.md records a
+// long run.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -28,6 +32,7 @@
 #include "lrem/dataset.h"
 #include "lrem/error.h"
 #include "lrem/index.h"
+#include "lrem/retriever.h"
 #include "lrem/model.h"
 #include "lrem/train.h"
 #include "test_support.h"
@@ -43,9 +48,11 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kKindVariable = "LREM_CRASH_WRITER";
 constexpr const char* kDirVariable = "LREM_CRASH_DIR";
 
+constexpr int kDefaultTrials = 12;
+
 int trials() {
   const char* env = std::getenv("LREM_CRASH_TRIALS");
-  return env && std::atoi(env) > 0 ? std::atoi(env) : 12;
+  return env && std::atoi(env) > 0 ? std::atoi(env) : kDefaultTrials;
 }
 
 // --- the two versions of each artifact -----------------------------------------------------
@@ -66,6 +73,19 @@ Index index_version(int v) {
   return index;
 }
 
+// The catalogue of index_version(v): its ids, titles naming the version, and a long field so
+// that writing it takes long enough for kills to land inside.
+ItemStore catalogue_version(int v) {
+  std::vector<Item> items;
+  const std::string padding(400, char('a' + v));
+  for (int i = 0; i < 200 + 100 * v; ++i) {
+    const int64_t id = int64_t(i) * (v + 1);
+    items.push_back({id, "item " + std::to_string(id) + " of version " + std::to_string(v),
+                     "{\"text\":\"" + padding + "\"}"});
+  }
+  return ItemStore(std::move(items));
+}
+
 ItemStore items_version(int v) {
   std::vector<Item> items;
   for (int i = 0; i < 2000 + 1000 * v; ++i)
@@ -82,15 +102,10 @@ void signal_ready(const std::string& dir) { std::ofstream(dir + ".ready") << "re
 [[noreturn]] void run_writer(const std::string& kind, const std::string& dir) {
   std::function<void(int)> save;
   std::vector<Model> models;
-  std::vector<Index> indexes;
   std::vector<ItemStore> stores;
   if (kind == "checkpoint") {
     models = {checkpoint_version(0), checkpoint_version(1)};
     save = [&](int v) { models[v].save(dir); };
-  } else if (kind == "index") {
-    indexes.push_back(index_version(0));
-    indexes.push_back(index_version(1));
-    save = [&](int v) { indexes[v].save(dir); };
   } else {
     stores = {items_version(0), items_version(1)};
     save = [&](int v) { stores[v].save(dir + "/items.jsonl"); };
@@ -140,18 +155,14 @@ void kill_after(pid_t child, std::chrono::microseconds delay) {
 }
 
 // Removes the temporary files a killed save left behind (write_file_atomic's hidden
-// ".name.tmp<pid>-<n>", the index's staged file) and says whether there were any: evidence
-// that the kill landed in the middle of a save. They are harmless, only clutter.
+// ".name.tmp<pid>-<n>") and says whether there were any: evidence that the kill landed in
+// the middle of a save. They are harmless, only clutter.
 bool remove_leftovers(const std::string& dir) {
   bool any = false;
   for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    const bool staged_index = name.rfind("index.faiss.", 0) == 0;
-    if (name.find(".tmp") != std::string::npos || staged_index) {
-      any = true;
-      // A staged index may be the committed one (see Index::save): leave it for load().
-      if (!staged_index) fs::remove(e.path());
-    }
+    if (e.path().filename().string().find(".tmp") == std::string::npos) continue;
+    any = true;
+    fs::remove(e.path());
   }
   return any;
 }
@@ -186,25 +197,123 @@ TEST(CrashSafety, CheckpointSaveKilledLeavesAWholeModel) {
   const std::string fingerprints[2] = {checkpoint_version(0).fingerprint(), checkpoint_version(1).fingerprint()};
   checkpoint_version(0).save(dir);
   kill_trials("checkpoint", dir, [&] {
-    const std::string fp = Model::load(dir, LoadOptions{"cpu", "float32", 1}).fingerprint();
+    const std::string fp = Model::load(dir).fingerprint();
     return fp == fingerprints[0] ? 0 : fp == fingerprints[1] ? 1 : -1;
   }, std::chrono::milliseconds(30));
 }
 
-TEST(CrashSafety, IndexSaveKilledLeavesAWholeIndex) {
+// Which version an index directory holds, or -1 if its index and catalogue disagree.
+int unit_version(const std::string& dir) {
+  const Index index = Index::load(dir);
+  const ItemStore items = load_index_items(dir);
+  const int v = index.model_fingerprint() == "version-1" ? 1 : 0;
+  const ItemStore expected = catalogue_version(v);
+  if (index.size() != index_version(v).size() || items.size() != expected.size()) return -1;
+  for (const Item& item : expected.items()) {
+    const Item* got = items.find(item.id);
+    if (!got || got->title != item.title || got->extra_json != item.extra_json) return -1;
+  }
+  std::vector<float> probe(16, 0.25f);
+  return index.search(probe.data(), 1, 5).ids == index_version(v).search(probe.data(), 1, 5).ids ? v : -1;
+}
+
+// Where a kill interrupted the save, read from what it left: nothing staged (between saves
+// or inside a temporary file), staged files not yet committed, or committed by meta.json
+// but not yet renamed into place.
+enum class Interrupted { Elsewhere, BeforeCommit, AfterCommit };
+
+Interrupted interrupted_where(const std::string& dir) {
+  const auto meta = nlohmann::json::parse(read_file(dir + "/meta.json"));
+  bool staged = false;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    for (const char* file : {"index.faiss", "items.jsonl"}) {
+      const std::string prefix = std::string(file) + ".";
+      if (name.rfind(prefix, 0) != 0) continue;
+      const std::string digest = name.substr(prefix.size());
+      if (digest == meta.value(file == std::string("index.faiss") ? "index_sha256" : "items_sha256", "")) {
+        return Interrupted::AfterCommit;
+      }
+      staged = true;
+    }
+  }
+  return staged ? Interrupted::BeforeCommit : Interrupted::Elsewhere;
+}
+
+// The writer is forked without exec: both versions are built before the fork and the child
+// only serialises and writes (no OpenMP, no BLAS), so the trials are cheap enough for 200.
+TEST(CrashSafety, IndexDirectorySaveKilledNeverPairsAnIndexWithAnotherCatalogue) {
   TempDir tmp;
   const std::string dir = tmp.file("index");
-  index_version(0).save(dir);
-  kill_trials("index", dir, [&] {
-    const Index index = Index::load(dir);
-    const int v = index.model_fingerprint() == "version-1" ? 1 : 0;
-    // The fingerprint lives in meta.json, the vectors in index.faiss: they must agree.
-    const Index expected = index_version(v);
-    std::vector<float> probe(16, 0.25f);
-    EXPECT_EQ(index.size(), expected.size());
-    EXPECT_EQ(index.search(probe.data(), 1, 5).ids, expected.search(probe.data(), 1, 5).ids);
-    return index.size() == expected.size() ? v : -1;
-  }, std::chrono::milliseconds(20));
+  const Index indexes[2] = {index_version(0), index_version(1)};
+  const ItemStore catalogues[2] = {catalogue_version(0), catalogue_version(1)};
+  save_index(indexes[0], catalogues[0], dir);
+  const auto one_save = Clock::now();
+  save_index(indexes[1], catalogues[1], dir, /*overwrite=*/true);
+  const auto save_time = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - one_save);
+
+  std::mt19937 rng(std::random_device{}());
+  // Up to two saves' time: kills land at every step of a save, and between saves.
+  std::uniform_int_distribution<int64_t> delay(0, 2 * std::max<int64_t>(save_time.count(), 1000));
+  const int n = trials() * 200 / kDefaultTrials;
+  int seen[2] = {0, 0}, where[3] = {0, 0, 0};
+  for (int trial = 0; trial < n; ++trial) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      try {
+        for (int v = 1;; v ^= 1) save_index(indexes[v], catalogues[v], dir, /*overwrite=*/true);
+      } catch (...) {
+        _exit(1);
+      }
+    }
+    kill_after(child, std::chrono::microseconds(delay(rng)));
+    ++where[int(interrupted_where(dir))];
+    const int version = unit_version(dir);
+    ASSERT_TRUE(version == 0 || version == 1) << "trial " << trial << " loaded an index with another save's catalogue";
+    ++seen[version];
+  }
+  std::printf("[ crash ] index directory: %d trials (one save %lld us); killed before the commit with files staged: "
+              "%d, after it before the renames: %d, elsewhere: %d; loaded version 0: %d, version 1: %d\n",
+              n, static_cast<long long>(save_time.count()), where[int(Interrupted::BeforeCommit)],
+              where[int(Interrupted::AfterCommit)], where[int(Interrupted::Elsewhere)], seen[0], seen[1]);
+}
+
+// Every state a crash between two writes of save_index can leave, made by hand, and what a
+// reader must do with it.
+TEST(CrashSafety, IndexDirectoryStatesBetweenWrites) {
+  TempDir tmp;
+  const std::string dir = tmp.file("index"), old_dir = tmp.file("old");
+  save_index(index_version(0), catalogue_version(0), old_dir);
+  save_index(index_version(1), catalogue_version(1), dir);
+  const auto meta = nlohmann::json::parse(read_file(dir + "/meta.json"));
+  const std::string index_digest = meta["index_sha256"], items_digest = meta["items_sha256"];
+  // Committed, neither file renamed yet: the old pair is in place, the new one staged.
+  fs::rename(dir + "/index.faiss", dir + "/index.faiss." + index_digest);
+  fs::rename(dir + "/items.jsonl", dir + "/items.jsonl." + items_digest);
+  fs::copy_file(old_dir + "/index.faiss", dir + "/index.faiss");
+  fs::copy_file(old_dir + "/items.jsonl", dir + "/items.jsonl");
+  EXPECT_EQ(unit_version(dir), 1);
+  // Committed, index renamed, catalogue not yet.
+  fs::rename(dir + "/index.faiss." + index_digest, dir + "/index.faiss");
+  EXPECT_EQ(unit_version(dir), 1);
+  // A catalogue that meta.json did not commit (an edit, or a save from before this format)
+  // is refused with what to do, never paired with the index.
+  fs::remove(dir + "/items.jsonl." + items_digest);
+  try {
+    load_index_items(dir);
+    ADD_FAILURE() << "a catalogue from another save was accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("items_sha256"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--overwrite"), std::string::npos) << e.what();
+  }
+  // The next save finishes the job and leaves nothing staged.
+  save_index(index_version(1), catalogue_version(1), dir, /*overwrite=*/true);
+  EXPECT_EQ(unit_version(dir), 1);
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    EXPECT_EQ(std::count(name.begin(), name.end(), '.'), 1) << "staged file left behind: " << name;
+  }
 }
 
 // The states a crash inside Index::save can leave, made by hand: committed meta.json with

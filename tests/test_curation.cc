@@ -26,6 +26,21 @@ TEST(CleanCot, DropsDuplicatesQueryWordsAndStopWords) {
   EXPECT_EQ(clean_cot("red shoes", {}, stop), "");
 }
 
+TEST(CleanCot, StopsAtTheBackbonesCotCapInItsTokens) {
+  if (testing::fixture("stories260K").empty()) GTEST_SKIP() << "stories260K fixture missing";
+  const Model backbone = testing::small_lrem_model(testing::fixture("stories260K"), 7, "{query}", 6);
+  const std::vector<std::string> words = {"wool", "blend", "cardigan", "sweater", "knitwear", "outerwear", "layer"};
+  const std::string uncapped = clean_cot("warm top", words, {});
+  ASSERT_GT(backbone.tokenizer().encode(uncapped).size(), 6u);
+  const std::string capped = clean_cot("warm top", words, {}, &backbone);
+  EXPECT_LE(backbone.tokenizer().encode(capped).size(), 6u);
+  EXPECT_FALSE(capped.empty());
+  // Whole words, the longest prefix of the uncapped CoT that fits: one more word would not.
+  ASSERT_EQ(uncapped.rfind(capped, 0), 0u);
+  const std::string next = uncapped.substr(0, uncapped.find(' ', capped.size() + 1));
+  EXPECT_GT(backbone.tokenizer().encode(next).size(), 6u);
+}
+
 // 1 and 2 share no word with the queries below except where noted; "oakbay" names two items.
 ItemStore catalogue() {
   return ItemStore({{1, "Northwind Chesterfield Coat", "{}"},

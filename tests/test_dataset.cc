@@ -51,8 +51,8 @@ TEST(Dataset, ItemErrorsNameFileAndLine) {
   TempDir tmp;
   const std::string ok = "{\"id\": 1, \"title\": \"a\"}\n\n";  // line 3 is the bad one
   expect_error([&] { read_items(write(tmp, ok + "{\"id\": 2, \"title\": }\n")); }, {"data.jsonl", "line 3", "JSON"});
-  expect_error([&] { read_items(write(tmp, ok + "{\"title\": \"b\"}\n")); }, {"line 3", "\"id\""});
-  expect_error([&] { read_items(write(tmp, ok + "{\"id\": 2}\n")); }, {"line 3", "\"title\""});
+  expect_error([&] { read_items(write(tmp, ok + "{\"title\": \"b\"}\n")); }, {"line 3", "'id'"});
+  expect_error([&] { read_items(write(tmp, ok + "{\"id\": 2}\n")); }, {"line 3", "'title'"});
   expect_error([&] { read_items(write(tmp, ok + "{\"id\": \"2\", \"title\": \"b\"}\n")); }, {"line 3", "integer"});
   expect_error([&] { read_items(write(tmp, ok + "{\"id\": 2.5, \"title\": \"b\"}\n")); }, {"line 3", "integer"});
   expect_error([&] { read_items(write(tmp, ok + "{\"id\": 2, \"title\": 7}\n")); }, {"line 3", "string"});
@@ -84,11 +84,11 @@ TEST(Dataset, QueriesAcceptStringOrIntegerIds) {
   EXPECT_EQ(queries[1].id, "17");
   EXPECT_EQ(queries[1].text, "oak desk");
   EXPECT_EQ(queries[1].category, "");
-  expect_error([&] { read_queries(write(tmp, "{\"id\": 1.5, \"text\": \"x\"}\n")); }, {"line 1", "\"id\""});
+  expect_error([&] { read_queries(write(tmp, "{\"id\": 1.5, \"text\": \"x\"}\n")); }, {"line 1", "/id"});
   expect_error([&] { read_queries(write(tmp, "{\"id\": 1, \"text\": \"x\"}\n{\"id\": \"1\", \"text\": \"y\"}\n")); },
                {"line 2", "duplicate"});
   expect_error([&] { read_queries(write(tmp, "{\"id\": 1, \"text\": \"x\", \"category\": 3}\n")); },
-               {"line 1", "\"category\""});
+               {"line 1", "/category"});
 }
 
 TEST(Dataset, Qrels) {
@@ -106,7 +106,7 @@ TEST(Dataset, Qrels) {
   expect_error([&] { read_qrels(write(tmp, "{\"query_id\": \"q\", \"item_id\": 1}\n{\"query_id\": \"q\", \"item_id\": 1}\n")); },
                {"line 2", "duplicate"});
   expect_error([&] { read_qrels(write(tmp, "{\"query_id\": \"q\", \"item_id\": 1, \"relevance\": \"high\"}\n")); },
-               {"line 1", "\"relevance\""});
+               {"line 1", "/relevance"});
 }
 
 TEST(Dataset, ItemStoreRoundTrip) {

@@ -9,7 +9,7 @@
 #include "lrem/embedder.h"
 #include "lrem/error.h"
 #include "lrem/retriever.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "test_support.h"
 
 namespace lrem {
@@ -22,7 +22,7 @@ Model make_model(const std::string& query_template = "search query: {query} ->")
 // Hidden state at the last token of `ids`, from one full forward pass, normalised.
 std::vector<float> reference_embedding(const Model& m, const std::vector<int>& ids) {
   c10::InferenceMode guard;
-  const Transformer& tf = m.impl().transformer;
+  const Transformer& tf = ModelAccess::parts(m).transformer;
   const int64_t n = static_cast<int64_t>(ids.size());
   at::Tensor input = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong).unsqueeze(0);
   at::Tensor pos = at::arange(n, at::kLong).unsqueeze(0);
@@ -44,7 +44,7 @@ TEST(Embedder, DirectQueryEqualsFullForward) {
   Embedder e(m);
   std::vector<std::string> qs = {"red shoes", "a warm knitted jacket for winter evenings", "tea"};
   Embeddings out = e.embed_queries(qs, QueryMode::Direct);
-  const PromptFormat& p = m.impl().prompt();
+  const PromptFormat& p = ModelAccess::parts(m).prompt();
   for (size_t i = 0; i < qs.size(); ++i) {
     std::vector<int> ids = p.query_prompt(qs[i]).ids;
     ids.push_back(p.think_close_id());
@@ -62,7 +62,7 @@ TEST(Embedder, ReasonQueryEqualsFullForwardOverItsCot) {
   Embedder e(m, o);
   std::vector<std::string> qs = {"cheaper alternative to airpods", "shampoo without sulfates", "toy truck"};
   Embeddings out = e.embed_queries(qs, QueryMode::Reason);
-  const PromptFormat& p = m.impl().prompt();
+  const PromptFormat& p = ModelAccess::parts(m).prompt();
   const Tokenizer& tok = m.tokenizer();
   for (size_t i = 0; i < qs.size(); ++i) {
     // Regenerate the CoT greedily with plain full forwards, then embed the whole text.
@@ -70,7 +70,7 @@ TEST(Embedder, ReasonQueryEqualsFullForwardOverItsCot) {
     std::vector<int> cot;
     {
       c10::InferenceMode guard;
-      const Transformer& tf = m.impl().transformer;
+      const Transformer& tf = ModelAccess::parts(m).transformer;
       for (int step = 0; step < 6; ++step) {
         const int64_t n = static_cast<int64_t>(ids.size());
         at::Tensor input = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong).unsqueeze(0);
@@ -97,7 +97,7 @@ TEST(Embedder, ItemsEqualFullForwardAndBatchingChangesNothing) {
   EmbedderOptions o;
   o.batch_size = 2;
   Embeddings batched = Embedder(m, o).embed_items(titles);
-  const PromptFormat& p = m.impl().prompt();
+  const PromptFormat& p = ModelAccess::parts(m).prompt();
   for (size_t i = 0; i < titles.size(); ++i) {
     expect_close(batched.row(i), reference_embedding(m, p.item(titles[i]).ids));
     Embeddings one = Embedder(m).embed_items({titles[i]});
@@ -170,7 +170,7 @@ TEST(Embedder, ModelWithoutLremTokensIsRefusedWithAHint) {
     Embedder e(plain);
     FAIL() << "expected InvalidArgument";
   } catch (const InvalidArgument& err) {
-    EXPECT_NE(std::string(err.what()).find("add_lrem_tokens"), std::string::npos) << err.what();
+    EXPECT_NE(std::string(err.what()).find("with_lrem_tokens"), std::string::npos) << err.what();
   }
 }
 

@@ -6,7 +6,7 @@
 
 #include "lrem/embedder.h"
 #include "lrem/error.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "test_support.h"
 
 namespace lrem {
@@ -20,7 +20,7 @@ namespace {
 at::Tensor full_hidden(const Model& m, const std::vector<int>& ids) {
   const int64_t n = static_cast<int64_t>(ids.size());
   at::Tensor input = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong).unsqueeze(0);
-  return m.impl().transformer.forward(input, at::arange(n, at::kLong).unsqueeze(0), at::Tensor(), nullptr, false).hidden[0];
+  return ModelAccess::parts(m).transformer.forward(input, at::arange(n, at::kLong).unsqueeze(0), at::Tensor(), nullptr, false).hidden[0];
 }
 
 std::vector<float> normalised(at::Tensor v) {
@@ -37,13 +37,13 @@ std::vector<float> reference(const Model& m, const std::vector<int>& ids, Poolin
 // Greedy CoT ids after `prompt` (which ends at <think>), by full forwards; stops at </think>.
 std::vector<int> greedy_cot(const Model& m, std::vector<int> ids, int max_tokens) {
   c10::InferenceMode guard;
-  const int close = m.impl().prompt().think_close_id();
+  const int close = ModelAccess::parts(m).prompt().think_close_id();
   std::vector<int> cot;
   for (int step = 0; step < max_tokens; ++step) {
     const int64_t n = static_cast<int64_t>(ids.size());
     at::Tensor input = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong).unsqueeze(0);
     at::Tensor logits =
-        m.impl().transformer.forward(input, at::arange(n, at::kLong).unsqueeze(0), at::Tensor(), nullptr, true).logits;
+        ModelAccess::parts(m).transformer.forward(input, at::arange(n, at::kLong).unsqueeze(0), at::Tensor(), nullptr, true).logits;
     const int next = static_cast<int>(logits[0][n - 1].argmax().item<int64_t>());
     if (next == close) break;
     ids.push_back(next);
@@ -71,7 +71,7 @@ TEST(EmbedderPooling, ParsesNames) {
 TEST(EmbedderPooling, MeanPoolingAveragesEveryRealToken) {
   REQUIRE_FIXTURE();
   Model m = testing::small_lrem_model(testing::fixture("stories260K"), 11, "search query: {query} ->", 5);
-  const PromptFormat& p = m.impl().prompt();
+  const PromptFormat& p = ModelAccess::parts(m).prompt();
   EmbedderOptions o;
   o.pooling = Pooling::Mean;
   o.batch_size = 2;  // rows of different lengths share a padded batch
@@ -104,7 +104,7 @@ TEST(EmbedderPooling, MeanPoolingAveragesEveryRealToken) {
 TEST(EmbedderForcedCots, EqualFullForwardOverTheGivenCot) {
   REQUIRE_FIXTURE();
   Model m = testing::small_lrem_model(testing::fixture("stories260K"), 7, "search query: {query} ->", 32);
-  const PromptFormat& p = m.impl().prompt();
+  const PromptFormat& p = ModelAccess::parts(m).prompt();
   std::vector<std::string> qs = {"cheaper alternative to airpods", "toy truck", "sofa"};
   std::vector<std::string> cots = {"earbuds budget wireless", "", "couch living room furniture"};
   for (Pooling pooling : {Pooling::Last, Pooling::Mean}) {
@@ -112,7 +112,7 @@ TEST(EmbedderForcedCots, EqualFullForwardOverTheGivenCot) {
     o.pooling = pooling;
     Embeddings out = Embedder(m, o).embed_queries_with_cots(qs, cots);
     for (size_t i = 0; i < qs.size(); ++i) {
-      expect_close(out.row(i), reference(m, concat(p.query_prompt(qs[i]).ids, p.cot_completion(cots[i])), pooling));
+      expect_close(out.row(i), reference(m, concat(p.query_prompt(qs[i]).ids, p.cot_completion(cots[i]).ids), pooling));
       EXPECT_EQ(out.cots[i], cots[i]);
     }
   }
@@ -123,23 +123,33 @@ TEST(EmbedderForcedCots, EqualFullForwardOverTheGivenCot) {
   expect_close(forced.row(0), direct.data, 1e-5f);
 }
 
-TEST(EmbedderForcedCots, AreUsedWholeBeyondTheGenerationCap) {
+TEST(EmbedderForcedCots, AreCutToTheCapAsStageOneCutsItsTargets) {
   REQUIRE_FIXTURE();
   Model m = testing::small_lrem_model(testing::fixture("stories260K"), 7, "search query: {query} ->", 4);
-  const PromptFormat& p = m.impl().prompt();
+  const PromptFormat& p = ModelAccess::parts(m).prompt();
   const std::string cot = "one two three four five six seven eight nine ten";
-  ASSERT_GT(m.tokenizer().encode(cot).size(), 4u);
+  const std::vector<int> ids = m.tokenizer().encode(cot);
+  ASSERT_GT(ids.size(), 4u);
+  const PromptIds tail = p.cot_completion(cot);
+  EXPECT_TRUE(tail.truncated);
+  EXPECT_EQ(tail.ids, concat({ids.begin(), ids.begin() + 4}, {p.think_close_id(), p.emb_id()}));
   Embeddings out = Embedder(m).embed_queries_with_cots({"numbers"}, {cot});
-  EXPECT_EQ(out.cots[0], cot);
-  expect_close(out.row(0), reference(m, concat(p.query_prompt("numbers").ids, p.cot_completion(cot)), Pooling::Last));
+  EXPECT_EQ(out.cots[0], m.tokenizer().decode({ids.begin(), ids.begin() + 4}, true));
+  EXPECT_TRUE(out.truncated[0]);
+  expect_close(out.row(0), reference(m, concat(p.query_prompt("numbers").ids, tail.ids), Pooling::Last));
+  // The whole CoT would give another vector.
+  const std::vector<float> whole =
+      reference(m, concat(p.query_prompt("numbers").ids, p.close_cot(ids)), Pooling::Last);
+  float dot = 0;
+  for (size_t d = 0; d < whole.size(); ++d) dot += out.row(0)[d] * whole[d];
+  EXPECT_LT(dot, 0.9999f);
 }
 
 TEST(EmbedderForcedCots, GivenTheGeneratedCotsReproducesReasonMode) {
   REQUIRE_FIXTURE();
   // The pretrained fixture writes English; its CoTs start a new word (as trained CoTs do), so
   // their decoded text re-tokenizes to the same ids.
-  Model m = Model::load(testing::fixture("stories260K"), LoadOptions{"cpu", "float32", 1});
-  m.add_lrem_tokens();
+  const Model m = Model::load(testing::fixture("stories260K")).with_lrem_tokens();
   std::vector<std::string> qs = {"Once upon a time,", "The little dog was", "Lily wanted to"};
   Embedder e(m);
   Embeddings reason = e.embed_queries(qs, QueryMode::Reason);

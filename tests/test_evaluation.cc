@@ -82,6 +82,16 @@ TEST(EvaluateSystem, RecallIsAnAliasOfHitRate) {
   EXPECT_EQ(std::count(run.report.metric_names.begin(), run.report.metric_names.end(), "Recall@10"), 0);
 }
 
+// The one rule the CLI and Python share: direct mode means no CoT.
+TEST(EvaluateSystem, DirectModeHasOnlyTheEmptyCot) {
+  for (CotSource source : {CotSource::Generated, CotSource::Empty, CotSource::Random, CotSource::Query})
+    EXPECT_EQ(cot_source_for(QueryMode::Reason, source), source);
+  EXPECT_EQ(cot_source_for(QueryMode::Direct, CotSource::Generated), CotSource::Empty);
+  EXPECT_EQ(cot_source_for(QueryMode::Direct, CotSource::Empty), CotSource::Empty);
+  EXPECT_THROW(cot_source_for(QueryMode::Direct, CotSource::Random), InvalidArgument);
+  EXPECT_THROW(cot_source_for(QueryMode::Direct, CotSource::Query), InvalidArgument);
+}
+
 TEST(EvaluateSystem, DepthChunksProgressAndOutputs) {
   ItemStore items = tiny_items();
   Bm25 bm25 = Bm25::from_items(items.items());
@@ -210,11 +220,16 @@ TEST(EvaluateSystem, CotSourcesChangeOnlyTheCot) {
   SystemEvaluationOptions o;
   o.depth = 6;
 
-  // Query-CoT: the query itself is the CoT, embedded exactly as a forced CoT.
+  // Query-CoT: the query itself is the CoT, embedded exactly as a forced CoT (cut, like every
+  // CoT, to the model's max_cot_tokens: 6 here).
   o.cot_source = CotSource::Query;
   EvaluationRun query_run = evaluate_system(r, s.queries, s.qrels, o);
-  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(query_run.queries[i].cot, texts[i]);
-  expect_same_rankings(query_run, brute_force(e.embed_queries_with_cots(texts, texts), items, s.items, s.queries));
+  const Embeddings forced = e.embed_queries_with_cots(texts, texts);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(query_run.queries[i].cot, forced.cots[i]);
+    EXPECT_EQ(texts[i].rfind(forced.cots[i], 0), 0u) << "a prefix of the query: " << forced.cots[i];
+  }
+  expect_same_rankings(query_run, brute_force(forced, items, s.items, s.queries));
 
   // Random-CoT: as many catalogue words as the generated CoT has, seeded, reproducible.
   std::set<std::string> vocabulary;

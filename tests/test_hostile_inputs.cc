@@ -24,7 +24,7 @@ TEST(HostileInputs, NumberOverflowInJsonLinesIsAFormatError) {
     parse_qrels("\n\n-1e400\n", "qrels.jsonl");
     FAIL() << "expected FormatError";
   } catch (const FormatError& e) {
-    EXPECT_NE(std::string(e.what()).find("qrels.jsonl' line 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("qrels.jsonl line 3"), std::string::npos) << e.what();
   }
 }
 

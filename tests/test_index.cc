@@ -296,12 +296,12 @@ TEST(Index, BadMetaRefused) {
   auto missing = good;
   missing.erase("dim");
   write_file_atomic(meta_path, missing.dump());
-  expect_format_error([&] { Index::load(dir); }, {"meta.json", "\"dim\""});
+  expect_format_error([&] { Index::load(dir); }, {"meta.json", "'dim'"});
 
   auto wrong_type = good;
   wrong_type["count"] = "twenty";
   write_file_atomic(meta_path, wrong_type.dump());
-  expect_format_error([&] { Index::load(dir); }, {"meta.json", "\"count\""});
+  expect_format_error([&] { Index::load(dir); }, {"meta.json", "/count"});
 
   auto future = good;
   future["format_version"] = 99;

@@ -33,7 +33,7 @@ TEST(Limits, CotCapBeyondTheContextIsRefusedUpFront) {
   EXPECT_THROW(Embedder(m, huge), LimitExceeded);
   PromptConfig p = m.prompt_config();
   p.max_cot_tokens = 1'000'000;
-  m.set_prompt_config(p);
+  m = m.with_prompt_config(p);
   EXPECT_THROW(Embedder{m}, LimitExceeded);
   EmbedderOptions fits;
   fits.max_cot_tokens = 8;

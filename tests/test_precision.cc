@@ -14,7 +14,7 @@
 
 #include "lrem/embedder.h"
 #include "lrem/error.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "test_support.h"
 
 namespace lrem {
@@ -75,7 +75,7 @@ TEST(Precision, Bfloat16KeepsActivationsAndEmbeddingsInFloat32) {
   const std::string dir = demo_model_dir();
   if (dir.empty()) GTEST_SKIP();
   const Model model = load(dir, "bfloat16");
-  const Transformer& tf = model.impl().transformer;
+  const Transformer& tf = ModelAccess::parts(model).transformer;
   for (const auto& [name, tensor] : tf.parameters()) EXPECT_EQ(tensor.scalar_type(), at::kBFloat16) << name;
   c10::InferenceMode guard;
   const at::Tensor ids = at::arange(5, 12, at::kLong).unsqueeze(0);

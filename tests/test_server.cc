@@ -2,11 +2,17 @@
 // HTTP client, answers compared with Retriever/Embedder called directly.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "lrem/error.h"
@@ -37,10 +43,11 @@ ServerOptions test_options() {
   ServerOptions o;
   o.port = 0;
   o.threads = 4;
-  o.max_body_bytes = 4096;
+  o.max_body_bytes = 65536;
   o.max_k = 50;
   o.max_batch = 8;
   o.max_query_bytes = 256;
+  o.max_results = 100;
   o.quiet = true;
   return o;
 }
@@ -113,9 +120,10 @@ class ServerTest : public ::testing::Test {
   static const Retriever& retriever() { return service_->retriever; }
 
   // POSTs `body` and returns (status, parsed JSON body); every reply must be JSON.
-  static std::pair<int, json> post(const std::string& path, const std::string& body) {
+  static std::pair<int, json> post(const std::string& path, const std::string& body,
+                                   const char* content_type = "application/json") {
     httplib::Client c = client(service_->server.port());
-    httplib::Result res = c.Post(path.c_str(), body, "application/json");
+    httplib::Result res = c.Post(path.c_str(), body, content_type);
     if (!res) {
       ADD_FAILURE() << "POST " << path << " failed: " << httplib::to_string(res.error());
       return {0, json()};
@@ -239,6 +247,7 @@ TEST_F(ServerTest, BadRequestsGet400WithAMessage) {
     auto [status, reply] = post(path, body);
     EXPECT_EQ(status, 400) << path << " " << body << " -> " << reply;
     EXPECT_FALSE(reply.value("error", "").empty()) << body;
+    EXPECT_EQ(reply.value("error", "").find("json.exception"), std::string::npos) << reply;
   }
 }
 
@@ -249,13 +258,209 @@ TEST_F(ServerTest, OverLimitsGet413) {
       {"/search", json{{"query", std::string(257, 'a')}}.dump()},
       {"/search", json{{"queries", std::vector<std::string>(9, "shoes")}}.dump()},
       {"/embed", json{{"texts", std::vector<std::string>(9, "shoes")}}.dump()},
-      {"/search", json{{"query", "shoes"}, {"pad", std::string(5000, 'x')}}.dump()},  // body over 4096 bytes
+      {"/search", json{{"query", "shoes"}, {"pad", std::string(70000, 'x')}}.dump()},  // body over 65536 bytes
+      {"/search", json{{"queries", std::vector<std::string>(3, "shoes")}, {"k", 34}}.dump()},  // 102 results
   };
   for (const auto& [path, body] : cases) {
     auto [status, reply] = post(path, body);
     EXPECT_EQ(status, 413) << path << " " << body.substr(0, 80) << " -> " << reply;
     EXPECT_FALSE(reply.value("error", "").empty());
   }
+}
+
+// curl -d sends application/x-www-form-urlencoded, which httplib caps at 8 KiB by itself.
+TEST_F(ServerTest, BodiesUpToTheLimitAreReadWhateverTheContentType) {
+  const std::string padded = "{\"query\": \"red shoes\", \"k\": 3" + std::string(20000, ' ') + "}";
+  for (const char* type : {"application/x-www-form-urlencoded", "text/plain", "application/json"}) {
+    auto [status, body] = post("/search", padded, type);
+    ASSERT_EQ(status, 200) << type << " -> " << body;
+    expect_same(body, retriever().search("red shoes", 3, QueryMode::Reason));
+  }
+  const std::string over = "{\"query\": \"red shoes\"" + std::string(70000, ' ') + "}";
+  auto [status, body] = post("/search", over, "application/x-www-form-urlencoded");
+  EXPECT_EQ(status, 413);
+  EXPECT_EQ(body.at("error"), "the request body is over the limit of 65536 bytes");
+
+  std::tie(status, body) = post("/search", "--x\r\n\r\n{}\r\n--x--\r\n", "multipart/form-data; boundary=x");
+  EXPECT_EQ(status, 415) << body;
+  EXPECT_NE(body.at("error").get<std::string>().find("multipart/form-data"), std::string::npos);
+}
+
+TEST_F(ServerTest, ResultsPerRequestAreCapped) {
+  auto [status, body] = post("/search", json{{"queries", {"boots", "toys"}}, {"k", 50}}.dump());  // 100: at the limit
+  EXPECT_EQ(status, 200) << body;
+  std::tie(status, body) = post("/search", json{{"queries", {"boots", "toys", "hats"}}, {"k", 34}}.dump());
+  EXPECT_EQ(status, 413);
+  EXPECT_EQ(body.at("error"), "3 queries x k 34 = 102 results, over the limit of 100 per request; lower k or split the batch");
+}
+
+size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// The largest request the default limits allow, on a catalogue large enough to fill it,
+// must not leave the server holding much more memory than before.
+TEST_F(ServerTest, TheWorstValidRequestKeepsMemoryBounded) {
+  constexpr int kItems = 20000;
+  Embedder embedder(*model_);
+  std::vector<Item> items;
+  std::vector<float> vectors(size_t(kItems) * embedder.dim());
+  std::vector<int64_t> ids(kItems);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  for (float& v : vectors) v = normal(rng);
+  for (int i = 0; i < kItems; ++i) {
+    ids[i] = i;
+    items.push_back({i, "Catalogue item number " + std::to_string(i),
+                     R"({"category": "general merchandise", "price": 19.99, "in_stock": true})"});
+  }
+  Index index(embedder.dim());
+  index.set_model_fingerprint(embedder.fingerprint());
+  index.add(vectors.data(), ids.data(), kItems);
+  const Retriever big(std::move(embedder), std::move(index), ItemStore(std::move(items)));
+  ServerOptions o;  // the defaults, as `lrem serve` starts
+  o.port = 0;
+  o.quiet = true;
+  Server server(big, o);
+  Running running(server);
+
+  std::vector<std::string> queries;
+  for (int i = 0; i < o.max_batch; ++i) queries.push_back("query number " + std::to_string(i));
+  const int k = o.max_results / o.max_batch;
+  httplib::Client c = client(server.port());
+  httplib::Result res = c.Post("/search", json{{"queries", queries}, {"k", o.max_k}, {"mode", "direct"}}.dump(),
+                               "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+
+  const size_t before = resident_bytes();
+  for (int round = 0; round < 4; ++round) {
+    res = c.Post("/search", json{{"queries", queries}, {"k", k}, {"mode", "direct"}}.dump(), "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    EXPECT_EQ(json::parse(res->body).at("results").at(0).at("hits").size(), static_cast<size_t>(k));
+  }
+  const double grown_mb = (double(resident_bytes()) - double(before)) / (1 << 20);
+  std::printf("resident memory grew by %.1f MB over 4 requests of %d results\n", grown_mb, o.max_batch * k);
+  EXPECT_LT(grown_mb, 64.0);
+}
+
+// A TCP connection to the server that sends what the test says, when it says.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~RawConnection() { ::close(fd_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool connected() const { return connected_; }
+  bool send(const std::string& bytes) { return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size()); }
+  // Everything the server sends until it closes the connection (waiting at most `limit`).
+  std::string read_until_closed(std::chrono::seconds limit) {
+    timeval tv{static_cast<time_t>(limit.count()), 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd_, buf, sizeof(buf), 0)) > 0) out.append(buf, n);
+    closed_ = n == 0;
+    return out;
+  }
+  bool closed_by_server() const { return closed_; }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+  bool closed_ = false;
+};
+
+TEST_F(ServerTest, SlowAndIdleClientsDoNotStarveOthers) {
+  ServerOptions o = test_options();
+  o.threads = 1;
+  o.request_timeout_ms = 1500;
+  o.idle_timeout_ms = 20000;  // the idle connections stay open for the whole test
+  Server server(retriever(), o);
+  Running running(server);
+  const int port = server.port();
+
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 50; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(port));
+    ASSERT_TRUE(idle.back()->connected());
+  }
+  // Two slow-loris clients, a byte every 100 ms: one trickles its headers, the other its body.
+  std::atomic<bool> done{false};
+  std::vector<std::future<std::pair<bool, std::string>>> slow;
+  for (bool slow_headers : {true, false}) {
+    slow.push_back(std::async(std::launch::async, [&, port, slow_headers] {
+      RawConnection conn(port);
+      const std::string headers = "POST /search HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n\r\n";
+      if (!slow_headers) conn.send(headers);
+      const std::string trickle = slow_headers ? headers : std::string(50000, ' ');
+      for (char ch : trickle) {
+        if (done || !conn.send(std::string(1, ch))) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      const std::string reply = conn.read_until_closed(seconds(5));
+      return std::make_pair(conn.closed_by_server(), reply);
+    }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Meanwhile others are served; the client's read timeout is the bound.
+  for (int round = 0; round < 3; ++round) {
+    httplib::Client c("127.0.0.1", port);
+    c.set_connection_timeout(seconds(2));
+    c.set_read_timeout(seconds(2));
+    httplib::Result res = c.Get("/healthz");
+    ASSERT_TRUE(res) << "round " << round << ": " << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+    res = c.Post("/search", R"({"query": "red shoes", "k": 2, "mode": "direct"})", "application/json");
+    ASSERT_TRUE(res) << "round " << round << ": " << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+  }
+  // The slow clients were cut off at the request timeout; the one that got as far as its
+  // body is told why.
+  for (auto& f : slow) ASSERT_EQ(f.wait_for(seconds(10)), std::future_status::ready);
+  const auto [headers_closed, headers_reply] = slow[0].get();
+  EXPECT_TRUE(headers_closed);
+  const auto [body_closed, body_reply] = slow[1].get();
+  EXPECT_TRUE(body_closed);
+  EXPECT_NE(body_reply.find("not received in full within 1500 ms"), std::string::npos) << body_reply;
+  done = true;
+  // An idle connection can still send a request.
+  ASSERT_TRUE(idle.front()->send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  EXPECT_NE(idle.front()->read_until_closed(seconds(5)).find("200 OK"), std::string::npos);
+}
+
+TEST_F(ServerTest, ConnectionsBeyondTheLimitGet503) {
+  ServerOptions o = test_options();
+  o.max_connections = 3;
+  Server server(retriever(), o);
+  Running running(server);
+  std::vector<std::unique_ptr<RawConnection>> open;
+  for (int i = 0; i < 3; ++i) open.push_back(std::make_unique<RawConnection>(server.port()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the server take them up
+  RawConnection extra(server.port());
+  const std::string reply = extra.read_until_closed(seconds(5));
+  EXPECT_EQ(reply.rfind("HTTP/1.1 503", 0), 0u) << reply;
+  EXPECT_NE(reply.find("limit of 3 open connections"), std::string::npos) << reply;
+  open.clear();
+  // Once they close, the server takes new connections again.
+  int status = 0;
+  for (int attempt = 0; attempt < 50 && status != 200; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (httplib::Result res = client(server.port()).Get("/healthz")) status = res->status;
+  }
+  EXPECT_EQ(status, 200);
 }
 
 TEST_F(ServerTest, UnknownPathsAndWrongMethods) {
@@ -350,6 +555,12 @@ TEST_F(ServerTest, InvalidOptionsAreRefused) {
   EXPECT_THROW(Server(retriever(), o), InvalidArgument);
   o = test_options();
   o.port = 70000;
+  EXPECT_THROW(Server(retriever(), o), InvalidArgument);
+  o = test_options();
+  o.max_results = 0;
+  EXPECT_THROW(Server(retriever(), o), InvalidArgument);
+  o = test_options();
+  o.request_timeout_ms = -1;
   EXPECT_THROW(Server(retriever(), o), InvalidArgument);
 }
 

@@ -1,16 +1,29 @@
 #include "test_support.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <random>
 #include <system_error>
 
+#include "lrem/runtime.h"
 #include "lrem/train.h"
 
 namespace fs = std::filesystem;
 
 namespace lrem::testing {
+
+namespace {
+
+// ctest runs two test processes at once on the 2-core machines: one compute thread each.
+class OneComputeThread : public ::testing::Environment {
+  void SetUp() override { set_num_threads(1); }
+};
+const ::testing::Environment* const kOneComputeThread = ::testing::AddGlobalTestEnvironment(new OneComputeThread);
+
+}  // namespace
 
 std::string fixtures_dir() {
   if (const char* env = std::getenv("LREM_FIXTURES_DIR"); env && *env) return env;
@@ -48,14 +61,25 @@ Model small_lrem_model(const std::string& tokenizer_dir, uint64_t seed, const st
   c.num_key_value_heads = 2;
   c.max_position_embeddings = 256;
   c.tie_word_embeddings = true;
-  Model m = Model::random(c, tok, seed, LoadOptions{"cpu", "float32", 1});
-  m.add_lrem_tokens();
+  const Model m = Model::random(c, tok, seed).with_lrem_tokens();
   PromptConfig p = m.prompt_config();
   p.query_template = query_template;
   p.item_template = "product: {title}";
   p.max_cot_tokens = max_cot_tokens;
-  m.set_prompt_config(p);
-  return m;
+  return m.with_prompt_config(p);
+}
+
+SftConfig quick_sft(const std::string& model, const std::string& data, const std::string& output_dir, int64_t steps,
+                    double lr) {
+  SftConfig c;
+  c.model = model;
+  c.data = data;
+  c.output_dir = output_dir;
+  c.max_steps = steps;
+  c.lr = lr;
+  c.num_threads = 1;
+  c.quiet = true;
+  return c;
 }
 
 TempDir::TempDir() {

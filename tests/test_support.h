@@ -5,6 +5,7 @@
 #include <string>
 
 #include "lrem/model.h"
+#include "lrem/train.h"
 
 namespace lrem::testing {
 
@@ -26,6 +27,11 @@ Model small_lrem_model(const std::string& tokenizer_dir, uint64_t seed = 7,
 // pretraining default (PretrainConfig::small_model()) shrunk to hidden 32, 2 layers, 4 heads
 // over 2 KV heads and 64 positions, so a run takes seconds on one thread.
 ModelConfig tiny_training_architecture();
+
+// A quiet, single-threaded stage-1 config: `steps` steps at `lr` with the paper's loss weights
+// (callers change what their test is about).
+SftConfig quick_sft(const std::string& model, const std::string& data, const std::string& output_dir, int64_t steps,
+                    double lr);
 
 // A fresh, empty directory under the system temp dir, removed when the object dies.
 class TempDir {

@@ -242,7 +242,7 @@ TEST_F(StoriesTokenizer, RejectsBadFilesWithMessagesNamingThem) {
   expect_config_error(R"({"added_tokens_decoder": {"512": {"content": "<x>"}, "513": {"content": "<x>"}}})", "twice");
   expect_config_error(R"({"add_bos_token": "yes"})", "add_bos_token");
   expect_config_error(R"({"pad_token": "<nothing>"})", "pad_token");
-  expect_config_error(R"({"added_tokens_decoder": {"512": {"content": "<x>", "special": 3}}})", "wrong type");
+  expect_config_error(R"({"added_tokens_decoder": {"512": {"content": "<x>", "special": 3}}})", "/added_tokens_decoder/512/special: expected true or false");
   EXPECT_THROW(Tokenizer::load(model_path(), tmp.file("absent.json")), IoError);
 }
 

@@ -47,7 +47,13 @@ at::Tensor reference_logits(const ModelConfig& c, const std::map<std::string, at
     std::vector<at::Tensor> heads;
     for (int64_t head = 0; head < c.num_attention_heads; ++head) {
       const int64_t kv = head / group;
-      const at::Tensor qh = rope(q.narrow(1, head * d, d)), kh = rope(k.narrow(1, kv * d, d));
+      at::Tensor qh = q.narrow(1, head * d, d), kh = k.narrow(1, kv * d, d);
+      if (c.has_qk_norm()) {  // Qwen3: RMSNorm over each head before RoPE
+        qh = norm(qh, w.at(p + "self_attn.q_norm.weight"));
+        kh = norm(kh, w.at(p + "self_attn.k_norm.weight"));
+      }
+      qh = rope(qh);
+      kh = rope(kh);
       at::Tensor scores = qh.matmul(kh.t()) / std::sqrt(double(d));
       for (int64_t i = 0; i < T; ++i)
         for (int64_t j = i + 1; j < T; ++j) scores[i][j] = -INFINITY;
@@ -78,7 +84,7 @@ TEST(Transformer, MatchesPlainReferenceImplementation) {
     const at::Tensor logits = model.forward(ids, positions(1, 9), {}, nullptr).logits[0];
     const at::Tensor expected = reference_logits(config, model.parameters(), ids);
     EXPECT_GT(expected.std().item<double>(), 0.5);  // the comparison is not between near-constants
-    EXPECT_LT(max_diff(logits, expected), 1e-4) << "attention_bias=" << config.attention_bias
+    EXPECT_LT(max_diff(logits, expected), 1e-4) << config.model_type << " attention_bias=" << config.attention_bias
                                                 << " tied=" << config.tie_word_embeddings;
   }
 }

@@ -30,9 +30,18 @@ inline ModelConfig tiny_config(bool attention_bias = false, bool tied = true) {
   return c;
 }
 
-// The three variants every behaviour is checked on: plain tied, Qwen2-style q/k/v bias, untied lm_head.
+// Qwen3-style: per-head q/k RMSNorm and a head_dim (12) other than hidden / heads (8).
+inline ModelConfig tiny_qwen3_config() {
+  ModelConfig c = tiny_config(false, /*tied=*/false);
+  c.model_type = "qwen3";
+  c.head_dim = 12;
+  return c;
+}
+
+// The variants every behaviour is checked on: plain tied, Qwen2-style q/k/v bias, untied
+// lm_head, Qwen3-style q/k norms.
 inline std::vector<ModelConfig> tiny_variants() {
-  return {tiny_config(), tiny_config(/*attention_bias=*/true), tiny_config(false, /*tied=*/false)};
+  return {tiny_config(), tiny_config(/*attention_bias=*/true), tiny_config(false, /*tied=*/false), tiny_qwen3_config()};
 }
 
 // A random model whose weights are large enough (std 0.2 instead of 0.02) that attention

@@ -3,6 +3,7 @@
 //   1. a teacher writes keywords for each query (an LLM, a knowledge base, a file of CoTs);
 //   2. rules clean them (clean_cot): words already used are dropped (duplicates), as are words
 //      the query contains and words of a stop list, all compared through the BM25 analyzer;
+//      given the backbone, the CoT is capped at its max_cot_tokens tokens;
 //   3. a baseline retriever (BM25, or a direct-mode embedder) fetches the top k items for the
 //      query alone and for "query CoT";
 //   4. D = top-k(query + CoT) \ top-k(query), restricted to the query's relevant items: the
@@ -23,6 +24,7 @@
 
 #include "lrem/bm25.h"
 #include "lrem/dataset.h"
+#include "lrem/model.h"
 #include "lrem/retriever.h"
 
 namespace lrem {
@@ -72,14 +74,17 @@ struct CurationOptions {
   std::vector<std::string> stop_words = english_stop_words();  // compared after the BM25 analyzer
   int relevance_threshold = 1;  // a qrel counts as relevant at this grade or above
   size_t chunk_size = 256;      // queries per baseline step (one progress report each)
+  const Model* backbone = nullptr;  // the model to be trained: caps CoTs in its tokens (clean_cot)
   std::function<void(size_t, size_t)> progress;  // (queries done, total)
 };
 
 // The rules of step 2, exposed for reuse and tests. Keywords are split into words; a word is
 // kept (as written) unless every one of its analyzed tokens is a stop word, appears in the
 // query, or appeared in a word kept before. Returns the kept words joined by single spaces.
+// With a backbone, words stop before the CoT would exceed its max_cot_tokens (lrem_config.json)
+// in its tokenizer's tokens: the cap stage 1 and inference apply, met here on a word boundary.
 std::string clean_cot(const std::string& query, const std::vector<std::string>& keywords,
-                      const std::vector<std::string>& stop_words);
+                      const std::vector<std::string>& stop_words, const Model* backbone = nullptr);
 
 struct CuratedTriplet {
   std::string query_id;

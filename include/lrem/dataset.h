@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -62,6 +63,8 @@ std::vector<Qrel> parse_qrels(std::string_view text, const std::string& source,
 // JSON object (or that redefines "id"/"title").
 void write_items(const std::string& path, const std::vector<Item>& items);
 
+struct ItemFields;  // an item's extra_json, parsed (internal: src/eval/item_fields.h)
+
 // The catalogue: items in insertion order with lookup by id.
 class ItemStore {
  public:
@@ -84,9 +87,12 @@ class ItemStore {
   const std::vector<Item>& items() const { return items_; }
   std::vector<int64_t> ids() const;
   std::vector<std::string> titles() const;
+  // The item's extra fields as parsed when it was added; InvalidArgument if absent.
+  const ItemFields& fields(int64_t id) const;
 
  private:
   std::vector<Item> items_;
+  std::vector<std::shared_ptr<const ItemFields>> fields_;  // parallel to items_; shared by copies
   std::unordered_map<int64_t, size_t> by_id_;
 };
 

@@ -1,7 +1,8 @@
 // Query and item embeddings from one LLM, as LREM defines them.
 //
 //   reason mode (queries): the model writes a short chain of thought after <think>, at most
-//     max_cot_tokens tokens, ending at </think> (appended if the cap is hit); then <emb> is
+//     max_cot_tokens tokens, ending at </think> (appended if the cap is hit: the rule GRPO
+//     trains under, src/model/cot.h); then <emb> is
 //     fed and its final-layer hidden state, L2-normalised, is the embedding. The <emb> state
 //     comes from the same KV cache that produced the CoT: nothing is recomputed.
 //   direct mode (queries, the paper's Empty-CoT baseline): <think></think><emb>, no generation.
@@ -61,7 +62,7 @@ struct Embeddings {
   int64_t dim = 0;
   std::vector<float> data;
   std::vector<std::string> cots;   // queries in reason mode: the generated CoT; else empty strings
-  std::vector<bool> truncated;     // the input text was cut to the prompt config's token limit
+  std::vector<bool> truncated;     // the input text (or a given CoT) was cut to the prompt config's token limit
   const float* row(int64_t i) const { return data.data() + i * dim; }
 };
 
@@ -80,10 +81,11 @@ class Embedder {
   Embeddings embed_queries(const std::vector<std::string>& queries, QueryMode mode = QueryMode::Reason) const;
   Embeddings embed_items(const std::vector<std::string>& titles) const;
   // Queries with the given chains of thought instead of generated ones (teacher CoTs, the
-  // CoT ablations): query <think> cot </think><emb>. Each CoT is tokenized as stage-1 training
-  // tokenizes its targets and used whole (max_cot_tokens caps generation only); `cots` echoes
-  // them. An empty CoT is direct mode. Passing the CoTs that reason mode generated gives
-  // reason mode's embeddings (when their text re-tokenizes to the same ids). Not cached.
+  // CoT ablations): query <think> cot </think><emb>. Each CoT is tokenized and cut to
+  // max_cot_tokens as stage-1 training does with its targets; `cots` echoes them (the kept
+  // part of a cut one, which also sets `truncated`). An empty CoT is direct mode. Passing
+  // the CoTs that reason mode generated gives reason mode's embeddings (when their text
+  // re-tokenizes to the same ids). Not cached.
   // InvalidArgument if the sizes differ, a query is empty, or a text is not UTF-8;
   // LimitExceeded if a sequence outgrows the model's max_position_embeddings.
   Embeddings embed_queries_with_cots(const std::vector<std::string>& queries, const std::vector<std::string>& cots) const;

@@ -41,6 +41,10 @@ enum class CotSource { Generated, Empty, Random, Query };
 CotSource parse_cot_source(const std::string& name);
 const char* to_string(CotSource source);
 
+// The CoT source a query mode allows: direct mode has no CoT, so it is Empty (and asking it
+// for a random or query CoT is an InvalidArgument); reason mode keeps `requested`.
+CotSource cot_source_for(QueryMode mode, CotSource requested);
+
 struct SystemEvaluationOptions {
   CotSource cot_source = CotSource::Generated;  // embedding systems only
   EvaluationOptions metrics;                    // cut-offs, NDCG depth, relevance threshold

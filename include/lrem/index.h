@@ -4,6 +4,7 @@
 //   index.add(vectors, ids, n);                // row-major n x dim floats, one int64 id per row
 //   auto hits = index.search(queries, nq, 10); // hits.ids / hits.scores are nq x 10
 //   index.save("my_index");                    // a directory: index.faiss + meta.json
+//   index.save("my_index", items);             // ... + items.jsonl, one unit (or save_index)
 //   auto again = lrem::Index::load("my_index", model_fingerprint, dim);
 //
 // Scores are inner products of L2-normalised vectors, i.e. cosine similarities in [-1, 1]
@@ -29,6 +30,8 @@
 
 namespace lrem {
 
+class ItemStore;
+
 // Row-major nq x k results. Rows with fewer than k hits are padded with id -1 and score
 // -infinity (this happens when k exceeds size(), or when an approximate index finds fewer).
 struct SearchResult {
@@ -43,7 +46,7 @@ struct SearchResult {
 
 class Index {
  public:
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = 2;  // 2: meta.json also checksums the catalogue
   static constexpr int kMaxK = 100000;  // search() refuses larger k with LimitExceeded
 
   // `factory` is a FAISS index_factory string; the metric is always inner product.
@@ -88,22 +91,32 @@ class Index {
   void set_ef_search(int ef_search);
   void set_nprobe(int nprobe);
 
-  // Writes `dir` (created if needed): index.faiss (the FAISS serialisation) then meta.json
+  // Writes `dir` (created if needed): index.faiss (the FAISS serialisation) and meta.json
   // (format_version, dim, metric "ip", factory, model_fingerprint, count, created (ISO-8601
-  // UTC), index_sha256). Each file is written atomically; meta.json goes last, so a crash
-  // in between leaves a digest mismatch that load() reports instead of a silent mix.
+  // UTC), index_sha256). Replaces an index already there (this is how an updated index is
+  // saved in place). Crash-safe: every file is staged first and replacing meta.json commits
+  // them together, so a reader finds either the previous save or this one, whole
+  // (docs/RELIABILITY.md). A directory saved this way holds no catalogue.
   void save(const std::string& dir) const;
+  // The same, with the catalogue as <dir>/items.jsonl in the same unit: meta.json also
+  // records its SHA-256 (items_sha256), so an index is never paired with another save's
+  // items. Refusing to replace an existing directory is save_index's job (retriever.h).
+  void save(const std::string& dir, const ItemStore& items) const;
+  // True if `dir` holds a saved index.
+  static bool exists(const std::string& dir);
 
   // Reads a directory written by save(). FormatError (naming file and field) for a malformed
   // meta.json, a digest mismatch (checked before FAISS parses anything), a file FAISS
   // rejects, or when `expected_fingerprint` (if non-empty) or `expected_dim` (if > 0) differ
   // from what the index was built with (the message names both values); IoError if a file
-  // is missing.
+  // is missing. A directory written by an older format (version 1, no catalogue checksum) is
+  // refused with a FormatError saying to rebuild it.
   static Index load(const std::string& dir, const std::string& expected_fingerprint = "", int expected_dim = -1);
 
  private:
   struct State;
   explicit Index(std::unique_ptr<State> state);
+  void save_unit(const std::string& dir, const ItemStore* items) const;
   std::unique_ptr<State> state_;
 };
 

@@ -1,6 +1,8 @@
 // A loaded model: configuration, tokenizer, prompt format and the transformer weights.
-// Copies are cheap and share the weights (which are read-only during inference), so one
-// Model can serve many embedders, retrievers and threads.
+// A Model never changes after construction: operations that would change it return a new
+// Model and leave every existing copy (and the embedders built from it) as it was. Copies
+// are cheap and share the weights, so one Model can serve many embedders, retrievers and
+// threads.
 #pragma once
 
 #include <memory>
@@ -20,7 +22,8 @@ struct LoadOptions {
   // only). The residual stream, norms, softmax and returned embeddings stay float32. bfloat16
   // pays on CPUs with AVX512-BF16 or AMX (about 4x the float32 GEMM rate, bench/levers.md).
   std::string dtype = "float32";
-  int num_threads = 0;            // intra-op threads; 0 = hardware concurrency
+  // The compute thread count is process-wide (one OpenBLAS/OpenMP pool per process): set it
+  // with lrem::set_num_threads (lrem/runtime.h), not per model.
 };
 
 class Model {
@@ -36,25 +39,26 @@ class Model {
   // Writes the Hugging Face layout atomically, file by file.
   void save(const std::string& dir) const;
 
-  // Adds `<think>`, `</think>`, `<emb>` (or those named by prompt_config()) as special tokens
-  // if missing, growing the embedding rows. Needed once before LREM training on a plain LLM.
-  void add_lrem_tokens();
+  // This model with `<think>`, `</think>`, `<emb>` (or those named by prompt_config()) added
+  // as special tokens if missing, the embedding rows grown to match (new rows start at the
+  // mean of the existing ones). Needed once before LREM training on a plain LLM.
+  Model with_lrem_tokens() const;
+  // This model with another prompt format (templates, special tokens, CoT and length caps);
+  // InvalidArgument if `config` is invalid. The weights are shared.
+  Model with_prompt_config(const PromptConfig& config) const;
 
   const ModelConfig& config() const;
   const Tokenizer& tokenizer() const;
   const PromptConfig& prompt_config() const;
-  void set_prompt_config(const PromptConfig& config);
   // A stable hash of the weights and tokenizer: indexes remember which model built them.
   std::string fingerprint() const;
 
   Generation generate(const std::string& prompt, const GenerationOptions& options = {}) const;
   std::vector<Generation> generate(const std::vector<std::string>& prompts, const GenerationOptions& options = {}) const;
 
-  struct Impl;
-  // For lrem's own components (embedder, training); not part of the stable API.
-  Impl& impl() const { return *impl_; }
-
  private:
+  struct Impl;
+  friend struct ModelAccess;  // lrem's own components (embedder, training)
   explicit Model(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };

@@ -23,7 +23,7 @@ struct PromptConfig {
   std::string think_open = "<think>";
   std::string think_close = "</think>";
   std::string emb = "<emb>";
-  int max_cot_tokens = 16;  // l: cap on generated CoT tokens
+  int max_cot_tokens = 16;  // l: the CoT cap in tokens, for training and inference alike (model/cot.h)
   int max_query_tokens = 64;   // query text is truncated to this many tokens (documented limit)
   int max_item_tokens = 128;   // item title likewise
 
@@ -43,8 +43,11 @@ struct PromptIds {
 
 class PromptFormat {
  public:
+  // Borrows `tokenizer`, which must outlive this PromptFormat and every copy of it (a
+  // Model keeps its own pair together; a PromptFormat built over a temporary dangles).
   // Throws InvalidArgument if the tokenizer lacks any of the special tokens, saying how to add them.
   PromptFormat(const Tokenizer& tokenizer, PromptConfig config);
+  PromptFormat(Tokenizer&&, PromptConfig) = delete;
 
   const PromptConfig& config() const { return config_; }
   int think_open_id() const { return think_open_; }
@@ -57,14 +60,18 @@ class PromptFormat {
   PromptIds query_body(const std::string& query) const;
   // query_prefix() + query_body(query).
   PromptIds query_prompt(const std::string& query) const;
-  // CoT tokens followed by </think> <emb> (the supervised part in stage 1).
-  std::vector<int> cot_completion(const std::string& cot) const;
+  // The CoT's tokens cut to max_cot_tokens (0: the config's), then </think> <emb>: the
+  // supervised part in stage 1 and the tail of a query embedded with a given CoT, so both
+  // obey the cap that generation obeys. `truncated`: the CoT was cut.
+  PromptIds cot_completion(const std::string& cot, int max_cot_tokens = 0) const;
+  // CoT token ids followed by </think> <emb>.
+  std::vector<int> close_cot(std::vector<int> cot) const;
   // BOS? + item template around the title + <emb>.
   PromptIds item(const std::string& title) const;
 
  private:
   std::vector<int> encode_part(const std::string& text) const;
-  const Tokenizer* tokenizer_;
+  const Tokenizer* tokenizer_;  // borrowed, see the constructor
   PromptConfig config_;
   std::string query_before_, query_after_, item_before_, item_after_;
   int think_open_, think_close_, emb_;

@@ -1,9 +1,7 @@
 // Search over a catalogue: an embedder turns the query into a vector (reasoning first, in
 // reason mode), the index finds the nearest items, the item store supplies their titles.
 //
-//   lrem::Retriever r(lrem::Embedder(lrem::Model::load("model")),
-//                     lrem::Index::load("index", model.fingerprint()),
-//                     lrem::ItemStore::load("items.jsonl"));
+//   auto r = lrem::Retriever::open("index_dir", lrem::Model::load("model_dir"));
 //   auto res = r.search("gift for a toddler who loves trucks", 10);
 //   // res.cot: what the model reasoned; res.hits: id, score, title, extra fields
 //
@@ -48,10 +46,13 @@ class Retriever {
   // retriever searches (the index locks internally).
   Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore items);
 
-  // Opens a model directory and an index directory (built by `lrem index build` or
-  // save_index). The items are read from `items_path`, default <index_dir>/items.jsonl.
-  static Retriever open(const std::string& model_dir, const std::string& index_dir, const std::string& items_path = "",
-                        const EmbedderOptions& options = {}, const LoadOptions& load = {});
+  // Opens an index directory (built by `lrem index build` or save_index) for an embedder:
+  // the index must hold the embedder's space (fingerprint and dimension, else FormatError);
+  // the items are read from `items_path`, default <index_dir>/items.jsonl.
+  static Retriever open(const std::string& index_dir, Embedder embedder, const std::string& items_path = "");
+  // The same with an embedder over `model` (the options must be those the index was built with).
+  static Retriever open(const std::string& index_dir, const Model& model, const EmbedderOptions& options = {},
+                        const std::string& items_path = "");
 
   // k in [1, Index::kMaxK]; k above the index size returns every item.
   SearchResponse search(const std::string& query, int k = 10, QueryMode mode = QueryMode::Reason) const;
@@ -75,8 +76,17 @@ class Retriever {
 // (IVF/PQ indexes are trained on the item vectors). The index records the model fingerprint.
 Index build_index(const Embedder& embedder, const ItemStore& items, const std::string& factory = "Flat");
 
-// Saves the index into `dir` and the catalogue next to it as <dir>/items.jsonl, so the
-// directory is all a Retriever needs besides the model.
-void save_index(const Index& index, const ItemStore& items, const std::string& dir);
+// Saves the index and its catalogue into `dir` as one unit (Index::save(dir, items)), so the
+// directory is all a Retriever needs besides the model. InvalidArgument if `dir` already
+// holds an index, unless `overwrite`: replacing a catalogue is never silent.
+void save_index(const Index& index, const ItemStore& items, const std::string& dir, bool overwrite = false);
+
+// The catalogue saved with the index in `index_dir`, verified against the items_sha256 that
+// meta.json records: FormatError (saying to rebuild) for a mismatch, or when the index was
+// saved without one.
+ItemStore load_index_items(const std::string& index_dir);
+
+// Where save_index puts an index directory's catalogue: <index_dir>/items.jsonl.
+std::string index_items_path(const std::string& index_dir);
 
 }  // namespace lrem

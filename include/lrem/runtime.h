@@ -1,5 +1,8 @@
-// Process-wide compute settings. libtorch defaults to one thread on some machines,
-// so lrem sets the intra-op thread count explicitly.
+// Process-wide compute settings: the one place where lrem's compute thread count is set.
+// OpenBLAS and OpenMP keep one thread pool per process, shared by every Model and Embedder,
+// so the count cannot belong to a model: loading a model never changes it. It is set only by
+// set_num_threads (the CLI's --threads, Python's lrem.set_num_threads, and a training run,
+// from its num_threads). Until then OpenBLAS's default applies (all cores).
 #pragma once
 
 namespace lrem {

@@ -70,6 +70,11 @@ class SafetensorsFile {
   // The tensor's bytes (little-endian, row-major, possibly unaligned) inside the mapping,
   // valid while this object lives. InvalidArgument if `tensor` does not fit this file.
   const uint8_t* data(const TensorInfo& tensor) const;
+  // Gives the pages under [begin, begin + nbytes) back to the OS: a reader that copies each
+  // tensor out and then drops its pages keeps one copy of the weights resident, not two.
+  // The bytes stay readable (the kernel maps them in again from the page cache).
+  // InvalidArgument if the range is not inside the mapping.
+  void drop_pages(const uint8_t* begin, size_t nbytes) const;
 
  private:
   void release() noexcept;

@@ -34,7 +34,7 @@ struct TrainingConfig {
   std::string output_dir;  // required: checkpoints, final model, metrics.jsonl
   uint64_t seed = 0;
   double lr = 3e-4;
-  double min_lr_ratio = 0.1;  // the cosine decays to lr * min_lr_ratio
+  double min_lr_ratio = 0.0;  // the cosine decays to lr * min_lr_ratio (the paper: to 0)
   double warmup_ratio = 0.03;
   int epochs = 1;
   int64_t max_steps = 0;  // > 0: stop after this many optimiser steps (overrides epochs)
@@ -48,7 +48,7 @@ struct TrainingConfig {
   int64_t save_every = 0;  // > 0: checkpoint every this many steps (the final one always)
   int64_t log_every = 10;
   bool resume = false;     // continue from the latest checkpoint in output_dir
-  int num_threads = 0;     // 0: hardware concurrency
+  int num_threads = 0;     // for the run, process-wide (lrem::set_num_threads); 0: hardware concurrency
   bool quiet = false;      // no progress line on stderr
   // Data parallelism over processes (c10d, Gloo backend): rank 0 hosts the rendezvous.
   int world_size = 1;
@@ -86,7 +86,7 @@ struct SftConfig : TrainingConfig {
   double tau = 0.05;
   int max_hard_negatives = 0;  // per triplet, taken from "negatives"; 0 ignores them
 
-  SftConfig() { lr = 1e-4; }
+  SftConfig() { lr = 1e-5; }  // the paper's stage-1 rate
   static SftConfig from_json(const std::string& text, const std::string& source = "config");
   void validate(const std::string& source) const;
 };
@@ -95,23 +95,27 @@ struct GrpoConfig : TrainingConfig {
   std::string model;  // required: the stage-1 model directory
   std::string data;   // required: JSONL {"query", "item" | "item_id", optional "category"}
   std::string catalogue;
+  // The CoT cap l is the model's: max_cot_tokens in its lrem_config.json (as at inference).
   int group_size = 8;            // G: CoTs sampled per query
   double temperature = 1.0;
   int top_k = 0;
   double top_p = 1.0;
-  int max_cot_tokens = 16;       // l: the length reward's limit
-  int max_sample_tokens = 32;    // sampling cap (CoT plus closing tokens); > max_cot_tokens
   double reward_format = 0.5;
   double reward_length = 0.2;
   double reward_accuracy = 1.0;
+  // The accuracy reward ranks the target among the batch's distinct items (all ranks') plus
+  // this many other items drawn from the catalogue (else from the data's items) each step.
+  int reward_pool_extra_items = 0;
+  int ppo_epochs = 1;            // mu: optimiser updates per sampled batch
   double clip_epsilon = 0.2;
+  std::string loss_aggregation = "sequence";  // "sequence": mean per CoT, then over CoTs; "token": over all tokens
   double lambda_grpo = 1.0;
   double lambda_nce = 0.1;
   double tau = 0.05;
-  double kl_coef = 0.0;          // > 0: KL penalty towards reference_model
+  double kl_coef = 0.0;          // > 0: k3 KL penalty towards a frozen reference_model
   std::string reference_model;   // defaults to `model` when kl_coef > 0
 
-  GrpoConfig() { lr = 1e-5; batch_size = 4; }
+  GrpoConfig() { lr = 1e-6; batch_size = 4; }  // the paper's stage-2 rate
   static GrpoConfig from_json(const std::string& text, const std::string& source = "config");
   void validate(const std::string& source) const;
 };

@@ -32,6 +32,8 @@ from ._lrem import (  # noqa: E402,F401
     Embedder,
     Generation,
     Model,
+    num_threads,
+    set_num_threads,
     Retriever,
     SearchHit,
     SearchResponse,
@@ -44,6 +46,7 @@ from ._lrem import (  # noqa: E402,F401
     clean_cot,
     curate_triplets,
     evaluate,
+    num_threads,
 )
 
 __all__ = [
@@ -67,6 +70,8 @@ __all__ = [
     "Embedder",
     "Generation",
     "Model",
+    "num_threads",
+    "set_num_threads",
     "Retriever",
     "SearchHit",
     "SearchResponse",
@@ -79,6 +84,7 @@ __all__ = [
     "clean_cot",
     "curate_triplets",
     "evaluate",
+    "num_threads",
 ]
 
 from . import train  # noqa: E402,F401  (lrem.train.pretrain / sft / grpo)

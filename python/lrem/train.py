@@ -52,5 +52,7 @@ def sft(config: Optional[str] = None, *, progress: Progress = None, **options: A
 
 def grpo(config: Optional[str] = None, *, progress: Progress = None, **options: Any) -> Dict[str, Any]:
     """Stage 2: GRPO with format, length and accuracy rewards (+ lambda_nce * InfoNCE) on
-    ``data`` (JSONL query/item pairs), starting from the stage-1 ``model``."""
+    ``data`` (JSONL query/item pairs), starting from the stage-1 ``model``; ``ppo_epochs``
+    updates per sampled batch, ``reward_pool_extra_items`` catalogue items added to the
+    accuracy reward's ranking pool. The CoT cap is the model's ``max_cot_tokens``."""
     return _lrem.train_grpo(_options(config, options), progress)

@@ -2,10 +2,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
-#include <cstdio>
-
 #include "bindings.h"
+#include "compute_call.h"
 #include "lrem/embedder.h"
+#include "lrem/error.h"
+#include "util/progress.h"
 
 namespace lrem::python {
 
@@ -17,34 +18,17 @@ py::array_t<float> to_numpy(Embeddings&& e) {
   return py::array_t<float>({e.rows, e.dim}, {e.dim * int64_t(sizeof(float)), int64_t(sizeof(float))}, data->data(), owner);
 }
 
-std::vector<std::string> as_texts(const py::object& texts) {
+std::vector<std::string> as_texts(const py::object& texts, const char* what) {
   if (py::isinstance<py::str>(texts)) return {texts.cast<std::string>()};
-  return texts.cast<std::vector<std::string>>();
-}
-
-void print_progress(size_t done, size_t total) {
-  std::fprintf(stderr, "\r  embedded %zu/%zu%s", done, total, done == total ? "\n" : "");
-  std::fflush(stderr);
+  try {
+    return texts.cast<std::vector<std::string>>();
+  } catch (const py::cast_error&) {
+    throw InvalidArgument(std::string(what) + " must be a str or a list of str, got " +
+                          py::repr(texts).cast<std::string>().substr(0, 80));
+  }
 }
 
 }  // namespace
-
-EmbedderOptions embedder_options(int batch_size, int max_cot_tokens, float temperature, int top_k, float top_p,
-                                 uint64_t seed, int output_dim, size_t cot_cache_capacity, bool prefix_cache,
-                                 bool show_progress) {
-  EmbedderOptions o;
-  o.batch_size = batch_size;
-  o.max_cot_tokens = max_cot_tokens;
-  o.temperature = temperature;
-  o.top_k = top_k;
-  o.top_p = top_p;
-  o.seed = seed;
-  o.output_dim = output_dim;
-  o.cot_cache_capacity = cot_cache_capacity;
-  o.prefix_cache = prefix_cache;
-  if (show_progress) o.progress = print_progress;
-  return o;
-}
 
 void bind_embedder(py::module_& m) {
   py::class_<CacheStats>(m, "CacheStats", "Counters of the embedder's CoT cache.")
@@ -72,9 +56,19 @@ directly (``title <emb>``). Rows are L2-normalised float32.
       .def(py::init([](const Model& model, int batch_size, int max_cot_tokens, float temperature, int top_k,
                        float top_p, uint64_t seed, int output_dim, size_t cot_cache_capacity, bool prefix_cache,
                        bool show_progress, const std::string& pooling) {
-             EmbedderOptions o = embedder_options(batch_size, max_cot_tokens, temperature, top_k, top_p, seed,
-                                                  output_dim, cot_cache_capacity, prefix_cache, show_progress);
+             // Python's one mapping of keywords to EmbedderOptions (Retriever.open forwards to it).
+             EmbedderOptions o;
+             o.batch_size = batch_size;
+             o.max_cot_tokens = max_cot_tokens;
+             o.temperature = temperature;
+             o.top_k = top_k;
+             o.top_p = top_p;
+             o.seed = seed;
+             o.output_dim = output_dim;
+             o.cot_cache_capacity = cot_cache_capacity;
+             o.prefix_cache = prefix_cache;
              o.pooling = parse_pooling(pooling);
+             o.progress = between_batches(show_progress);
              return Embedder(model, o);
            }),
            py::arg("model"), py::kw_only(), py::arg("batch_size") = 32, py::arg("max_cot_tokens") = 0,
@@ -86,11 +80,11 @@ directly (``title <emb>``). Rows are L2-normalised float32.
       .def(
           "embed_queries",
           [](const Embedder& self, const py::object& texts, const std::string& mode, bool return_cots) -> py::object {
-            std::vector<std::string> q = as_texts(texts);
+            std::vector<std::string> q = as_texts(texts, "texts");
             QueryMode qm = parse_query_mode(mode);
             Embeddings e;
             {
-              py::gil_scoped_release release;
+              ComputeCall call;
               e = self.embed_queries(q, qm);
             }
             std::vector<std::string> cots = e.cots;
@@ -105,7 +99,7 @@ directly (``title <emb>``). Rows are L2-normalised float32.
           [](const Embedder& self, const std::vector<std::string>& texts, const std::vector<std::string>& cots) {
             Embeddings e;
             {
-              py::gil_scoped_release release;
+              ComputeCall call;
               e = self.embed_queries_with_cots(texts, cots);
             }
             return to_numpy(std::move(e));
@@ -116,10 +110,10 @@ directly (``title <emb>``). Rows are L2-normalised float32.
       .def(
           "embed_items",
           [](const Embedder& self, const py::object& titles) {
-            std::vector<std::string> t = as_texts(titles);
+            std::vector<std::string> t = as_texts(titles, "titles");
             Embeddings e;
             {
-              py::gil_scoped_release release;
+              ComputeCall call;
               e = self.embed_items(t);
             }
             return to_numpy(std::move(e));

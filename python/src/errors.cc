@@ -2,6 +2,9 @@
 // derives from the matching built-in (ValueError, OSError...) so generic handlers work.
 #include <pybind11/pybind11.h>
 
+#include <new>
+#include <string>
+
 #include "bindings.h"
 #include "lrem/error.h"
 
@@ -36,6 +39,20 @@ void bind_errors(py::module_& m) {
       PyErr_SetString(limit.ptr(), e.what());
     } catch (const Error& e) {
       PyErr_SetString(error.ptr(), e.what());
+    } catch (const py::error_already_set&) {
+      throw;  // a Python exception on its way back (KeyboardInterrupt from a signal check...)
+    } catch (const py::cast_error& e) {
+      PyErr_SetString(invalid.ptr(), e.what());  // an argument of the wrong type inside a call
+    } catch (const py::builtin_exception&) {
+      throw;  // pybind11's deliberate IndexError, StopIteration...
+    } catch (const std::bad_alloc&) {
+      throw;  // MemoryError
+    } catch (const std::exception& e) {
+      // Anything else (a libtorch c10::Error...) is still lrem failing as the caller sees it;
+      // libtorch appends a C++ backtrace that means nothing to a Python user.
+      std::string message = e.what();
+      message = message.substr(0, message.find("\nException raised from"));
+      PyErr_SetString(error.ptr(), message.c_str());
     }
   });
 }

@@ -4,13 +4,13 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
-#include <cstdio>
 #include <filesystem>
 
 #include "bindings.h"
 #include "lrem/curation.h"
 #include "lrem/error.h"
 #include "lrem/evaluation.h"
+#include "util/progress.h"
 
 namespace lrem::python {
 
@@ -48,11 +48,7 @@ py::dict query_dict(const Query& q) {
 }
 
 std::function<void(size_t, size_t)> progress(bool show, const char* what) {
-  if (!show) return {};
-  return [what](size_t done, size_t total) {
-    std::fprintf(stderr, "\r  %s %zu/%zu%s", what, done, total, done == total ? "\n" : "");
-    std::fflush(stderr);
-  };
+  return show ? progress_reporter(what) : nullptr;
 }
 
 }  // namespace
@@ -83,12 +79,7 @@ void bind_evaluation(py::module_& m) {
          const std::string& cot_source, const std::vector<int>& ks, int ndcg_k, int relevance_threshold, int depth,
          uint64_t seed, size_t chunk_size, bool show_progress) {
         SystemEvaluationOptions o;
-        o.cot_source = parse_cot_source(cot_source);
-        if (parse_query_mode(mode) == QueryMode::Direct) {
-          if (o.cot_source != CotSource::Generated && o.cot_source != CotSource::Empty)
-            throw InvalidArgument("mode=\"direct\" has no CoT; cot_source=\"" + cot_source + "\" needs mode=\"reason\"");
-          o.cot_source = CotSource::Empty;
-        }
+        o.cot_source = cot_source_for(parse_query_mode(mode), parse_cot_source(cot_source));
         o.metrics = {ks, ndcg_k, relevance_threshold};
         o.depth = depth;
         o.seed = seed;
@@ -153,16 +144,19 @@ Precision@K, MRR, NDCG), ``.rankings``, ``.overall``, ``.seconds``.
       .def("__len__", [](const CurationResult& r) { return r.triplets.size(); });
 
   m.def("clean_cot", &clean_cot, py::arg("query"), py::arg("keywords"), py::arg("stop_words") = english_stop_words(),
+        py::arg("model") = nullptr,
         "The curation rules: drop repeated words, words of the query and stop words (compared through the BM25 "
-        "analyzer); returns the kept words joined by spaces.");
+        "analyzer); returns the kept words joined by spaces. With ``model`` (the backbone to be trained), words "
+        "stop before the CoT exceeds its ``max_cot_tokens`` tokens.");
 
   m.def(
       "curate_triplets",
       [](const py::object& queries, const py::object& qrels, const ItemStore& items, const py::object& teacher,
          const py::object& baseline, int k, const std::optional<std::vector<std::string>>& stop_words,
-         int relevance_threshold, bool show_progress) {
+         int relevance_threshold, bool show_progress, const Model* model) {
         CurationOptions o;
         o.k = k;
+        o.backbone = model;
         if (stop_words) o.stop_words = *stop_words;
         o.relevance_threshold = relevance_threshold;
         o.progress = progress(show_progress, "queries");
@@ -202,13 +196,14 @@ Precision@K, MRR, NDCG), ``.rankings``, ``.overall``, ``.seconds``.
       },
       py::arg("queries"), py::arg("qrels"), py::arg("items"), py::arg("teacher"), py::kw_only(),
       py::arg("baseline") = "bm25", py::arg("k") = 50, py::arg("stop_words") = py::none(),
-      py::arg("relevance_threshold") = 1, py::arg("show_progress") = false,
+      py::arg("relevance_threshold") = 1, py::arg("show_progress") = false, py::arg("model") = nullptr,
       R"doc(Curates stage-1 triplets as the LREM paper does.
 
 ``teacher(query) -> keywords``: called once per query with its dict (``id``, ``text``,
 ``category``), returning a list of keywords or a string (``None``: no CoT); or a path to JSON
 Lines of ``{"query_id" or "query", "cot"}``. The keywords are cleaned (``clean_cot``; the stop
-list defaults to ``english_stop_words()``). The baseline (``"bm25"``, an ``lrem.BM25``, or an
+list defaults to ``english_stop_words()``; ``model``, the backbone to be trained, caps each CoT at
+its ``max_cot_tokens`` tokens). The baseline (``"bm25"``, an ``lrem.BM25``, or an
 ``lrem.Retriever`` used in direct mode) retrieves the top ``k`` for the query and for
 "query CoT"; every relevant item only the latter finds becomes a triplet. Returns a
 ``CurationResult`` (``.triplets``, ``.stats``, ``.save(path)``).

@@ -5,13 +5,11 @@
 #include <filesystem>
 
 #include "bindings.h"
+#include "lrem/error.h"
+#include "compute_call.h"
 #include "lrem/retriever.h"
 
 namespace lrem::python {
-
-EmbedderOptions embedder_options(int batch_size, int max_cot_tokens, float temperature, int top_k, float top_p,
-                                 uint64_t seed, int output_dim, size_t cot_cache_capacity, bool prefix_cache,
-                                 bool show_progress);
 
 namespace {
 
@@ -58,26 +56,34 @@ Thread-safe: several Python threads may search at once (the GIL is released).
            "The retriever shares the embedder and the index with the caller: items added to the index later are found.")
       .def_static(
           "open",
-          [](const Path& model_dir, const Path& index_dir, const std::optional<Path>& items, int batch_size,
-             int max_cot_tokens, int output_dim, size_t cot_cache_capacity, int num_threads, const std::string& dtype) {
+          [](const py::object& model, const Path& index_dir, const std::optional<Path>& items,
+             const std::string& dtype, const py::kwargs& embedder_options) {
+            py::object embedder = model;
+            if (!py::isinstance<Embedder>(model)) {
+              py::object loaded = model;
+              if (!py::isinstance<Model>(model))
+                loaded = py::type::of<Model>().attr("load")(py::module_::import("os").attr("fspath")(model),
+                                                            py::arg("dtype") = dtype);
+              // lrem.Embedder's keywords are Python's one mapping to EmbedderOptions.
+              embedder = py::type::of<Embedder>()(loaded, **embedder_options);
+            } else if (!embedder_options.empty()) {
+              throw InvalidArgument("Retriever.open: embedder options apply when opening with a model; this "
+                                    "lrem.Embedder already has its own");
+            }
+            Embedder e = embedder.cast<Embedder>();
             py::gil_scoped_release release;
-            EmbedderOptions o =
-                embedder_options(batch_size, max_cot_tokens, 0.0f, 0, 1.0f, 0, output_dim, cot_cache_capacity, true, false);
-            LoadOptions load;
-            load.num_threads = num_threads;
-            load.dtype = dtype;
-            return Retriever::open(model_dir.string(), index_dir.string(), items ? items->string() : "", o, load);
+            return Retriever::open(index_dir.string(), std::move(e), items ? items->string() : "");
           },
-          py::arg("model_dir"), py::arg("index_dir"), py::kw_only(), py::arg("items") = py::none(),
-          py::arg("batch_size") = 32, py::arg("max_cot_tokens") = 0, py::arg("output_dim") = 0,
-          py::arg("cot_cache_capacity") = 4096, py::arg("num_threads") = 0, py::arg("dtype") = "float32",
-          "Open a model directory and an index directory (items default to <index_dir>/items.jsonl). "
-          "dtype: compute dtype as in Model.load.")
+          py::arg("model"), py::arg("index_dir"), py::kw_only(), py::arg("items") = py::none(), py::arg("dtype") = "float32",
+          "Open an index directory (from save_index or `lrem index build`) for searching. model: a model "
+          "directory (loaded with dtype as in Model.load), an lrem.Model or an lrem.Embedder. "
+          "Other keywords are lrem.Embedder's (batch_size, max_cot_tokens, pooling, output_dim, ...) and must "
+          "match how the index was built. items default to the catalogue saved with the index (checked against its checksum).")
       .def(
           "search",
           [](const Retriever& self, const std::string& query, int k, const std::string& mode) {
             QueryMode qm = parse_query_mode(mode);
-            py::gil_scoped_release release;
+            ComputeCall call;
             return self.search(query, k, qm);
           },
           py::arg("query"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
@@ -85,7 +91,7 @@ Thread-safe: several Python threads may search at once (the GIL is released).
           "search_many",
           [](const Retriever& self, const std::vector<std::string>& queries, int k, const std::string& mode) {
             QueryMode qm = parse_query_mode(mode);
-            py::gil_scoped_release release;
+            ComputeCall call;
             return self.search_many(queries, k, qm);
           },
           py::arg("queries"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
@@ -95,19 +101,21 @@ Thread-safe: several Python threads may search at once (the GIL is released).
   m.def(
       "build_index",
       [](const Embedder& embedder, const ItemStore& items, const std::string& factory) {
-        py::gil_scoped_release release;
+        ComputeCall call;
         return build_index(embedder, items, factory);
       },
       py::arg("embedder"), py::arg("items"), py::kw_only(), py::arg("factory") = "Flat",
       "Embed every item and build an index (IVF/PQ factories are trained on the item vectors).");
   m.def(
       "save_index",
-      [](const Index& index, const ItemStore& items, const Path& dir) {
+      [](const Index& index, const ItemStore& items, const Path& dir, bool overwrite) {
         py::gil_scoped_release release;
-        save_index(index, items, dir.string());
+        save_index(index, items, dir.string(), overwrite);
       },
-      py::arg("index"), py::arg("items"), py::arg("path"),
-      "Save the index and its catalogue (<path>/items.jsonl) so Retriever.open(model_dir, path) works.");
+      py::arg("index"), py::arg("items"), py::arg("path"), py::kw_only(), py::arg("overwrite") = false,
+      "Save the index and its catalogue (<path>/items.jsonl) as one unit, so Retriever.open(model_dir, path) "
+      "works; meta.json records the SHA-256 of both. Raises InvalidArgument if path already holds an index, "
+      "unless overwrite=True.");
 }
 
 }  // namespace lrem::python

@@ -1,4 +1,5 @@
-// lrem.Tokenizer: the SentencePiece tokenizer with Hugging Face added tokens.
+// lrem.Tokenizer: a SentencePiece or tokenizer.json (byte-level BPE) tokenizer with Hugging
+// Face added tokens.
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
@@ -7,6 +8,7 @@
 #include <sstream>
 
 #include "bindings.h"
+#include "lrem/error.h"
 #include "lrem/tokenizer.h"
 
 namespace lrem::python {
@@ -29,9 +31,11 @@ std::string repr(const Tokenizer& tok) {
 
 void bind_tokenizer(py::module_& m) {
   py::class_<Tokenizer>(m, "Tokenizer", R"doc(
-A SentencePiece tokenizer plus added special tokens, as Hugging Face's LlamaTokenizer.
+A Hugging Face tokenizer: SentencePiece (``tokenizer.model``, as LlamaTokenizer) or a fast
+``tokenizer.json`` with a byte-level BPE model (GPT-2, Llama 3, Qwen2), whose ids match
+Hugging Face ``tokenizers``.
 
-Added tokens (``<think>``, ``</think>``, ``<emb>``...) take the ids after the SentencePiece
+Added tokens (``<think>``, ``</think>``, ``<emb>``...) take the ids after the base
 vocabulary and are never split: ``encode`` cuts the text at them first. Instances are cheap to
 copy and safe to use from several threads.
 )doc")
@@ -41,12 +45,14 @@ copy and safe to use from several threads.
             return Tokenizer::load(path.string(), tokenizer_config ? tokenizer_config->string() : std::string());
           },
           py::arg("path"), py::arg("tokenizer_config") = py::none(),
-          R"doc(Loads a ``tokenizer.model`` and, if given, a ``tokenizer_config.json``.
+          R"doc(Loads a ``tokenizer.json``, or a ``tokenizer.model`` and, if given, a ``tokenizer_config.json``.
 
-Raises IoError if a file cannot be read and FormatError if one is malformed.)doc")
+Raises IoError if a file cannot be read and FormatError if one is malformed or (tokenizer.json)
+uses a part lrem does not implement; the message names the field.)doc")
       .def_static(
           "from_directory", [](const Path& dir) { return Tokenizer::from_directory(dir.string()); }, py::arg("dir"),
-          "Loads ``tokenizer.model`` and the optional ``tokenizer_config.json`` of a model directory.")
+          "Loads a model directory's ``tokenizer.json`` if present, else ``tokenizer.model`` and the optional\n"
+          "``tokenizer_config.json``.")
       .def_static(
           "train",
           [](const Path& corpus, const Path& output_prefix, int vocab_size, const std::string& model_type,
@@ -74,11 +80,20 @@ Llama's conventions: unk 0, BOS 1, EOS 2, no PAD, text kept as written (lossless
 ``input_sentence_size=0`` uses every line, otherwise a sample drawn with ``seed``.)doc")
       .def(
           "encode",
-          [](const Tokenizer& tok, const std::string& text, bool add_bos, bool add_eos) {
-            return tok.encode(text, add_bos, add_eos);
+          [](const Tokenizer& tok, const std::string& text, bool add_special_tokens, bool add_bos, bool add_eos) {
+            if (add_special_tokens && (add_bos || add_eos))
+              throw InvalidArgument("pass either add_special_tokens or add_bos/add_eos, not both");
+            py::gil_scoped_release release;
+            return add_special_tokens ? tok.encode_with_special_tokens(text) : tok.encode(text, add_bos, add_eos);
           },
-          py::arg("text"), py::kw_only(), py::arg("add_bos") = false, py::arg("add_eos") = false,
-          "Encodes text into token ids; added tokens in the text become their single ids.")
+          py::arg("text"), py::kw_only(), py::arg("add_special_tokens") = false, py::arg("add_bos") = false,
+          py::arg("add_eos") = false,
+          R"doc(Encodes text into token ids; added tokens in the text become their single ids.
+
+``add_special_tokens=True`` adds what the tokenizer itself asks for, as Hugging Face does: the
+post-processor template of a ``tokenizer.json`` (Llama 3 puts ``<|begin_of_text|>`` first), or
+BOS/EOS per ``add_bos_token``/``add_eos_token``. ``add_bos``/``add_eos`` add those explicitly.
+Raises InvalidArgument if both are combined, or if BOS/EOS is asked of a tokenizer without one.)doc")
       .def(
           "encode_batch",
           [](const Tokenizer& tok, const std::vector<std::string>& texts, bool add_bos, bool add_eos) {
@@ -101,13 +116,14 @@ Raises InvalidArgument for ids outside ``range(vocab_size)``.)doc")
            "Registers ``content`` as a special token if new; returns its id.")
       .def(
           "save", [](const Tokenizer& tok, const Path& dir) { tok.save(dir.string()); }, py::arg("dir"),
-          "Writes ``tokenizer.model`` and ``tokenizer_config.json`` into ``dir`` (created if missing).")
+          "Writes ``tokenizer.model`` and ``tokenizer_config.json`` into ``dir`` (created if missing), or\n"
+          "``tokenizer.json`` for a tokenizer loaded from one.")
       .def("piece_to_id", &Tokenizer::piece_to_id, py::arg("piece"), "The id of a piece or added token; -1 if none.")
       .def("id_to_piece", &Tokenizer::id_to_piece, py::arg("id"),
            "The piece or added token of an id; InvalidArgument if out of range.")
       .def("is_special", &Tokenizer::is_special, py::arg("id"), "True for control tokens and added special tokens.")
-      .def_property_readonly("vocab_size", &Tokenizer::vocab_size, "SentencePiece pieces plus added tokens.")
-      .def_property_readonly("sentencepiece_size", &Tokenizer::sentencepiece_size, "SentencePiece pieces only.")
+      .def_property_readonly("vocab_size", &Tokenizer::vocab_size, "1 + the largest id: base vocabulary plus added tokens.")
+      .def_property_readonly("sentencepiece_size", &Tokenizer::sentencepiece_size, "The base vocabulary only (SentencePiece or BPE pieces).")
       .def_property_readonly("bos_id", &Tokenizer::bos_id)
       .def_property_readonly("eos_id", &Tokenizer::eos_id)
       .def_property_readonly("pad_id", &Tokenizer::pad_id, "-1 if the tokenizer has no padding token.")

@@ -15,7 +15,7 @@ from .jsonl import write_jsonl, write_text_atomic
 from .judge import judge
 from .queries import CATEGORIES, QueryBuilder
 from .taxonomy import SPLITS, candidate_types, select_types
-from .teacher import Teacher
+from .teacher import Teacher, count_words
 from .wordnet import NounDatabase
 
 
@@ -35,11 +35,23 @@ class Config:
     listing_repeats: int = 1
     reasoning_repeats: int = 0   # reasoning-format corpus lines per type and relation (0: none)
     wordnet: str = "/usr/share/wordnet/data.noun"
+    max_cot_tokens: int = 16   # the teacher's CoT cap: lrem_config.json's max_cot_tokens
+    tokenizer: str = ""        # a model directory whose tokenizer counts that cap ("": words)
 
 
 def _rng(seed: int, stage: str) -> random.Random:
     # One generator per stage: changing one stage's draws leaves the others' output unchanged.
     return random.Random(f"{seed}/{stage}")
+
+
+def _token_counter(tokenizer: str) -> Callable[[str], int]:
+    """Counts a CoT in the backbone's tokens, as stage 1 tokenizes it; words without a tokenizer."""
+    if not tokenizer:
+        return count_words
+    import lrem  # only needed for this option
+
+    tok = lrem.Tokenizer.from_directory(tokenizer)
+    return lambda text: len(tok.encode(text))
 
 
 def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dict:
@@ -65,7 +77,7 @@ def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dic
 
     builder = QueryBuilder(types, items, _rng(config.seed, "queries"))
     teacher = Teacher(types_by_id, items_by_type, _rng(config.seed, "teacher"),
-                      _rng(config.seed, "negatives"))
+                      _rng(config.seed, "negatives"), config.max_cot_tokens, _token_counter(config.tokenizer))
     summary: dict = {"types": len(types), "items": len(items), "queries": {}, "qrels": {},
                      "types_per_branch": {},
                      "types_per_split": {s: sum(t.split == s for t in types) for s in SPLITS}}

@@ -7,7 +7,7 @@ cheaper brands, the other materials), never a word the query already contains.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .branches import TIERS
 from .catalog import Item
@@ -15,16 +15,25 @@ from .queries import Query
 from .taxonomy import ProductType
 from .text import words
 
-MAX_COT_TOKENS = 16
+MAX_COT_TOKENS = 16  # lrem's default max_cot_tokens (lrem_config.json)
 
 
-def keywords(query_text: str, phrases: list[str], limit: int = MAX_COT_TOKENS) -> str:
-    """The words of `phrases` that `query_text` does not contain, in order, deduplicated."""
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+def keywords(query_text: str, phrases: list[str], limit: int = MAX_COT_TOKENS,
+             count_tokens: Callable[[str], int] = count_words) -> str:
+    """The words of `phrases` that `query_text` does not contain, in order, deduplicated, while
+    the CoT stays within `limit` tokens as `count_tokens` counts them. lrem counts the cap in the
+    backbone's tokens: pass its tokenizer's count (make_benchmark.py --tokenizer). Without one
+    (the demo trains its tokenizer on this very corpus) words are counted; a word is at least one
+    token, and stage 1 cuts any CoT still over the cap as inference does."""
     seen = set(words(query_text))
     out: list[str] = []
     for phrase in phrases:
         for word in phrase.split():  # brand names keep their capital
-            if word.lower() not in seen and len(out) < limit:
+            if word.lower() not in seen and count_tokens(" ".join(out + [word])) <= limit:
                 seen.add(word.lower())
                 out.append(word)
     return " ".join(out)
@@ -50,10 +59,13 @@ def other_material_phrases(product_type: ProductType, items: list[Item], exclude
 
 class Teacher:
     def __init__(self, types: dict[str, ProductType], items_by_type: dict[str, list[Item]],
-                 rng: random.Random, negatives_rng: random.Random | None = None):
+                 rng: random.Random, negatives_rng: random.Random | None = None,
+                 max_cot_tokens: int = MAX_COT_TOKENS, count_tokens: Callable[[str], int] = count_words):
         self.types = types
         self.items_by_type = items_by_type
         self.rng = rng
+        self.max_cot_tokens = max_cot_tokens
+        self.count_tokens = count_tokens
         # A stream of its own, so adding hard negatives leaves the other files' bytes unchanged.
         self.negatives_rng = negatives_rng or random.Random(0)
 
@@ -67,7 +79,7 @@ class Teacher:
         else:
             named = [self.types[t].name for t in query.type_ids if t != query.type_id]
             phrases = naming_phrases(product_type, named)
-        return keywords(query.text, phrases)
+        return keywords(query.text, phrases, self.max_cot_tokens, self.count_tokens)
 
     def triplets(self, query: Query, qrels: list[dict], per_query: int,
                  negatives_per_triplet: int = 0) -> list[dict]:

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/embedder_options.h"
+#include "util/progress.h"
 #include "util/file_io.h"
 #include "lrem/curation.h"
 #include "lrem/error.h"
@@ -46,7 +47,7 @@ void add_curate(CLI::App& app) {
       a.options.stop_words.clear();
       for (std::string w; in >> w;) a.options.stop_words.push_back(w);
     }
-    if (!a.common.quiet) a.options.progress = progress_printer();
+    if (!a.common.quiet) a.options.progress = progress_reporter("queries");
     ItemStore items = ItemStore::load(a.items);
     const std::vector<Query> queries = read_queries(a.queries);
     const std::vector<Qrel> qrels = read_qrels(a.qrels);

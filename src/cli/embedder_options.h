@@ -3,7 +3,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -12,19 +11,26 @@
 
 namespace lrem::cli {
 
-// "\r  done/total (rate/s, ETA)" on stderr, timed from its creation.
-std::function<void(size_t, size_t)> progress_printer();
+// --threads and --dtype: how every subcommand that loads a model loads it. The thread count
+// is the process's (lrem::set_num_threads), set just before loading.
+struct LoadArgs {
+  LoadOptions options;
+  int threads = 0;
+
+  void add_to(CLI::App* cmd);
+  Model load(const std::string& dir) const;
+};
 
 struct EmbedderArgs {
   std::string model;
-  LoadOptions load;
+  LoadArgs load;
   EmbedderOptions embedder;
   bool quiet = false;
 
   // Adds --model, --threads, --dtype, --batch-size, --max-cot-tokens, --output-dim,
   // --temperature, --seed, --pooling and --quiet to `cmd`.
   void add_to(CLI::App* cmd);
-  // Loads the model; unless quiet, progress on long runs goes to stderr.
+  // Sets the compute threads and loads the model; unless quiet, progress on long runs goes to stderr.
   Embedder make_embedder() const;
 };
 

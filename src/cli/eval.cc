@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/embedder_options.h"
+#include "util/progress.h"
 #include "util/file_io.h"
 #include "lrem/error.h"
 #include "lrem/evaluation.h"
@@ -67,19 +68,15 @@ void add_eval(CLI::App& app) {
     options.depth = a.depth;
     options.chunk_size = a.chunk_size;
     options.seed = a.common.embedder.seed;
-    options.cot_source = parse_cot_source(a.cot_source);
-    if (parse_query_mode(a.mode) == QueryMode::Direct) {
-      if (options.cot_source != CotSource::Generated && options.cot_source != CotSource::Empty)
-        throw InvalidArgument("--mode direct has no CoT; --cot-source " + a.cot_source + " needs --mode reason");
-      options.cot_source = CotSource::Empty;
-    }
-    if (!a.common.quiet) options.progress = progress_printer();
+    options.cot_source = cot_source_for(parse_query_mode(a.mode), parse_cot_source(a.cot_source));
+    if (!a.common.quiet) options.progress = progress_reporter("queries");
     const std::vector<Query> queries = read_queries(a.queries);
     const std::vector<Qrel> qrels = read_qrels(a.qrels);
-    ItemStore items = ItemStore::load(a.items.empty() ? a.index + "/items.jsonl" : a.items);
+    ItemStore items = a.items.empty() ? load_index_items(a.index) : ItemStore::load(a.items);
 
     EvaluationRun run;
     if (a.system == "bm25") {
+      const ItemStore items = ItemStore::load(a.items.empty() ? index_items_path(a.index) : a.items);
       if (!a.common.quiet) std::cerr << "lrem eval: BM25 over " << items.size() << " items, " << queries.size() << " queries\n";
       run = evaluate_system(Bm25::from_items(items.items()), queries, qrels, options);
     } else if (a.system == "embedding") {
@@ -87,13 +84,14 @@ void add_eval(CLI::App& app) {
       // Item embedding reports its own progress; query progress comes from the evaluator.
       Embedder item_embedder = a.common.make_embedder();
       Embedder embedder(item_embedder.model(), a.common.embedder);
-      auto open_index = [&] {
-        if (!a.index.empty()) return Index::load(a.index, embedder.fingerprint(), embedder.dim());
+      auto open_retriever = [&] {
+        if (!a.index.empty()) return Retriever::open(a.index, embedder, a.items);
+        ItemStore items = ItemStore::load(a.items);
         if (!a.common.quiet) std::cerr << "lrem eval: embedding " << items.size() << " items (Flat index)\n";
-        return build_index(item_embedder, items, "Flat");
+        Index index = build_index(item_embedder, items, "Flat");
+        return Retriever(embedder, std::move(index), std::move(items));
       };
-      Index index = open_index();
-      Retriever retriever(embedder, std::move(index), std::move(items));
+      const Retriever retriever = open_retriever();
       if (!a.common.quiet) std::cerr << "lrem eval: " << queries.size() << " queries\n";
       run = evaluate_system(retriever, queries, qrels, options);
     } else {

@@ -2,7 +2,9 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/embedder_options.h"
 #include "lrem/model.h"
+#include "lrem/runtime.h"
 
 namespace lrem::cli {
 
@@ -10,7 +12,7 @@ void add_generate(CLI::App& app) {
   struct Args {
     std::string model, prompt;
     GenerationOptions gen;
-    int threads = 0;
+    LoadArgs load;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("generate", "Continue a prompt with a model (greedy unless --temperature > 0)");
@@ -21,11 +23,9 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--top-k", args->gen.top_k, "Sample among the k most likely tokens; 0 = all")->capture_default_str();
   cmd->add_option("--top-p", args->gen.top_p, "Nucleus sampling mass; 1 = off")->capture_default_str();
   cmd->add_option("--seed", args->gen.seed, "Random seed for sampling")->capture_default_str();
-  cmd->add_option("--threads", args->threads, "Compute threads; 0 = all cores")->capture_default_str();
+  args->load.add_to(cmd);
   cmd->callback([args] {
-    LoadOptions load;
-    load.num_threads = args->threads;
-    Model model = Model::load(args->model, load);
+    const Model model = args->load.load(args->model);
     Generation g = model.generate(args->prompt, args->gen);
     std::cout << args->prompt << g.text << std::endl;
   });

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/embedder_options.h"
+#include "lrem/error.h"
 #include "lrem/retriever.h"
 
 namespace lrem::cli {
@@ -12,6 +13,7 @@ void add_index(CLI::App& app) {
   struct Args {
     EmbedderArgs common;
     std::string items, output, factory = "Flat";
+    bool overwrite = false;
   };
   auto args = std::make_shared<Args>();
   auto* index = app.add_subcommand("index", "Build vector indexes");
@@ -22,13 +24,18 @@ void add_index(CLI::App& app) {
   build->add_option("--output,-o", args->output, "Index directory to write")->required();
   build->add_option("--factory", args->factory, "FAISS factory string: Flat, HNSW32, IVF1024,PQ32, ...")
       ->capture_default_str();
+  build->add_flag("--overwrite", args->overwrite, "Replace the index and catalogue already in the output directory");
   build->callback([args] {
     auto start = std::chrono::steady_clock::now();
+    // Refused before the long embedding run, not after it.
+    if (!args->overwrite && Index::exists(args->output))
+      throw InvalidArgument("'" + args->output + "' already holds an index; pass --overwrite to replace it and its "
+                            "catalogue, or choose another directory");
     ItemStore items = ItemStore::load(args->items);
     Embedder embedder = args->common.make_embedder();
     if (!args->common.quiet) std::cerr << "lrem index build: embedding " << items.size() << " items\n";
     Index index = build_index(embedder, items, args->factory);
-    save_index(index, items, args->output);
+    save_index(index, items, args->output, args->overwrite);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cout << "lrem index build: " << index.size() << " items, dim " << index.dim() << ", " << args->factory
               << " -> " << args->output << " (" << secs << " s)" << std::endl;

@@ -2,6 +2,7 @@
 
 #include "cli/commands.h"
 #include "lrem/error.h"
+#include "util/json_reader.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"lrem: reasoning-augmented embedding retrieval"};
@@ -23,7 +24,8 @@ int main(int argc, char** argv) {
     std::cerr << "lrem: error: " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "lrem: internal error: " << e.what() << "\n";
+    // json_error_text: a JSON library failure should not show the library's error codes.
+    std::cerr << "lrem: internal error: " << lrem::json_error_text(e) << "\n";
     return 2;
   }
   return 0;

@@ -1,11 +1,11 @@
 // lrem search: one query against an index directory; prints the CoT and the ranked items.
 #include <iomanip>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/embedder_options.h"
 #include "lrem/retriever.h"
+#include "retrieval/search_json.h"
 
 namespace lrem::cli {
 
@@ -21,23 +21,17 @@ void add_search(CLI::App& app) {
   auto* cmd = app.add_subcommand("search", "Search an index: reason (or not), embed, retrieve");
   args->common.add_to(cmd);
   cmd->add_option("--index", args->index, "Index directory from `lrem index build`")->required();
-  cmd->add_option("--items", args->items, "Items JSONL; default <index>/items.jsonl");
+  cmd->add_option("--items", args->items, "Items JSONL; default the catalogue saved with the index");
   cmd->add_option("--query,-q", args->queries, "Query text (repeat for several)")->required();
   cmd->add_option("-k", args->k, "Number of results")->capture_default_str();
   cmd->add_option("--mode", args->mode, "reason (generate a CoT first) or direct")->capture_default_str();
-  cmd->add_flag("--json", args->json, "Machine-readable output: one JSON object per query");
+  cmd->add_flag("--json", args->json, "Machine-readable output: one JSON object per query, as POST /search answers");
   cmd->callback([args] {
     args->common.quiet = true;  // nothing long-running here; keep stdout clean
-    Retriever r(args->common.make_embedder(), Index::load(args->index), ItemStore::load(
-        args->items.empty() ? args->index + "/items.jsonl" : args->items));
+    const Retriever r = Retriever::open(args->index, args->common.make_embedder(), args->items);
     for (const SearchResponse& res : r.search_many(args->queries, args->k, parse_query_mode(args->mode))) {
       if (args->json) {
-        nlohmann::json hits = nlohmann::json::array();
-        for (const SearchHit& h : res.hits)
-          hits.push_back({{"id", h.id}, {"score", h.score}, {"title", h.title}, {"fields", nlohmann::json::parse(h.extra_json)}});
-        std::cout << nlohmann::json{{"query", res.query}, {"mode", to_string(res.mode)}, {"cot", res.cot},
-                                    {"truncated", res.truncated}, {"hits", hits}}.dump()
-                  << "\n";
+        std::cout << search_response_json(res, r.items()).dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
         continue;
       }
       std::cout << "query: " << res.query << (res.truncated ? "  (truncated to the model's query limit)" : "") << "\n";

@@ -38,14 +38,25 @@ void add_serve(CLI::App& app) {
   args->common.add_to(cmd);
   ServerOptions& s = args->server;
   cmd->add_option("--index", args->index, "Index directory from `lrem index build`")->required();
-  cmd->add_option("--items", args->items, "Items JSONL; default <index>/items.jsonl");
+  cmd->add_option("--items", args->items, "Items JSONL; default the catalogue saved with the index");
   cmd->add_option("--host", s.host, "Address to listen on (0.0.0.0 for every interface)")->capture_default_str();
   cmd->add_option("--port", s.port, "TCP port; 0 picks a free one")->capture_default_str();
-  // --threads (from the embedder options) sets the compute threads; this is the HTTP side.
-  cmd->add_option("--http-threads", s.threads, "Request worker threads; 0 = all cores")->capture_default_str();
+  // --threads (from the embedder options) sets each request's compute threads; this is how
+  // many requests compute at once.
+  cmd->add_option("--http-threads", s.threads, "Requests running the model at once; 0 = all cores")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", s.max_connections, "Open connections served at once; more get 503")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout-ms", s.request_timeout_ms,
+                  "Time a client has to send one whole request, and to take one response")
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout-ms", s.idle_timeout_ms, "A connection idle this long between requests is closed")
+      ->capture_default_str();
   cmd->add_option("--max-body-bytes", s.max_body_bytes, "Larger request bodies get 413")->capture_default_str();
   cmd->add_option("--max-k", s.max_k, "Largest k a request may ask for")->capture_default_str();
   cmd->add_option("--max-batch", s.max_batch, "Most queries or texts in one request")->capture_default_str();
+  cmd->add_option("--max-results", s.max_results, "Most hits one /search may return: queries x k")
+      ->capture_default_str();
   cmd->add_option("--max-query-bytes", s.max_query_bytes, "Longest query or text, in bytes")->capture_default_str();
   cmd->add_option("--mode", s.default_mode, "Query mode when a request names none: reason or direct")
       ->capture_default_str();
@@ -54,8 +65,7 @@ void add_serve(CLI::App& app) {
     ShutdownSignals signals;
     EmbedderArgs embedder_args = args->common;
     embedder_args.quiet = true;  // per-request progress lines would drown the access log
-    Retriever retriever(embedder_args.make_embedder(), Index::load(args->index),
-                        ItemStore::load(args->items.empty() ? args->index + "/items.jsonl" : args->items));
+    const Retriever retriever = Retriever::open(args->index, embedder_args.make_embedder(), args->items);
     ServerOptions options = args->server;
     options.quiet = args->common.quiet;
     Server server(retriever, options);

@@ -77,7 +77,7 @@ std::vector<std::vector<int64_t>> DirectEmbeddingBaseline::search_many(const std
 }
 
 std::string clean_cot(const std::string& query, const std::vector<std::string>& keywords,
-                      const std::vector<std::string>& stop_words) {
+                      const std::vector<std::string>& stop_words, const Model* backbone) {
   std::unordered_set<std::string> stop;
   for (const std::string& w : stop_words) {
     for (std::string& t : bm25_tokenize(w)) stop.insert(std::move(t));
@@ -93,9 +93,11 @@ std::string clean_cot(const std::string& query, const std::vector<std::string>& 
         if (!stop.count(t) && !in_query.count(t) && !used.count(t)) fresh.push_back(std::move(t));
       }
       if (fresh.empty()) continue;
+      std::string longer = out.empty() ? word : out + ' ' + word;
+      if (backbone && backbone->tokenizer().encode(longer).size() > size_t(backbone->prompt_config().max_cot_tokens))
+        return out;
       used.insert(fresh.begin(), fresh.end());
-      if (!out.empty()) out += ' ';
-      out += word;
+      out = std::move(longer);
     }
   }
   return out;
@@ -124,7 +126,7 @@ CurationResult curate_triplets(const std::vector<Query>& queries, const std::vec
   std::vector<const Query*> candidates;
   std::vector<std::string> cots;
   for (const Query& q : queries) {
-    std::string cot = clean_cot(q.text, teacher(q), options.stop_words);
+    std::string cot = clean_cot(q.text, teacher(q), options.stop_words, options.backbone);
     if (cot.empty()) continue;
     candidates.push_back(&q);
     cots.push_back(std::move(cot));

@@ -2,21 +2,20 @@
 
 #include <cstdio>
 #include <memory>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <unordered_set>
 
-#include "util/file_io.h"
+#include "eval/item_fields.h"
 #include "lrem/error.h"
+#include "util/file_io.h"
+#include "util/json_reader.h"
 #include "util/utf8.h"
 
 namespace lrem {
 
 namespace {
-
-// ordered_json keeps an item's extra fields in the order the file had them.
-using Json = nlohmann::ordered_json;
 
 // Streams the JSON objects of a JSON Lines file, or of text already in memory, skipping
 // blank lines, with errors that point at the line.
@@ -30,63 +29,27 @@ class JsonLinesReader {
   JsonLinesReader(std::string_view text, const std::string& source, size_t max_line_bytes)
       : path_(source), max_line_bytes_(max_line_bytes), file_(nullptr, &std::fclose), text_(text) {}
 
-  // Reads the next non-blank line into `object`; false at end of file.
-  bool next(Json& object) {
+  // The next non-blank line, parsed; nullopt at the end. Its source, which every error
+  // about it names, is "<path> line <n>".
+  std::optional<JsonDocument> next() {
     std::string line;
     while (read_line(line)) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       const size_t bad = find_invalid_utf8(line);
       if (bad != std::string::npos) fail("invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line");
-      try {
-        object = Json::parse(line);
-      } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
-        fail(std::string("bad JSON: ") + e.what());
-      }
-      if (!object.is_object()) fail(std::string("expected a JSON object, got ") + object.type_name());
-      return true;
+      JsonDocument document(line, where());
+      document.object();
+      return document;
     }
-    return false;
+    return std::nullopt;
   }
 
   size_t line_number() const { return line_number_; }
 
-  [[noreturn]] void fail(const std::string& problem) const {
-    throw FormatError("'" + path_ + "' line " + std::to_string(line_number_) + ": " + problem);
-  }
-
-  std::string string_field(const Json& object, const char* name) const {
-    const Json& value = field(object, name);
-    if (!value.is_string()) fail(wrong_type(name, "a string", value));
-    return value.get<std::string>();
-  }
-
-  int64_t integer_field(const Json& object, const char* name) const {
-    const Json& value = field(object, name);
-    if (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t(INT64_MAX)) {
-      fail(std::string("field \"") + name + "\" is out of the 64-bit integer range");
-    }
-    if (!value.is_number_integer()) fail(wrong_type(name, "an integer", value));
-    return value.get<int64_t>();
-  }
-
-  // Ids that files write either as "q1" or as 17.
-  std::string id_field(const Json& object, const char* name) const {
-    const Json& value = field(object, name);
-    if (value.is_string()) return value.get<std::string>();
-    if (value.is_number_integer()) return value.dump();
-    fail(wrong_type(name, "a string or an integer", value));
-  }
+  [[noreturn]] void fail(const std::string& problem) const { throw FormatError(where() + ": " + problem); }
 
  private:
-  const Json& field(const Json& object, const char* name) const {
-    auto it = object.find(name);
-    if (it == object.end()) fail(std::string("missing field \"") + name + "\"");
-    return *it;
-  }
-
-  static std::string wrong_type(const char* name, const char* expected, const Json& value) {
-    return std::string("field \"") + name + "\" must be " + expected + ", got " + value.type_name();
-  }
+  std::string where() const { return path_ + " line " + std::to_string(line_number_); }
 
   bool read_line(std::string& line) {
     if (!(file_ ? read_file_line(line) : read_text_line(line))) return false;
@@ -124,7 +87,7 @@ class JsonLinesReader {
   }
 
   [[noreturn]] void line_too_long(size_t line_number) const {
-    throw LimitExceeded("'" + path_ + "' line " + std::to_string(line_number) + " is longer than the limit of " +
+    throw LimitExceeded(path_ + " line " + std::to_string(line_number) + " is longer than the limit of " +
                         std::to_string(max_line_bytes_) + " bytes");
   }
 
@@ -145,7 +108,7 @@ std::string item_problem(const Item& item, Json& extra) {
   try {
     extra = Json::parse(item.extra_json.empty() ? "{}" : item.extra_json);
   } catch (const Json::exception& e) {
-    return "item " + std::to_string(item.id) + " has extra_json that is not valid JSON: " + e.what();
+    return "item " + std::to_string(item.id) + " has extra_json that is not valid JSON: " + json_error_text(e);
   }
   if (!extra.is_object()) return "item " + std::to_string(item.id) + " has extra_json that is not a JSON object";
   if (extra.contains("id") || extra.contains("title")) {
@@ -158,23 +121,34 @@ std::string item_problem(const Item& item, Json& extra) {
 
 namespace {
 
+// Ids that files write either as "q1" or as 17.
+std::string id_field(const JsonValue& object, const char* name) {
+  const JsonValue value = object.at(name);
+  if (value.is_string()) return value.as_string();
+  if (!value.raw().is_number_integer()) value.expected("a string or an integer");
+  return value.dump_short();
+}
+
 std::vector<Item> items_from(JsonLinesReader&& reader) {
   std::vector<Item> items;
   std::unordered_map<int64_t, size_t> first_line;
-  Json object;
-  while (reader.next(object)) {
+  while (std::optional<JsonDocument> document = reader.next()) {
+    const JsonValue object = document->root();
     Item item;
-    item.id = reader.integer_field(object, "id");
-    if (item.id < 0) reader.fail("item id " + std::to_string(item.id) + " is negative");
+    const JsonValue id = object.at("id");
+    item.id = id.as_int();
+    if (item.id < 0) id.fail("item id " + std::to_string(item.id) + " is negative");
     auto [it, inserted] = first_line.emplace(item.id, reader.line_number());
     if (!inserted) {
       reader.fail("duplicate item id " + std::to_string(item.id) + " (first on line " + std::to_string(it->second) + ")");
     }
-    item.title = reader.string_field(object, "title");
-    if (is_blank(item.title)) reader.fail("item " + std::to_string(item.id) + " has an empty title");
-    object.erase("id");
-    object.erase("title");
-    item.extra_json = object.dump();
+    const JsonValue title = object.at("title");
+    item.title = title.as_string();
+    if (is_blank(item.title)) title.fail("item " + std::to_string(item.id) + " has an empty title");
+    Json extra = object.raw();
+    extra.erase("id");
+    extra.erase("title");
+    item.extra_json = extra.dump();
     items.push_back(std::move(item));
   }
   return items;
@@ -183,19 +157,18 @@ std::vector<Item> items_from(JsonLinesReader&& reader) {
 std::vector<Query> queries_from(JsonLinesReader&& reader) {
   std::vector<Query> queries;
   std::unordered_map<std::string, size_t> first_line;
-  Json object;
-  while (reader.next(object)) {
+  while (std::optional<JsonDocument> document = reader.next()) {
+    const JsonValue object = document->root();
     Query query;
-    query.id = reader.id_field(object, "id");
+    query.id = id_field(object, "id");
     auto [it, inserted] = first_line.emplace(query.id, reader.line_number());
     if (!inserted) {
       reader.fail("duplicate query id \"" + query.id + "\" (first on line " + std::to_string(it->second) + ")");
     }
-    query.text = reader.string_field(object, "text");
-    if (is_blank(query.text)) reader.fail("query \"" + query.id + "\" has an empty text");
-    if (object.contains("category") && !object["category"].is_null()) {
-      query.category = reader.string_field(object, "category");
-    }
+    const JsonValue text = object.at("text");
+    query.text = text.as_string();
+    if (is_blank(query.text)) text.fail("query \"" + query.id + "\" has an empty text");
+    object.read("category", query.category);
     queries.push_back(std::move(query));
   }
   return queries;
@@ -204,17 +177,12 @@ std::vector<Query> queries_from(JsonLinesReader&& reader) {
 std::vector<Qrel> qrels_from(JsonLinesReader&& reader) {
   std::vector<Qrel> qrels;
   std::set<std::pair<std::string, int64_t>> seen;
-  Json object;
-  while (reader.next(object)) {
+  while (std::optional<JsonDocument> document = reader.next()) {
+    const JsonValue object = document->root();
     Qrel qrel;
-    qrel.query_id = reader.id_field(object, "query_id");
-    qrel.item_id = reader.integer_field(object, "item_id");
-    if (qrel.item_id < 0) reader.fail("item_id " + std::to_string(qrel.item_id) + " is negative");
-    if (object.contains("relevance")) {
-      const int64_t relevance = reader.integer_field(object, "relevance");
-      if (relevance < -1000 || relevance > 1000) reader.fail("relevance " + std::to_string(relevance) + " is out of range");
-      qrel.relevance = int(relevance);
-    }
+    qrel.query_id = id_field(object, "query_id");
+    qrel.item_id = object.at("item_id").as_int(0);
+    if (std::optional<JsonValue> relevance = object.find("relevance")) qrel.relevance = int(relevance->as_int(-1000, 1000));
     if (!seen.emplace(qrel.query_id, qrel.item_id).second) {
       reader.fail("duplicate judgement for query \"" + qrel.query_id + "\" and item " + std::to_string(qrel.item_id));
     }
@@ -281,6 +249,7 @@ void ItemStore::add(Item item) {
   if (by_id_.count(item.id)) throw InvalidArgument("ItemStore: item id " + std::to_string(item.id) + " is already present");
   by_id_.emplace(item.id, items_.size());
   items_.push_back(std::move(item));
+  fields_.push_back(std::make_shared<const ItemFields>(ItemFields{std::move(extra)}));
 }
 
 const Item* ItemStore::find(int64_t id) const {
@@ -292,6 +261,12 @@ const Item& ItemStore::at(int64_t id) const {
   const Item* item = find(id);
   if (!item) throw InvalidArgument("ItemStore: no item with id " + std::to_string(id));
   return *item;
+}
+
+const ItemFields& ItemStore::fields(int64_t id) const {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) throw InvalidArgument("ItemStore: no item with id " + std::to_string(id));
+  return *fields_[it->second];
 }
 
 std::vector<int64_t> ItemStore::ids() const {

@@ -30,6 +30,14 @@ const char* to_string(CotSource source) {
   return "?";
 }
 
+CotSource cot_source_for(QueryMode mode, CotSource requested) {
+  if (mode == QueryMode::Reason) return requested;
+  if (requested != CotSource::Generated && requested != CotSource::Empty)
+    throw InvalidArgument(std::string("direct mode has no CoT; the CoT source '") + to_string(requested) +
+                          "' needs reason mode");
+  return CotSource::Empty;
+}
+
 namespace {
 
 // Fills out[i] (item ids, scores, CoT) for queries[i] of one chunk.

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -85,32 +87,22 @@ std::map<std::string, std::string> read_weight_map(const fs::path& index_path) {
   return out;
 }
 
-std::map<std::string, at::Tensor> load_sharded(const fs::path& dir, at::ScalarType compute_dtype) {
-  const fs::path index_path = dir / kIndexFile;
-  const std::string index = index_path.string();
-  const std::map<std::string, std::string> weight_map = read_weight_map(index_path);
-  std::set<std::string> shards;
-  for (const auto& [name, shard] : weight_map) shards.insert(shard);
+bool is_aligned(const void* p, size_t alignment) { return reinterpret_cast<uintptr_t>(p) % alignment == 0; }
 
-  std::map<std::string, at::Tensor> out;
-  for (const std::string& shard : shards) {
-    const fs::path shard_path = dir / shard;
-    if (!fs::is_regular_file(shard_path))
-      throw FormatError(index + ": lists shard '" + shard + "', which does not exist in '" + dir.string() + "'");
-    for (auto& [name, tensor] : load_safetensors(shard_path.string(), compute_dtype)) {
-      auto listed = weight_map.find(name);
-      if (listed == weight_map.end())
-        throw FormatError(shard_path.string() + ": contains tensor '" + name + "', which " + index + " does not list");
-      if (listed->second != shard)
-        throw FormatError(shard_path.string() + ": contains tensor '" + name + "', which " + index +
-                          " places in shard '" + listed->second + "' (a tensor must be in exactly one shard)");
-      out.emplace(name, std::move(tensor));
-    }
+// The values at `data` (stored as `stored`) as a `wanted` tensor in memory it owns. Aligned
+// data converts straight from the mapping; the format does not promise alignment, so
+// otherwise the bytes are staged first.
+at::Tensor copy_out(const uint8_t* data, at::IntArrayRef shape, at::ScalarType stored, at::ScalarType wanted) {
+  const auto options = at::TensorOptions().dtype(stored);
+  at::Tensor source;
+  if (is_aligned(data, c10::elementSize(stored))) {
+    source = at::from_blob(const_cast<uint8_t*>(data), shape, options);  // read from only: the mapping is read-only
+  } else {
+    source = at::empty(shape, options);
+    if (source.nbytes() > 0) std::memcpy(source.data_ptr(), data, source.nbytes());
+    if (stored == wanted) return source;
   }
-  for (const auto& [name, shard] : weight_map)
-    if (!out.count(name))
-      throw FormatError(index + ": maps tensor '" + name + "' to shard '" + shard + "', which does not contain it");
-  return out;
+  return stored == wanted ? source.clone() : source.to(wanted);
 }
 
 struct SaveTensor {
@@ -182,26 +174,88 @@ std::set<std::string> existing_weight_files(const fs::path& dir) {
 
 }  // namespace
 
-std::map<std::string, at::Tensor> load_safetensors(const std::string& path, at::ScalarType compute_dtype) {
-  require_floating(compute_dtype, "compute dtype");
-  const SafetensorsFile file(path);
-  std::map<std::string, at::Tensor> out;
-  for (const TensorInfo& info : file.header().tensors) {
-    // Copy rather than wrap: tensor offsets in the file need not be aligned, and the
-    // tensors must outlive the mapping.
-    at::Tensor t = at::empty(info.shape, at::TensorOptions().dtype(scalar_type(info.dtype)));
-    if (info.nbytes() > 0) std::memcpy(t.data_ptr(), file.data(info), info.nbytes());
-    if (at::isFloatingType(t.scalar_type())) t = t.to(compute_dtype);
-    out.emplace(info.name, std::move(t));
+CheckpointReader::CheckpointReader(const std::string& dir) : dir_(dir) {
+  const fs::path root(dir);
+  if (fs::exists(root / kIndexFile)) {
+    open_sharded((root / kIndexFile).string());
+  } else if (fs::exists(root / kSingleFile)) {
+    files_.emplace_back((root / kSingleFile).string());
+    const auto& tensors = files_.back().header().tensors;
+    for (size_t i = 0; i < tensors.size(); ++i) tensors_.emplace(tensors[i].name, Location{0, i});
+  } else {
+    throw IoError("no " + std::string(kSingleFile) + " or " + kIndexFile + " in '" + dir + "'");
   }
+}
+
+void CheckpointReader::open_sharded(const std::string& index) {
+  const std::map<std::string, std::string> weight_map = read_weight_map(index);
+  std::set<std::string> shards;
+  for (const auto& [name, shard] : weight_map) shards.insert(shard);
+  for (const std::string& shard : shards) {
+    const fs::path shard_path = fs::path(dir_) / shard;
+    if (!fs::is_regular_file(shard_path))
+      throw FormatError(index + ": lists shard '" + shard + "', which does not exist in '" + dir_ + "'");
+    files_.emplace_back(shard_path.string());
+    const auto& tensors = files_.back().header().tensors;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const std::string& name = tensors[i].name;
+      auto listed = weight_map.find(name);
+      if (listed == weight_map.end())
+        throw FormatError(shard_path.string() + ": contains tensor '" + name + "', which " + index + " does not list");
+      if (listed->second != shard)
+        throw FormatError(shard_path.string() + ": contains tensor '" + name + "', which " + index +
+                          " places in shard '" + listed->second + "' (a tensor must be in exactly one shard)");
+      tensors_.emplace(name, Location{files_.size() - 1, i});
+    }
+  }
+  for (const auto& [name, shard] : weight_map)
+    if (!tensors_.count(name))
+      throw FormatError(index + ": maps tensor '" + name + "' to shard '" + shard + "', which does not contain it");
+}
+
+const CheckpointReader::Location& CheckpointReader::locate(const std::string& name) const {
+  const auto it = tensors_.find(name);
+  if (it == tensors_.end()) throw InvalidArgument("the checkpoint in '" + dir_ + "' has no tensor '" + name + "'");
+  return it->second;
+}
+
+at::Tensor CheckpointReader::read(const std::string& name, at::ScalarType dtype) const {
+  require_floating(dtype, "compute dtype");
+  const Location& location = locate(name);
+  const SafetensorsFile& file = files_[location.file];
+  const TensorInfo& tensor = info(location);
+  const at::ScalarType stored = scalar_type(tensor.dtype);
+  at::Tensor out = copy_out(file.data(tensor), tensor.shape, stored, at::isFloatingType(stored) ? dtype : stored);
+  file.drop_pages(file.data(tensor), tensor.nbytes());
+  return out;
+}
+
+void CheckpointReader::read_float32_chunks(const std::string& name, const std::function<void(const at::Tensor&)>& visit,
+                                           int64_t chunk_elements) const {
+  if (chunk_elements <= 0) throw InvalidArgument("read_float32_chunks needs a positive chunk size");
+  const Location& location = locate(name);
+  const SafetensorsFile& file = files_[location.file];
+  const TensorInfo& tensor = info(location);
+  const at::ScalarType stored = scalar_type(tensor.dtype);
+  require_floating(stored, ("tensor '" + name + "'").c_str());
+  const uint8_t* data = file.data(tensor);
+  const size_t element = dtype_size(tensor.dtype);
+  for (int64_t begin = 0, numel = tensor.numel(); begin < numel; begin += chunk_elements) {
+    const int64_t n = std::min(chunk_elements, numel - begin);
+    const uint8_t* chunk = data + size_t(begin) * element;
+    visit(copy_out(chunk, {n}, stored, at::kFloat));
+    file.drop_pages(chunk, size_t(n) * element);
+  }
+}
+
+std::map<std::string, at::Tensor> CheckpointReader::read_all(at::ScalarType dtype) const {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [name, location] : tensors_) out.emplace(name, read(name, dtype));
   return out;
 }
 
 std::map<std::string, at::Tensor> load_checkpoint_tensors(const std::string& dir, at::ScalarType compute_dtype) {
-  const fs::path root(dir);
-  if (fs::exists(root / kIndexFile)) return load_sharded(root, compute_dtype);
-  if (fs::exists(root / kSingleFile)) return load_safetensors((root / kSingleFile).string(), compute_dtype);
-  throw IoError("no " + std::string(kSingleFile) + " or " + kIndexFile + " in '" + dir + "'");
+  return CheckpointReader(dir).read_all(compute_dtype);
 }
 
 void save_checkpoint_tensors(const std::string& dir, const std::map<std::string, at::Tensor>& tensors,
@@ -274,6 +328,10 @@ std::map<std::string, std::vector<int64_t>> llama_parameter_shapes(const ModelCo
       shapes[p + "self_attn.q_proj.bias"] = {q};
       shapes[p + "self_attn.k_proj.bias"] = {kv};
       shapes[p + "self_attn.v_proj.bias"] = {kv};
+    }
+    if (config.has_qk_norm()) {
+      shapes[p + "self_attn.q_norm.weight"] = {config.effective_head_dim()};
+      shapes[p + "self_attn.k_norm.weight"] = {config.effective_head_dim()};
     }
     shapes[p + "mlp.gate_proj.weight"] = {I, H};
     shapes[p + "mlp.up_proj.weight"] = {I, H};

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "lrem/error.h"
+#include "model/padding.h"
 
 namespace lrem {
 
@@ -87,22 +88,12 @@ const at::Tensor& Decoder::append(const std::vector<std::vector<int>>& tokens) {
 
   // Each row's tokens end at the chunk's last column, so column T-1 holds every fed row's
   // newest token; padding (id 0, position 0, masked) fills the front.
-  at::Tensor ids = at::zeros({B, static_cast<int64_t>(T)}, at::kLong);
-  at::Tensor pos = at::zeros({B, static_cast<int64_t>(T)}, at::kLong);
-  at::Tensor real = at::zeros({B, static_cast<int64_t>(T)}, at::kBool);
-  auto ids_a = ids.accessor<int64_t, 2>();
-  auto pos_a = pos.accessor<int64_t, 2>();
-  auto real_a = real.accessor<bool, 2>();
+  const PaddedRows chunk = pad_rows(rows, PadSide::Left);
+  const at::Tensor ids = chunk.ids;
+  const at::Tensor pos = chunk.positions + at::tensor(positions_, at::kLong).unsqueeze(1) * chunk.mask;
+  const at::Tensor real = chunk.mask.to(at::kBool);
   std::vector<char> fed(B, 0);
-  for (int64_t b = 0; b < B; ++b) {
-    const size_t n = rows[b].size(), offset = T - n;
-    fed[b] = n > 0;
-    for (size_t i = 0; i < n; ++i) {
-      ids_a[b][offset + i] = rows[b][i];
-      pos_a[b][offset + i] = positions_[b] + static_cast<int64_t>(i);
-      real_a[b][offset + i] = true;
-    }
-  }
+  for (int64_t b = 0; b < B; ++b) fed[b] = !rows[b].empty();
   const auto device = model_->options().device();
   mask_.narrow(1, past, static_cast<int64_t>(T)).copy_(real.to(device));
   const ForwardOutput out = model_->forward(ids.to(device), pos.to(device), mask_.narrow(1, 0, past + T), &cache_,
@@ -170,7 +161,7 @@ std::vector<int> Sampler::next(const at::Tensor& logits) {
 std::vector<Continuation> generate(Decoder& decoder, const GenerationOptions& options) {
   options.validate();
   const int64_t B = decoder.batch();
-  const int64_t max_positions = decoder.model().config().max_position_embeddings;
+  const int64_t max_positions = decoder.model().config().max_positions();
   decoder.flush();
   int64_t longest = 0;
   for (int64_t b = 0; b < B; ++b) {
@@ -187,7 +178,7 @@ std::vector<Continuation> generate(Decoder& decoder, const GenerationOptions& op
   if (longest + fed > max_positions)
     throw LimitExceeded("generate: a prompt of " + std::to_string(longest) + " tokens plus " +
                         std::to_string(options.max_new_tokens) + " new tokens exceeds the model's " +
-                        std::to_string(max_positions) + " positions (max_position_embeddings)");
+                        std::to_string(max_positions) + " positions (max_position_embeddings or sliding_window)");
 
   std::vector<Continuation> out(B);
   if (options.max_new_tokens == 0) {

@@ -12,8 +12,8 @@
 // Typical embedder use (under c10::InferenceMode):
 //   Decoder d = prefix_decoder.expand(n, capacity);   // or Decoder(model, n, capacity)
 //   d.append(query_bodies);                            // rows of different lengths
-//   auto cot = generate(d, options);                   // options.stop_ids = {</think>}
-//   d.append(per row: finish_reason == "stop" ? {<emb>} : {</think>, <emb>});
+//   auto cot = generate(d, cot_generation(...));      // model/cot.h: the CoT rule
+//   d.append(per row: closed ? {<emb>} : {</think>, <emb>});  // over-long: discard_queued first
 //   at::Tensor embeddings = d.last_hidden();           // [n, hidden] at <emb>
 //
 // Internal header (torch).
@@ -52,6 +52,8 @@ class Decoder {
   // token here: a caller who stops there never pays for its forward pass.
   void queue(const std::vector<std::vector<int>>& tokens);
   bool has_queued() const;
+  // Drops row b's queued tokens unfed (a generated token past a cap the caller enforces).
+  void discard_queued(int64_t b) { queued_.at(b).clear(); }
 
   // [B, hidden]: the final-norm hidden state of each row's last fed token (zeros for a row
   // never fed). InvalidArgument while tokens are queued (flush first).

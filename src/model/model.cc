@@ -1,5 +1,6 @@
 #include "lrem/model.h"
 
+#include <ATen/Context.h>
 #include <c10/core/InferenceMode.h>
 
 #include <cstring>
@@ -12,7 +13,6 @@
 #include "util/file_io.h"
 #include "model/generation.h"
 #include "lrem/error.h"
-#include "lrem/runtime.h"
 #include "model/model_impl.h"
 
 namespace fs = std::filesystem;
@@ -35,6 +35,8 @@ at::TensorOptions tensor_options(const LoadOptions& options) {
   } catch (const std::exception& e) {
     throw InvalidArgument("invalid device '" + options.device + "': use \"cpu\" or \"cuda:N\"");
   }
+  if (device.is_cuda() && !at::hasCUDA())
+    throw InvalidArgument("device '" + options.device + "' needs libtorch built with CUDA; this one is CPU-only: use \"cpu\"");
   const at::ScalarType dtype = parse_dtype(options.dtype);
   // libtorch has no CPU matrix products in float16 ("addmm_impl_cpu_ not implemented"):
   // refuse at load time rather than fail on the first forward pass.
@@ -66,6 +68,21 @@ std::string continuation_text(const Tokenizer& tok, const std::vector<int>& prom
   return tok.decode(added, /*skip_special_tokens=*/true);
 }
 
+// The hash of everything but the weights; each weight then adds its name and float32 bytes.
+Fnv1a hash_header(const Model::Impl& m) {
+  Fnv1a hash;
+  hash.update(m.config.to_json());
+  hash.update(m.prompt_config.to_json());
+  for (int id = 0; id < m.tokenizer.vocab_size(); ++id) hash.update(m.tokenizer.id_to_piece(id));
+  return hash;
+}
+
+std::string hex(const Fnv1a& hash) {
+  std::ostringstream out;
+  out << std::hex << std::setw(16) << std::setfill('0') << hash.h;
+  return out.str();
+}
+
 }  // namespace
 
 const PromptFormat& Model::Impl::prompt() const {
@@ -80,34 +97,30 @@ void Model::Impl::invalidate() {
   fingerprint_.clear();
 }
 
-std::string Model::Impl::hash(const std::map<std::string, at::Tensor>& weights) const {
-  Fnv1a hash;
-  hash.update(config.to_json());
-  hash.update(prompt_config.to_json());
-  for (int id = 0; id < tokenizer.vocab_size(); ++id) hash.update(tokenizer.id_to_piece(id));
+std::string Model::Impl::fingerprint() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!fingerprint_.empty()) return fingerprint_;
+  Fnv1a hash = hash_header(*this);
   c10::InferenceMode guard;
-  for (const auto& [name, tensor] : weights) {
+  for (const auto& [name, tensor] : transformer.parameters()) {
     hash.update(name);
     at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
     hash.update(t.data_ptr(), t.numel() * t.element_size());
   }
-  std::ostringstream out;
-  out << std::hex << std::setw(16) << std::setfill('0') << hash.h;
-  return out.str();
+  return fingerprint_ = hex(hash);
 }
 
-std::string Model::Impl::fingerprint() const {
+void Model::Impl::fingerprint_checkpoint(const CheckpointReader& checkpoint) {
+  // Only the tensors the model keeps (a tied checkpoint may also hold lm_head.weight), in
+  // the same order and bytes as fingerprint() of a float32 load.
+  Fnv1a hash = hash_header(*this);
+  c10::InferenceMode guard;
+  for (const auto& [name, tensor] : transformer.parameters()) {
+    hash.update(name);
+    checkpoint.read_float32_chunks(name, [&](const at::Tensor& chunk) { hash.update(chunk.data_ptr(), chunk.nbytes()); });
+  }
   std::lock_guard<std::mutex> lock(mutex_);
-  if (fingerprint_.empty()) fingerprint_ = hash(transformer.parameters());
-  return fingerprint_;
-}
-
-void Model::Impl::fingerprint_checkpoint(const std::map<std::string, at::Tensor>& float32_weights) {
-  // Only the tensors a float32 model keeps (a tied checkpoint may also hold lm_head.weight).
-  std::map<std::string, at::Tensor> kept;
-  for (const auto& [name, tensor] : transformer.parameters()) kept.emplace(name, float32_weights.at(name));
-  std::lock_guard<std::mutex> lock(mutex_);
-  fingerprint_ = hash(kept);
+  fingerprint_ = hex(hash);
 }
 
 Model::Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -115,7 +128,6 @@ Model::Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model Model::load(const std::string& dir, const LoadOptions& options) {
   if (!fs::is_directory(dir))
     throw IoError("model directory '" + dir + "' does not exist (expected config.json, model.safetensors, tokenizer.model)");
-  set_num_threads(options.num_threads);
   auto config = ModelConfig::load((fs::path(dir) / "config.json").string());
   auto tokenizer = Tokenizer::from_directory(dir);
   auto prompt = PromptConfig::load_or_default(dir);
@@ -123,11 +135,13 @@ Model Model::load(const std::string& dir, const LoadOptions& options) {
     throw FormatError(dir + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
                       " tokens but config.json says vocab_size " + std::to_string(config.vocab_size));
   auto impl = std::make_shared<Impl>(config, std::move(tokenizer), std::move(prompt), tensor_options(options));
-  const std::map<std::string, at::Tensor> weights = load_checkpoint_tensors(dir);
-  impl->transformer.load_parameters(weights, dir);
-  // The model is the checkpoint, whatever the compute dtype: hashed now, while the float32
-  // values are at hand, an index built in float32 accepts a bfloat16 load of the same model.
-  if (impl->transformer.options().dtype() != at::kFloat) impl->fingerprint_checkpoint(weights);
+  // Each tensor is read straight into the compute dtype, so the weights are never held twice.
+  const CheckpointReader checkpoint(dir);
+  const at::ScalarType dtype = impl->transformer.options().dtype().toScalarType();
+  impl->transformer.load_parameters(checkpoint.read_all(dtype), dir);
+  // The model is the checkpoint, whatever the compute dtype: hashed from the files' float32
+  // values, an index built in float32 accepts a bfloat16 load of the same model.
+  if (dtype != at::kFloat) impl->fingerprint_checkpoint(checkpoint);
   return Model(std::move(impl));
 }
 
@@ -136,7 +150,6 @@ Model Model::random(const ModelConfig& config, const Tokenizer& tokenizer, uint6
   if (tokenizer.vocab_size() > config.vocab_size)
     throw InvalidArgument("the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
                           " tokens but the config's vocab_size is " + std::to_string(config.vocab_size));
-  set_num_threads(options.num_threads);
   auto impl = std::make_shared<Impl>(config, tokenizer, PromptConfig{}, tensor_options(options));
   impl->transformer.init_random(seed);
   return Model(std::move(impl));
@@ -155,25 +168,28 @@ void Model::save(const std::string& dir) const {
   write_file_atomic((fs::path(dir) / "config.json").string(), m.config.to_json());
 }
 
-void Model::add_lrem_tokens() {
-  Impl& m = *impl_;
+Model Model::with_lrem_tokens() const {
+  const Impl& m = *impl_;
+  Tokenizer tokenizer = m.tokenizer;
   for (const auto& s : {m.prompt_config.think_open, m.prompt_config.think_close, m.prompt_config.emb})
-    m.tokenizer.add_special_token(s);
-  if (m.tokenizer.vocab_size() > m.config.vocab_size) {
-    m.transformer.resize_vocab(m.tokenizer.vocab_size());
-    m.config.vocab_size = m.tokenizer.vocab_size();
+    tokenizer.add_special_token(s);
+  ModelConfig config = m.config;
+  Transformer transformer = m.transformer;  // resize_vocab replaces the grown tensors, never writes into them
+  if (tokenizer.vocab_size() > config.vocab_size) {
+    transformer.resize_vocab(tokenizer.vocab_size());
+    config.vocab_size = tokenizer.vocab_size();
   }
-  m.invalidate();
+  return Model(std::make_shared<Impl>(std::move(config), std::move(tokenizer), m.prompt_config, std::move(transformer)));
 }
 
 const ModelConfig& Model::config() const { return impl_->config; }
 const Tokenizer& Model::tokenizer() const { return impl_->tokenizer; }
 const PromptConfig& Model::prompt_config() const { return impl_->prompt_config; }
 
-void Model::set_prompt_config(const PromptConfig& config) {
+Model Model::with_prompt_config(const PromptConfig& config) const {
   config.validate();
-  impl_->prompt_config = config;
-  impl_->invalidate();
+  const Impl& m = *impl_;
+  return Model(std::make_shared<Impl>(m.config, m.tokenizer, config, m.transformer));
 }
 
 std::string Model::fingerprint() const { return impl_->fingerprint(); }

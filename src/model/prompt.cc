@@ -1,12 +1,11 @@
 #include "lrem/prompt.h"
 
-#include <cstdint>
 #include <filesystem>
-#include <limits>
 #include <nlohmann/json.hpp>
 
-#include "util/file_io.h"
 #include "lrem/error.h"
+#include "util/file_io.h"
+#include "util/json_reader.h"
 
 namespace lrem {
 
@@ -36,38 +35,17 @@ void PromptConfig::validate() const {
 }
 
 PromptConfig PromptConfig::from_json(const std::string& text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(source + ": not valid JSON: " + e.what());
-  }
-  if (!j.is_object()) throw FormatError(source + ": expected a JSON object");
+  const JsonDocument document(text, source);
+  const JsonValue fields = document.object();
   PromptConfig c;
-  auto str = [&](const char* key, std::string& out) {
-    if (!j.contains(key)) return;
-    if (!j[key].is_string()) throw FormatError(source + ": field \"" + key + "\" must be a string");
-    out = j[key].get<std::string>();
-  };
-  auto integer = [&](const char* key, int& out) {
-    if (!j.contains(key)) return;
-    const nlohmann::json& v = j[key];
-    // get<int>() would silently wrap 4294967312 to 16: the value must fit first.
-    const bool fits = v.is_number_unsigned()  ? v.get<uint64_t>() <= uint64_t(std::numeric_limits<int>::max())
-                      : v.is_number_integer() ? v.get<int64_t>() >= std::numeric_limits<int>::min() &&
-                                                    v.get<int64_t>() <= std::numeric_limits<int>::max()
-                                              : false;
-    if (!fits) throw FormatError(source + ": field \"" + key + "\" must be an integer in the int range");
-    out = v.get<int>();
-  };
-  str("query_template", c.query_template);
-  str("item_template", c.item_template);
-  str("think_open", c.think_open);
-  str("think_close", c.think_close);
-  str("emb", c.emb);
-  integer("max_cot_tokens", c.max_cot_tokens);
-  integer("max_query_tokens", c.max_query_tokens);
-  integer("max_item_tokens", c.max_item_tokens);
+  fields.read("query_template", c.query_template);
+  fields.read("item_template", c.item_template);
+  fields.read("think_open", c.think_open);
+  fields.read("think_close", c.think_close);
+  fields.read("emb", c.emb);
+  fields.read("max_cot_tokens", c.max_cot_tokens);
+  fields.read("max_query_tokens", c.max_query_tokens);
+  fields.read("max_item_tokens", c.max_item_tokens);
   try {
     c.validate();
   } catch (const InvalidArgument& e) {
@@ -103,8 +81,8 @@ PromptFormat::PromptFormat(const Tokenizer& tokenizer, PromptConfig config)
     int id = tokenizer.piece_to_id(s);
     if (id < 0)
       throw InvalidArgument("the tokenizer has no special token " + s +
-                            "; add the LREM tokens first (C++: Model::add_lrem_tokens(), Python: "
-                            "model.add_lrem_tokens(), CLI: `lrem train sft` adds them) and fine-tune the model");
+                            "; add the LREM tokens first (C++: Model::with_lrem_tokens(), Python: "
+                            "model.with_lrem_tokens(), CLI: `lrem train sft` adds them) and fine-tune the model");
     return id;
   };
   think_open_ = special(config_.think_open);
@@ -145,11 +123,20 @@ PromptIds PromptFormat::query_prompt(const std::string& query) const {
   return out;
 }
 
-std::vector<int> PromptFormat::cot_completion(const std::string& cot) const {
-  std::vector<int> ids = encode_part(cot);
-  ids.push_back(think_close_);
-  ids.push_back(emb_);
-  return ids;
+PromptIds PromptFormat::cot_completion(const std::string& cot, int max_cot_tokens) const {
+  const size_t cap = size_t(max_cot_tokens > 0 ? max_cot_tokens : config_.max_cot_tokens);
+  PromptIds out;
+  out.ids = encode_part(cot);
+  out.truncated = out.ids.size() > cap;
+  if (out.truncated) out.ids.resize(cap);
+  out.ids = close_cot(std::move(out.ids));
+  return out;
+}
+
+std::vector<int> PromptFormat::close_cot(std::vector<int> cot) const {
+  cot.push_back(think_close_);
+  cot.push_back(emb_);
+  return cot;
 }
 
 PromptIds PromptFormat::item(const std::string& title) const {

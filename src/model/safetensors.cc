@@ -288,6 +288,18 @@ const uint8_t* SafetensorsFile::data(const TensorInfo& tensor) const {
   return map_ + header_.data_offset + tensor.begin;
 }
 
+void SafetensorsFile::drop_pages(const uint8_t* begin, size_t nbytes) const {
+  if (nbytes == 0) return;
+  if (begin < map_ || begin > map_ + size_ || nbytes > size_t(map_ + size_ - begin))
+    throw InvalidArgument("drop_pages: the byte range does not lie inside '" + path_ + "'");
+  // Whole pages only; the ones shared with neighbouring tensors go too, which is harmless
+  // (a private read-only file mapping re-reads them on the next touch).
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = reinterpret_cast<uintptr_t>(begin) / page * page;
+  const uintptr_t last = (reinterpret_cast<uintptr_t>(begin) + nbytes + page - 1) / page * page;
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);  // a failure only costs memory
+}
+
 // --- writing -----------------------------------------------------------------------------
 
 void write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,

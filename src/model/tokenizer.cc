@@ -7,9 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include "util/file_io.h"
 #include "lrem/error.h"
+#include "model/bpe_tokenizer.h"
 #include "model/sentencepiece_library.h"
+#include "util/file_io.h"
+#include "util/json_reader.h"
 
 namespace fs = std::filesystem;
 
@@ -19,6 +21,7 @@ namespace {
 
 constexpr const char* kModelFile = "tokenizer.model";
 constexpr const char* kConfigFile = "tokenizer_config.json";
+constexpr const char* kJsonFile = "tokenizer.json";
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
@@ -38,7 +41,11 @@ struct Tokenizer::Impl {
   std::vector<size_t> longest_first;  // indices into `added`, longest content first
   std::bitset<256> first_bytes;       // first bytes of added contents: a cheap "no match here"
 
-  class ConfigReader;
+  // tokenizer_config.json (Hugging Face's) over this SentencePiece model.
+  void read_config(const std::string& path);
+  void read_added_tokens(const JsonValue& decoder);
+  // A special-token field is a string, {"content": string, ...} or null (none).
+  int read_special_token(const JsonValue& config, const char* key, int fallback) const;
 
   explicit Impl(std::shared_ptr<const SentencePieceModel> model)
       : sp(std::move(model)), bos_id(sp->bos_id()), eos_id(sp->eos_id()), unk_id(sp->unk_id()), pad_id(sp->pad_id()) {}
@@ -103,111 +110,77 @@ struct Tokenizer::Impl {
 
 // --- tokenizer_config.json --------------------------------------------------------------
 
-using nlohmann::json;
+// Every complaint names the file and the JSON pointer of the field.
+void Tokenizer::Impl::read_config(const std::string& path) {
+  const JsonDocument document = JsonDocument::load(path, size_t(64) << 20);
+  const JsonValue config = document.object();
+  if (std::optional<JsonValue> decoder = config.find("added_tokens_decoder")) read_added_tokens(*decoder);
+  config.read("add_bos_token", add_bos_token);
+  config.read("add_eos_token", add_eos_token);
+  bos_id = read_special_token(config, "bos_token", bos_id);
+  eos_id = read_special_token(config, "eos_token", eos_id);
+  unk_id = read_special_token(config, "unk_token", unk_id);
+  pad_id = read_special_token(config, "pad_token", pad_id);
+}
 
-// Parses tokenizer_config.json into an Impl. Every complaint names the file and the field.
-class Tokenizer::Impl::ConfigReader {
- public:
-  ConfigReader(std::string path, Impl& impl) : path_(std::move(path)), impl_(impl) {}
-
-  void read() {
-    json config;
-    try {
-      config = json::parse(read_file(path_, size_t(64) << 20));
-    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
-      fail(std::string("is not valid JSON (") + e.what() + ")");
-    }
-    if (!config.is_object()) fail("must hold a JSON object");
-    try {
-      if (auto it = config.find("added_tokens_decoder"); it != config.end()) read_added_tokens(*it);
-      impl_.add_bos_token = read_bool(config, "add_bos_token", impl_.add_bos_token);
-      impl_.add_eos_token = read_bool(config, "add_eos_token", impl_.add_eos_token);
-      impl_.bos_id = read_token(config, "bos_token", impl_.bos_id);
-      impl_.eos_id = read_token(config, "eos_token", impl_.eos_id);
-      impl_.unk_id = read_token(config, "unk_token", impl_.unk_id);
-      impl_.pad_id = read_token(config, "pad_token", impl_.pad_id);
-    } catch (const json::exception& e) {
-      fail(std::string("has a field of the wrong type (") + e.what() + ")");
-    }
+void Tokenizer::Impl::read_added_tokens(const JsonValue& decoder) {
+  const int sp_size = sp->size();
+  std::vector<AddedToken> tokens;
+  for (const auto& [key, value] : decoder.members()) {
+    AddedToken token;
+    const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), token.id);
+    if (ec != std::errc() || end != key.data() + key.size() || token.id < 0)
+      value.fail("key '" + key + "' is not a token id (a non-negative integer)");
+    const JsonValue content = value.at("content");
+    token.content = content.as_string();
+    if (token.content.empty()) content.fail("is empty; an added token needs text");
+    token.special = value.get_bool("special", false);
+    token.lstrip = value.get_bool("lstrip", false);
+    token.rstrip = value.get_bool("rstrip", false);
+    if (token.id < sp_size && sp->id_to_piece(token.id) != token.content)
+      content.fail("is '" + token.content + "', but the SentencePiece piece " + key + " is '" +
+                   sp->id_to_piece(token.id) + "'");
+    tokens.push_back(std::move(token));
   }
-
- private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw FormatError("'" + path_ + "' " + what +
-                      "; fix or remove the file (it is the Hugging Face tokenizer_config.json)");
+  std::sort(tokens.begin(), tokens.end(), [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
+  int expected = sp_size;
+  for (const AddedToken& token : tokens) {
+    if (token.id < sp_size) continue;
+    if (token.id != expected)
+      decoder.fail("ids beyond the SentencePiece vocabulary (" + std::to_string(sp_size) +
+                   " pieces) leave a gap: expected id " + std::to_string(expected) + ", found " +
+                   std::to_string(token.id));
+    ++expected;
   }
+  for (size_t i = 0; i < tokens.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (tokens[i].content == tokens[j].content)
+        decoder.fail("lists '" + tokens[i].content + "' twice (ids " + std::to_string(tokens[j].id) + " and " +
+                     std::to_string(tokens[i].id) + ")");
+  for (AddedToken& token : tokens) insert(std::move(token));
+}
 
-  void read_added_tokens(const json& decoder) {
-    if (!decoder.is_object()) fail("has an `added_tokens_decoder` that is not an object");
-    const int sp_size = impl_.sp->size();
-    std::vector<AddedToken> tokens;
-    for (const auto& [key, value] : decoder.items()) {
-      AddedToken token;
-      const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), token.id);
-      if (ec != std::errc() || end != key.data() + key.size() || token.id < 0)
-        fail("has `added_tokens_decoder` key '" + key + "', which is not a token id (a non-negative integer)");
-      const std::string where = "`added_tokens_decoder` entry " + key;
-      if (!value.is_object() || !value.contains("content") || !value["content"].is_string())
-        fail("has " + where + " without a string `content`");
-      token.content = value["content"].get<std::string>();
-      if (token.content.empty()) fail("has " + where + " with an empty `content`");
-      token.special = value.value("special", false);
-      token.lstrip = value.value("lstrip", false);
-      token.rstrip = value.value("rstrip", false);
-      if (token.id < sp_size && impl_.sp->id_to_piece(token.id) != token.content)
-        fail("has " + where + " with content '" + token.content + "', but the SentencePiece piece " + key +
-             " is '" + impl_.sp->id_to_piece(token.id) + "'");
-      tokens.push_back(std::move(token));
-    }
-    std::sort(tokens.begin(), tokens.end(), [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
-    int expected = sp_size;
-    for (const AddedToken& token : tokens) {
-      if (token.id < sp_size) continue;
-      if (token.id != expected)
-        fail("has `added_tokens_decoder` ids beyond the SentencePiece vocabulary (" + std::to_string(sp_size) +
-             " pieces) that leave a gap: expected id " + std::to_string(expected) + ", found " +
-             std::to_string(token.id));
-      ++expected;
-    }
-    for (size_t i = 0; i < tokens.size(); ++i)
-      for (size_t j = 0; j < i; ++j)
-        if (tokens[i].content == tokens[j].content)
-          fail("lists '" + tokens[i].content + "' twice in `added_tokens_decoder` (ids " +
-               std::to_string(tokens[j].id) + " and " + std::to_string(tokens[i].id) + ")");
-    for (AddedToken& token : tokens) impl_.insert(std::move(token));
-  }
-
-  bool read_bool(const json& config, const char* key, bool fallback) const {
-    auto it = config.find(key);
-    if (it == config.end() || it->is_null()) return fallback;
-    if (!it->is_boolean()) fail(std::string("has `") + key + "` that is not true/false");
-    return it->get<bool>();
-  }
-
-  // A special-token field is a string, {"content": string, ...} or null (none).
-  int read_token(const json& config, const char* key, int fallback) const {
-    auto it = config.find(key);
-    if (it == config.end()) return fallback;
-    if (it->is_null()) return -1;
-    const json& content = it->is_object() ? it->at("content") : *it;
-    if (!content.is_string()) fail(std::string("has `") + key + "` that is neither a string nor {\"content\": string}");
-    const std::string text = content.get<std::string>();
-    const int id = impl_.piece_to_id(text);
-    if (id < 0)
-      fail(std::string("has `") + key + "` '" + text + "', which is neither a SentencePiece piece nor an added token");
-    return id;
-  }
-
-  std::string path_;
-  Impl& impl_;
-};
+int Tokenizer::Impl::read_special_token(const JsonValue& config, const char* key, int fallback) const {
+  std::optional<JsonValue> value = config.find(key);
+  if (!value) return fallback;
+  if (value->is_null()) return -1;
+  const JsonValue content = value->is_object() ? value->at("content") : *value;
+  if (!content.is_string()) content.expected("a string or {\"content\": string}");
+  const std::string text = content.as_string();
+  const int id = piece_to_id(text);
+  if (id < 0) content.fail("'" + text + "' is neither a SentencePiece piece nor an added token");
+  return id;
+}
 
 // --- construction -----------------------------------------------------------------------
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Tokenizer::Tokenizer(const Tokenizer& other) : impl_(std::make_unique<Impl>(*other.impl_)) {}
+Tokenizer::Tokenizer(std::unique_ptr<BpeTokenizer> bpe) : bpe_(std::move(bpe)) {}
+Tokenizer::Tokenizer(const Tokenizer& other)
+    : impl_(other.impl_ ? std::make_unique<Impl>(*other.impl_) : nullptr),
+      bpe_(other.bpe_ ? std::make_unique<BpeTokenizer>(*other.bpe_) : nullptr) {}
 Tokenizer& Tokenizer::operator=(const Tokenizer& other) {
-  if (this != &other) impl_ = std::make_unique<Impl>(*other.impl_);
+  if (this != &other) *this = Tokenizer(other);
   return *this;
 }
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
@@ -215,13 +188,20 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::load(const std::string& model_path, const std::string& tokenizer_config_path) {
+  if (fs::path(model_path).extension() == ".json") {
+    if (!tokenizer_config_path.empty())
+      throw InvalidArgument("a tokenizer.json carries its own added tokens: load '" + model_path +
+                            "' without a tokenizer_config.json");
+    return Tokenizer(std::make_unique<BpeTokenizer>(BpeTokenizer::load(model_path)));
+  }
   auto impl = std::make_unique<Impl>(SentencePieceModel::from_serialized(read_file(model_path), model_path));
-  if (!tokenizer_config_path.empty()) Impl::ConfigReader(tokenizer_config_path, *impl).read();
+  if (!tokenizer_config_path.empty()) impl->read_config(tokenizer_config_path);
   return Tokenizer(std::move(impl));
 }
 
 Tokenizer Tokenizer::from_directory(const std::string& dir) {
   if (!fs::is_directory(dir)) throw IoError("'" + dir + "' is not a directory (expected a model directory)");
+  if (const fs::path json = fs::path(dir) / kJsonFile; fs::exists(json)) return load(json.string());
   const fs::path config = fs::path(dir) / kConfigFile;
   return load((fs::path(dir) / kModelFile).string(), fs::exists(config) ? config.string() : std::string());
 }
@@ -250,6 +230,7 @@ Tokenizer Tokenizer::train(const std::string& corpus_path, const std::string& ou
 }
 
 int Tokenizer::add_special_token(const std::string& content) {
+  if (bpe_) return bpe_->add_special_token(content);
   if (content.empty()) throw InvalidArgument("a special token cannot be empty");
   if (auto it = impl_->index_by_content.find(content); it != impl_->index_by_content.end())
     return impl_->added[it->second].id;
@@ -263,6 +244,7 @@ int Tokenizer::add_special_token(const std::string& content) {
 
 void Tokenizer::save(const std::string& dir) const {
   ensure_directory(dir);
+  if (bpe_) return bpe_->save((fs::path(dir) / kJsonFile).string());
   write_file_atomic((fs::path(dir) / kModelFile).string(), impl_->sp->serialized());
 
   nlohmann::ordered_json decoder = nlohmann::ordered_json::object();
@@ -290,11 +272,16 @@ void Tokenizer::save(const std::string& dir) const {
 // --- encoding ---------------------------------------------------------------------------
 
 std::vector<int> Tokenizer::encode(std::string_view text, bool add_bos, bool add_eos) const {
-  const Impl& impl = *impl_;
-  if (add_bos && impl.bos_id < 0) throw InvalidArgument("add_bos was asked, but this tokenizer has no BOS token");
-  if (add_eos && impl.eos_id < 0) throw InvalidArgument("add_eos was asked, but this tokenizer has no EOS token");
+  if (add_bos && bos_id() < 0) throw InvalidArgument("add_bos was asked, but this tokenizer has no BOS token");
+  if (add_eos && eos_id() < 0) throw InvalidArgument("add_eos was asked, but this tokenizer has no EOS token");
   std::vector<int> ids;
-  if (add_bos) ids.push_back(impl.bos_id);
+  if (add_bos) ids.push_back(bos_id());
+  if (bpe_) {
+    bpe_->encode(text, ids);
+    if (add_eos) ids.push_back(eos_id());
+    return ids;
+  }
+  const Impl& impl = *impl_;
   size_t segment_start = 0;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -318,6 +305,14 @@ std::vector<int> Tokenizer::encode(std::string_view text, bool add_bos, bool add
   return ids;
 }
 
+std::vector<int> Tokenizer::encode_with_special_tokens(std::string_view text) const {
+  if (!bpe_) return encode(text, add_bos_token() && bos_id() >= 0, add_eos_token() && eos_id() >= 0);
+  std::vector<int> ids = bpe_->template_prefix();
+  bpe_->encode(text, ids);
+  ids.insert(ids.end(), bpe_->template_suffix().begin(), bpe_->template_suffix().end());
+  return ids;
+}
+
 std::vector<std::vector<int>> Tokenizer::encode_batch(const std::vector<std::string>& texts, bool add_bos,
                                                       bool add_eos) const {
   std::vector<std::vector<int>> out;
@@ -327,6 +322,7 @@ std::vector<std::vector<int>> Tokenizer::encode_batch(const std::vector<std::str
 }
 
 std::string Tokenizer::decode(const std::vector<int>& ids, bool skip_special_tokens) const {
+  if (bpe_) return bpe_->decode(ids, skip_special_tokens);
   const Impl& impl = *impl_;
   for (int id : ids) impl.check_id(id);
   std::string text;
@@ -350,23 +346,33 @@ std::string Tokenizer::decode(const std::vector<int>& ids, bool skip_special_tok
 
 // --- vocabulary -------------------------------------------------------------------------
 
-int Tokenizer::piece_to_id(std::string_view piece) const { return impl_->piece_to_id(piece); }
+// A tokenizer.json has no BOS/EOS of its own: they are what its template puts around the text.
+namespace {
+int single_or_none(const std::vector<int>& ids) { return ids.size() == 1 ? ids[0] : -1; }
+}  // namespace
+
+int Tokenizer::piece_to_id(std::string_view piece) const {
+  return bpe_ ? bpe_->token_to_id(piece) : impl_->piece_to_id(piece);
+}
 
 std::string Tokenizer::id_to_piece(int id) const {
+  if (bpe_) return bpe_->id_to_token(id);
   impl_->check_id(id);
   if (const AddedToken* token = impl_->find_added(id)) return token->content;
   return impl_->sp->id_to_piece(id);
 }
 
-bool Tokenizer::is_special(int id) const { return impl_->is_special(id); }
-int Tokenizer::vocab_size() const { return impl_->vocab_size(); }
-int Tokenizer::sentencepiece_size() const { return impl_->sp->size(); }
-int Tokenizer::bos_id() const { return impl_->bos_id; }
-int Tokenizer::eos_id() const { return impl_->eos_id; }
-int Tokenizer::pad_id() const { return impl_->pad_id; }
-int Tokenizer::unk_id() const { return impl_->unk_id; }
-bool Tokenizer::add_bos_token() const { return impl_->add_bos_token; }
-bool Tokenizer::add_eos_token() const { return impl_->add_eos_token; }
-const std::vector<AddedToken>& Tokenizer::added_tokens() const { return impl_->added; }
+bool Tokenizer::is_special(int id) const { return bpe_ ? bpe_->is_special(id) : impl_->is_special(id); }
+int Tokenizer::vocab_size() const { return bpe_ ? bpe_->vocab_size() : impl_->vocab_size(); }
+int Tokenizer::sentencepiece_size() const { return bpe_ ? bpe_->model_size() : impl_->sp->size(); }
+int Tokenizer::bos_id() const { return bpe_ ? single_or_none(bpe_->template_prefix()) : impl_->bos_id; }
+int Tokenizer::eos_id() const { return bpe_ ? single_or_none(bpe_->template_suffix()) : impl_->eos_id; }
+int Tokenizer::pad_id() const { return bpe_ ? -1 : impl_->pad_id; }
+int Tokenizer::unk_id() const { return bpe_ ? bpe_->unk_id() : impl_->unk_id; }
+bool Tokenizer::add_bos_token() const { return bpe_ ? bos_id() >= 0 : impl_->add_bos_token; }
+bool Tokenizer::add_eos_token() const { return bpe_ ? eos_id() >= 0 : impl_->add_eos_token; }
+const std::vector<AddedToken>& Tokenizer::added_tokens() const {
+  return bpe_ ? bpe_->added_tokens() : impl_->added;
+}
 
 }  // namespace lrem

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "model/checkpoint.h"
+#include "model/rope.h"
 #include "lrem/error.h"
 
 namespace lrem {
@@ -130,28 +131,11 @@ Transformer::Transformer(ModelConfig config, const at::TensorOptions& options)
   if (config_.effective_head_dim() % 2 != 0)
     throw FormatError("head_dim must be even for rotary embeddings, got " + std::to_string(config_.effective_head_dim()));
 
-  // HF computes the RoPE tables in float32 from inv_freq = 1 / theta^(2i/d); so do we.
-  const int64_t half = config_.effective_head_dim() / 2;
-  const auto f32 = at::TensorOptions().dtype(at::kFloat);
-  const at::Tensor exponents = at::arange(0, 2 * half, 2, f32) / static_cast<float>(2 * half);
-  const at::Tensor inv_freq = 1.0 / at::pow(static_cast<float>(config_.rope_theta), exponents);
-  const at::Tensor t = at::arange(config_.max_position_embeddings, f32);
-  const at::Tensor freqs = at::outer(t, inv_freq);
+  // HF computes the RoPE tables in float32 as positions x inverse frequencies; so do we.
+  const at::Tensor t = at::arange(config_.max_positions(), at::TensorOptions().dtype(at::kFloat));
+  const at::Tensor freqs = at::outer(t, rope_inverse_frequencies(config_));
   rope_cos_ = freqs.cos().to(options_.device());
   rope_sin_ = freqs.sin().to(options_.device());
-}
-
-std::vector<std::string> Transformer::expected_parameter_names() const {
-  std::vector<std::string> names;
-  for (const auto& [name, shape] : llama_parameter_shapes(config_)) names.push_back(name);
-  return names;
-}
-
-std::vector<int64_t> Transformer::expected_shape(const std::string& name) const {
-  const auto shapes = llama_parameter_shapes(config_);
-  const auto it = shapes.find(name);
-  if (it == shapes.end()) throw InvalidArgument("'" + name + "' is not a parameter of this Llama-family model");
-  return it->second;
 }
 
 void Transformer::bind() {
@@ -174,6 +158,8 @@ void Transformer::bind() {
     l.q_bias = get(p + "self_attn.q_proj.bias");
     l.k_bias = get(p + "self_attn.k_proj.bias");
     l.v_bias = get(p + "self_attn.v_proj.bias");
+    l.q_norm = get(p + "self_attn.q_norm.weight");
+    l.k_norm = get(p + "self_attn.k_norm.weight");
     l.post_norm = get(p + "post_attention_layernorm.weight");
     l.gate = get(p + "mlp.gate_proj.weight");
     l.up = get(p + "mlp.up_proj.weight");
@@ -241,9 +227,16 @@ at::Tensor Transformer::attention(const Layer& layer, const at::Tensor& x, const
                                   const at::Tensor& sin, const at::Tensor& mask, KVCache* cache, size_t index) const {
   const int64_t B = x.size(0), T = x.size(1), d = config_.effective_head_dim();
   const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, groups = n_heads / n_kv;
-  at::Tensor q = project(x, layer.q, layer.q_bias).view({B, T, n_heads, d}).transpose(1, 2);
-  at::Tensor k = project(x, layer.k, layer.k_bias).view({B, T, n_kv, d}).transpose(1, 2);
+  at::Tensor q = project(x, layer.q, layer.q_bias).view({B, T, n_heads, d});
+  at::Tensor k = project(x, layer.k, layer.k_bias).view({B, T, n_kv, d});
   at::Tensor v = project(x, layer.v, layer.v_bias).view({B, T, n_kv, d}).transpose(1, 2);
+  if (layer.q_norm.defined()) {  // Qwen3: RMSNorm over each head, before RoPE
+    const auto dtype = q.scalar_type();
+    q = rms_norm(q, layer.q_norm, config_.rms_norm_eps, dtype);
+    k = rms_norm(k, layer.k_norm, config_.rms_norm_eps, dtype);
+  }
+  q = q.transpose(1, 2);
+  k = k.transpose(1, 2);
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
   if (cache) {
@@ -287,7 +280,7 @@ ForwardOutput Transformer::forward(const at::Tensor& input_ids, const at::Tensor
   if (!embed_.defined())
     throw InvalidArgument("the transformer has no weights yet: call init_random() or load_parameters() first");
   check_range(input_ids, 0, config_.vocab_size, "token ids", /*is_limit=*/false);
-  check_range(position_ids, 0, config_.max_position_embeddings, "position ids (max_position_embeddings)",
+  check_range(position_ids, 0, config_.max_positions(), "position ids (max_position_embeddings or sliding_window)",
               /*is_limit=*/true);
 
   const auto device = options_.device();

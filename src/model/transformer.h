@@ -1,5 +1,6 @@
-// The Llama-family decoder (Llama, Mistral, Qwen2 with q/k/v bias) in ATen: token embedding,
-// RMSNorm, rotate-half RoPE, grouped-query attention, SwiGLU MLP, tied or untied lm_head.
+// The Llama-family decoder (Llama, Mistral, Qwen2 with q/k/v bias, Qwen3 with per-head q/k
+// RMSNorm) in ATen: token embedding, RMSNorm, rotate-half RoPE (optionally scaled, see rope.h),
+// grouped-query attention, SwiGLU MLP, tied or untied lm_head.
 // Parameters use the Hugging Face names so checkpoints map one to one.
 // Internal header: torch does not appear in lrem's public headers.
 #pragma once
@@ -62,8 +63,6 @@ class Transformer {
   // ..., "lm_head.weight" only when untied). Tensors share storage with the model. Empty until
   // init_random() or load_parameters(); forward() refuses to run before.
   const std::map<std::string, at::Tensor>& parameters() const { return params_; }
-  std::vector<std::string> expected_parameter_names() const;
-  std::vector<int64_t> expected_shape(const std::string& name) const;
   // Replaces every parameter; throws FormatError naming any missing, unexpected or
   // mis-shaped tensor (validate_parameters in checkpoint.h). Tensors are converted to this
   // model's dtype/device.
@@ -89,7 +88,7 @@ class Transformer {
  private:
   // Handles into params_ for the hot path (no string lookups per step).
   struct Layer {
-    at::Tensor input_norm, q, k, v, o, q_bias, k_bias, v_bias, post_norm, gate, up, down;
+    at::Tensor input_norm, q, k, v, o, q_bias, k_bias, v_bias, q_norm, k_norm, post_norm, gate, up, down;
   };
 
   void bind();  // refreshes embed_/layers_/norm_/lm_head_ after params_ changed
@@ -102,7 +101,7 @@ class Transformer {
   std::map<std::string, at::Tensor> params_;
   at::Tensor embed_, norm_, lm_head_;
   std::vector<Layer> layers_;
-  at::Tensor rope_cos_, rope_sin_;  // [max_position_embeddings, head_dim / 2], float32
+  at::Tensor rope_cos_, rope_sin_;  // [config.max_positions(), head_dim / 2], float32
 };
 
 }  // namespace lrem

@@ -11,9 +11,11 @@
 #include <optional>
 #include <unordered_map>
 
+#include "model/cot.h"
 #include "model/generation.h"
+#include "model/padding.h"
 #include "lrem/error.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "util/utf8.h"
 
 namespace lrem {
@@ -32,7 +34,6 @@ namespace {
 struct CachedQuery {
   std::string cot;
   std::vector<float> embedding;
-  bool truncated = false;
 };
 
 // A bounded LRU map from query key to result. Its own lock keeps Embedder const-callable
@@ -110,16 +111,16 @@ struct Embedder::Impl {
     max_cot = options.max_cot_tokens > 0 ? options.max_cot_tokens : model.prompt_config().max_cot_tokens;
     // Decoders are sized for the whole CoT up front: a cap beyond the model's context (from
     // the options or a model's lrem_config.json) must not size a KV cache.
-    if (int64_t(max_cot) + 3 > config.max_position_embeddings)
+    if (int64_t(max_cot) + 3 > config.max_positions())
       throw LimitExceeded("max_cot_tokens " + std::to_string(max_cot) + " does not fit the model's context of " +
-                          std::to_string(config.max_position_embeddings) +
-                          " positions (max_position_embeddings) with <think>, </think> and <emb>; lower it");
+                          std::to_string(config.max_positions()) +
+                          " positions (max_position_embeddings or sliding_window) with <think>, </think> and <emb>; lower it");
     dim = options.output_dim > 0 ? options.output_dim : config.hidden_size;
-    const PromptFormat& prompt = model.impl().prompt();  // throws if the LREM tokens are missing
+    const PromptFormat& prompt = ModelAccess::parts(model).prompt();  // throws if the LREM tokens are missing
     prefix_ids = prompt.query_prefix();
     if (options.prefix_cache && !prefix_ids.empty()) {
       c10::InferenceMode guard;
-      prefix.emplace(model.impl().transformer, 1, static_cast<int64_t>(prefix_ids.size()));
+      prefix.emplace(ModelAccess::parts(model).transformer, 1, static_cast<int64_t>(prefix_ids.size()));
       prefix->append({prefix_ids});
     }
   }
@@ -136,28 +137,13 @@ struct Embedder::Impl {
 
   // One forward pass over whole sequences (no cache), pooled as the options say: [n, hidden].
   at::Tensor pooled_forward(const std::vector<std::vector<int>>& seqs) const {
-    const Transformer& tf = model.impl().transformer;
-    const int64_t n = static_cast<int64_t>(seqs.size());
-    int64_t len = 0;
-    for (const auto& s : seqs) len = std::max(len, static_cast<int64_t>(s.size()));
+    const Transformer& tf = ModelAccess::parts(model).transformer;
     // Left padding puts every <emb> in the last column.
-    at::Tensor ids = at::zeros({n, len}, at::kLong);
-    at::Tensor mask = at::zeros({n, len}, at::kLong);
-    auto ids_a = ids.accessor<int64_t, 2>();
-    auto mask_a = mask.accessor<int64_t, 2>();
-    for (int64_t r = 0; r < n; ++r) {
-      const auto& s = seqs[r];
-      const int64_t pad = len - static_cast<int64_t>(s.size());
-      for (size_t t = 0; t < s.size(); ++t) {
-        ids_a[r][pad + t] = s[t];
-        mask_a[r][pad + t] = 1;
-      }
-    }
-    at::Tensor positions = (mask.cumsum(1) - 1).clamp_min(0);
+    const PaddedRows batch = pad_rows(seqs, PadSide::Left);
     auto device = tf.options().device();
-    mask = mask.to(device);
-    at::Tensor hidden = tf.forward(ids.to(device), positions.to(device), mask, nullptr, false).hidden;
-    if (options.pooling == Pooling::Last) return hidden.select(1, len - 1);
+    const at::Tensor mask = batch.mask.to(device);
+    at::Tensor hidden = tf.forward(batch.ids.to(device), batch.positions.to(device), mask, nullptr, false).hidden;
+    if (options.pooling == Pooling::Last) return hidden.select(1, hidden.size(1) - 1);
     at::Tensor weights = mask.unsqueeze(2).to(hidden.scalar_type());
     return (hidden * weights).sum(1) / weights.sum(1);
   }
@@ -173,31 +159,34 @@ struct Embedder::Impl {
     return seqs;
   }
 
-  // Generates each row's CoT after its <think> and records its text in `out`. tails: each
-  // row's whole tail (CoT ids, </think>, <emb>); closing: what the decoder still needs to
-  // be fed, since it already holds the CoT and, when the model wrote it, the </think>.
+  // Generates each row's CoT after its <think> under the CoT rule (model/cot.h) and records
+  // its text in `out`. tails: each row's whole tail (CoT ids, </think>, <emb>); closing: what
+  // the decoder still needs to be fed, since it already holds the CoT and, when the model
+  // wrote it, the </think>.
   struct GeneratedTails {
     std::vector<std::vector<int>> tails, closing;
   };
   GeneratedTails generate_tails(Decoder& decoder, const std::vector<size_t>& rows, Embeddings& out) const {
-    const PromptFormat& prompt = model.impl().prompt();
-    GenerationOptions gen;
-    gen.max_new_tokens = max_cot;
-    gen.temperature = options.temperature;
-    gen.top_k = options.top_k;
-    gen.top_p = options.top_p;
-    gen.seed = options.seed;
-    gen.stop_ids = {prompt.think_close_id()};
-    std::vector<Continuation> cots = generate(decoder, gen);
+    const PromptFormat& prompt = ModelAccess::parts(model).prompt();
+    const Tokenizer& tokenizer = model.tokenizer();
+    GenerationOptions sampling;
+    sampling.temperature = options.temperature;
+    sampling.top_k = options.top_k;
+    sampling.top_p = options.top_p;
+    sampling.seed = options.seed;
+    std::vector<Continuation> cots = generate(decoder, cot_generation(sampling, max_cot, prompt.think_close_id()));
     GeneratedTails g{std::vector<std::vector<int>>(cots.size()), std::vector<std::vector<int>>(cots.size())};
     for (size_t i = 0; i < cots.size(); ++i) {
-      std::vector<int>& tail = g.tails[i];
-      tail = cots[i].token_ids;
-      const bool stopped = cots[i].finish_reason == "stop";
-      if (stopped) tail.pop_back();  // the </think> the model wrote
-      out.cots[rows[i]] = model.tokenizer().decode(tail, /*skip_special_tokens=*/true);
-      tail.insert(tail.end(), {prompt.think_close_id(), prompt.emb_id()});
-      g.closing[i] = stopped ? std::vector<int>{prompt.emb_id()} : std::vector<int>{prompt.think_close_id(), prompt.emb_id()};
+      const CotEnding ending = end_cot(cots[i].token_ids, max_cot, prompt.think_close_id(),
+                                       [&](int id) { return tokenizer.is_special(id); });
+      out.cots[rows[i]] = tokenizer.decode(ending.cot, /*skip_special_tokens=*/true);
+      g.tails[i] = prompt.close_cot(ending.cot);
+      if (ending.closed) {
+        g.closing[i] = {prompt.emb_id()};
+      } else {
+        decoder.discard_queued(int64_t(i));  // the token past the cap (the last one generated: queued)
+        g.closing[i] = {prompt.think_close_id(), prompt.emb_id()};
+      }
     }
     return g;
   }
@@ -215,7 +204,7 @@ struct Embedder::Impl {
     for (int64_t i = 0; i < n; ++i)
       longest = std::max(longest, bodies[i].size() + (generate_cot ? size_t(max_cot) + 2 : tails[i].size()));
     const int64_t capacity = static_cast<int64_t>(prefix_ids.size() + longest) + 1;
-    Decoder decoder = prefix ? prefix->expand(n, capacity) : Decoder(model.impl().transformer, n, capacity);
+    Decoder decoder = prefix ? prefix->expand(n, capacity) : Decoder(ModelAccess::parts(model).transformer, n, capacity);
     std::vector<std::vector<int>> first(n);
     for (int64_t i = 0; i < n; ++i) {
       if (!prefix) first[i] = prefix_ids;
@@ -283,7 +272,7 @@ Embeddings empty_embeddings(size_t rows, int64_t dim) {
 
 Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, QueryMode mode) const {
   const Impl& m = *impl_;
-  const PromptFormat& prompt = m.model.impl().prompt();
+  const PromptFormat& prompt = ModelAccess::parts(m.model).prompt();
   Embeddings out = empty_embeddings(queries.size(), m.dim);
 
   // Only greedy CoTs are deterministic, so only they are cached.
@@ -312,7 +301,7 @@ Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, Quer
   m.embed_query_rows(bodies, tails, rows, out);
   for (size_t j = 0; j < keys.size(); ++j) {
     size_t i = rows[j];
-    m.cache.put(keys[j], {out.cots[i], std::vector<float>(out.row(i), out.row(i) + m.dim), out.truncated[i]});
+    m.cache.put(keys[j], {out.cots[i], std::vector<float>(out.row(i), out.row(i) + m.dim)});
   }
   return out;
 }
@@ -323,7 +312,7 @@ Embeddings Embedder::embed_queries_with_cots(const std::vector<std::string>& que
   if (queries.size() != cots.size())
     throw InvalidArgument("embed_queries_with_cots: " + std::to_string(queries.size()) + " queries but " +
                           std::to_string(cots.size()) + " CoTs; give one CoT per query");
-  const PromptFormat& prompt = m.model.impl().prompt();
+  const PromptFormat& prompt = ModelAccess::parts(m.model).prompt();
   Embeddings out = empty_embeddings(queries.size(), m.dim);
   std::vector<std::vector<int>> bodies(queries.size()), tails(queries.size());
   std::vector<size_t> rows(queries.size());
@@ -334,8 +323,10 @@ Embeddings Embedder::embed_queries_with_cots(const std::vector<std::string>& que
     PromptIds body = prompt.query_body(queries[i]);
     out.truncated[i] = body.truncated;
     bodies[i] = std::move(body.ids);
-    tails[i] = prompt.cot_completion(cots[i]);  // CoT ids, </think>, <emb>
-    out.cots[i] = cots[i];
+    PromptIds tail = prompt.cot_completion(cots[i], m.max_cot);  // CoT ids (cut to the cap), </think>, <emb>
+    tails[i] = std::move(tail.ids);
+    out.cots[i] = tail.truncated ? m.model.tokenizer().decode({tails[i].begin(), tails[i].end() - 2}, true) : cots[i];
+    out.truncated[i] = out.truncated[i] || tail.truncated;
   }
   m.embed_query_rows(bodies, tails, rows, out);
   return out;
@@ -343,7 +334,7 @@ Embeddings Embedder::embed_queries_with_cots(const std::vector<std::string>& que
 
 Embeddings Embedder::embed_items(const std::vector<std::string>& titles) const {
   const Impl& m = *impl_;
-  const PromptFormat& prompt = m.model.impl().prompt();
+  const PromptFormat& prompt = ModelAccess::parts(m.model).prompt();
   Embeddings out = empty_embeddings(titles.size(), m.dim);
   std::vector<std::vector<int>> seqs(titles.size());
   for (size_t i = 0; i < titles.size(); ++i) {

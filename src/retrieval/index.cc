@@ -19,20 +19,12 @@
 #include <unordered_set>
 
 #include "util/file_io.h"
-#include "retrieval/index_meta.h"
+#include "retrieval/index_directory.h"
 #include "lrem/error.h"
-#include "util/sha256.h"
 
 namespace lrem {
 
 namespace {
-
-constexpr const char* kIndexFile = "index.faiss";
-constexpr const char* kMetaFile = "meta.json";
-// A save stages the new index.faiss as index.faiss.<sha256>, commits by replacing
-// meta.json, then renames it into place; see Index::save.
-std::string staged_name(const std::string& digest) { return std::string(kIndexFile) + "." + digest; }
-constexpr size_t kMaxMetaBytes = size_t(1) << 20;
 
 using FaissId = faiss::Index::idx_t;
 static_assert(sizeof(FaissId) == sizeof(int64_t), "lrem ids are int64 and must match FAISS ids bit for bit");
@@ -97,8 +89,6 @@ std::string utc_now_iso8601() {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-
-std::string join(const std::string& dir, const std::string& name) { return dir + "/" + name; }
 
 }  // namespace
 
@@ -266,7 +256,11 @@ void Index::set_nprobe(int nprobe) {
   ivf->nprobe = size_t(nprobe);
 }
 
-void Index::save(const std::string& dir) const {
+void Index::save(const std::string& dir) const { save_unit(dir, nullptr); }
+
+void Index::save(const std::string& dir, const ItemStore& items) const { save_unit(dir, &items); }
+
+void Index::save_unit(const std::string& dir, const ItemStore* items) const {
   faiss::VectorIOWriter writer;
   IndexMeta meta;
   {
@@ -283,31 +277,21 @@ void Index::save(const std::string& dir) const {
     meta.model_fingerprint = state_->model_fingerprint;
     meta.count = state_->index->ntotal;
   }
-  const std::string_view bytes(reinterpret_cast<const char*>(writer.data.data()), writer.data.size());
   meta.created = utc_now_iso8601();
-  meta.index_sha256 = sha256_hex(bytes);
   ensure_directory(dir);
-  // Two files cannot be replaced at once, so meta.json is the commit point. Until it is
-  // replaced, the old meta.json and index.faiss still match (a crash leaves the previous
-  // index); once it is, load() finds the new bytes in the staged file named after their
-  // digest if the final rename did not happen (a crash leaves the new index). Naming the
-  // staged file by content means a later save never overwrites a staged file that the
-  // current meta.json still points to.
-  const std::string staged = join(dir, staged_name(meta.index_sha256));
-  write_file_atomic(staged, bytes);
-  write_file_atomic(join(dir, kMetaFile), meta.to_json());
-  rename_durably(staged, join(dir, kIndexFile));
-  // Staged files of saves that crashed are superseded now; removing them is tidying only.
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(std::string(kIndexFile) + ".", 0) == 0) std::filesystem::remove(entry.path(), ec);
-  }
+  // Every file is staged before meta.json commits them together (index_directory.h).
+  meta.index_sha256 = index_directory::stage(
+      dir, index_directory::kIndexFile,
+      std::string_view(reinterpret_cast<const char*>(writer.data.data()), writer.data.size()));
+  if (items) meta.items_sha256 = index_directory::stage_items(dir, *items);
+  index_directory::commit(dir, meta);
 }
 
+bool Index::exists(const std::string& dir) { return index_directory::holds_index(dir); }
+
 Index Index::load(const std::string& dir, const std::string& expected_fingerprint, int expected_dim) {
-  const std::string meta_path = join(dir, kMetaFile);
-  const IndexMeta meta = IndexMeta::parse(read_file(meta_path, kMaxMetaBytes), meta_path, kFormatVersion);
+  const IndexMeta meta = index_directory::read_meta(dir, kFormatVersion);
+  const std::string meta_path = dir + "/" + index_directory::kMetaFile;
   auto state = std::make_unique<State>();
   state->dim = meta.dim;
   state->factory = meta.factory;
@@ -325,25 +309,12 @@ Index Index::load(const std::string& dir, const std::string& expected_fingerprin
                       std::to_string(expected_dim) + " were expected");
   }
 
-  // index.faiss, or the staged file a save committed to but did not rename (see save()).
-  // The first save of a directory may have been cut short before index.faiss existed.
-  std::string index_path = join(dir, kIndexFile);
-  const bool have_index = std::filesystem::exists(index_path);
-  std::string bytes = have_index ? read_file(index_path) : std::string();
-  if (!have_index || sha256_hex(bytes) != meta.index_sha256) {
-    // The digest was checked to be 64 hex digits, so this stays inside `dir`.
-    const std::string staged = join(dir, staged_name(meta.index_sha256));
-    std::string staged_bytes = std::filesystem::exists(staged) ? read_file(staged) : std::string();
-    if (staged_bytes.empty() || sha256_hex(staged_bytes) != meta.index_sha256) {
-      if (!have_index) throw IoError("'" + index_path + "' is missing; rebuild or restore the index");
-      throw FormatError("'" + index_path + "' does not match the index_sha256 recorded in '" + meta_path +
-                        "' (corrupt, truncated or from another save); rebuild or restore the index");
-    }
-    index_path = staged;
-    bytes = std::move(staged_bytes);
-  }
+  // Checked against the digest before FAISS parses a byte.
+  const index_directory::CommittedFile file =
+      index_directory::read_committed(dir, index_directory::kIndexFile, meta.index_sha256, "index_sha256");
+  const std::string& index_path = file.path;
   faiss::VectorIOReader reader;
-  reader.data.assign(bytes.begin(), bytes.end());
+  reader.data.assign(file.bytes.begin(), file.bytes.end());
   std::unique_ptr<faiss::Index> loaded;
   try {
     loaded.reset(faiss::read_index(&reader));

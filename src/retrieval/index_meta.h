@@ -16,10 +16,14 @@ struct IndexMeta {
   int64_t count = 0;
   std::string created;       // ISO-8601 UTC
   std::string index_sha256;  // lower-case hex digest of index.faiss
+  // Lower-case hex digest of items.jsonl, the catalogue saved with the index as one unit
+  // (save_index); empty when the directory holds no catalogue (Index::save(dir) alone).
+  std::string items_sha256;
 
   // FormatError naming `path` and the field for malformed JSON, a missing or mistyped field,
   // an unsupported format_version, a non-positive dim, a metric other than "ip", a negative
-  // count or a digest that is not 64 lower-case hex digits.
+  // count or a digest that is not 64 lower-case hex digits. An older format_version is
+  // refused with a message saying how to rebuild the directory.
   static IndexMeta parse(const std::string& text, const std::string& path, int supported_version);
   std::string to_json() const;
 };

@@ -1,14 +1,8 @@
 #include "lrem/retriever.h"
 
-#include <filesystem>
-
 #include "lrem/error.h"
 
 namespace lrem {
-
-namespace {
-constexpr const char* kItemsFile = "items.jsonl";
-}  // namespace
 
 struct Retriever::Impl {
   Embedder embedder;
@@ -34,13 +28,15 @@ Retriever::Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore 
   if (m.index->size() == 0) throw InvalidArgument("the index is empty: build it from a non-empty catalogue");
 }
 
-Retriever Retriever::open(const std::string& model_dir, const std::string& index_dir, const std::string& items_path,
-                          const EmbedderOptions& options, const LoadOptions& load) {
-  Model model = Model::load(model_dir, load);
-  Embedder embedder(model, options);
+Retriever Retriever::open(const std::string& index_dir, Embedder embedder, const std::string& items_path) {
   Index index = Index::load(index_dir, embedder.fingerprint(), embedder.dim());
-  const std::string items_file = items_path.empty() ? (std::filesystem::path(index_dir) / kItemsFile).string() : items_path;
-  return Retriever(std::move(embedder), std::move(index), ItemStore::load(items_file));
+  return Retriever(std::move(embedder), std::move(index),
+                   items_path.empty() ? load_index_items(index_dir) : ItemStore::load(items_path));
+}
+
+Retriever Retriever::open(const std::string& index_dir, const Model& model, const EmbedderOptions& options,
+                          const std::string& items_path) {
+  return open(index_dir, Embedder(model, options), items_path);
 }
 
 SearchResponse Retriever::search(const std::string& query, int k, QueryMode mode) const {
@@ -95,9 +91,11 @@ Index build_index(const Embedder& embedder, const ItemStore& items, const std::s
   return index;
 }
 
-void save_index(const Index& index, const ItemStore& items, const std::string& dir) {
-  index.save(dir);
-  items.save((std::filesystem::path(dir) / kItemsFile).string());
+void save_index(const Index& index, const ItemStore& items, const std::string& dir, bool overwrite) {
+  if (!overwrite && Index::exists(dir))
+    throw InvalidArgument("'" + dir + "' already holds an index; pass overwrite=true (CLI: --overwrite) to replace "
+                          "it and its catalogue, or choose another directory");
+  index.save(dir, items);
 }
 
 }  // namespace lrem

@@ -1,10 +1,12 @@
 #include "lrem/server.h"
 
 #include <httplib.h>
+#include <malloc.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -15,6 +17,8 @@
 
 #include "lrem/error.h"
 #include "lrem/retriever.h"
+#include "retrieval/search_json.h"
+#include "serve/http_server.h"
 #include "serve/server_request.h"
 
 namespace lrem {
@@ -54,22 +58,6 @@ const Route* find_route(const std::string& path) {
   return nullptr;
 }
 
-json hit_json(const SearchHit& hit) {
-  json out{{"id", hit.id}, {"score", hit.score}, {"title", hit.title}};
-  // The item's own fields sit beside id/score/title; those three names keep their meaning.
-  const json extra = json::parse(hit.extra_json);
-  for (const auto& field : extra.items())
-    if (!out.contains(field.key())) out[field.key()] = field.value();
-  return out;
-}
-
-json response_json(const SearchResponse& r) {
-  json hits = json::array();
-  for (const SearchHit& h : r.hits) hits.push_back(hit_json(h));
-  return json{{"query", r.query}, {"mode", to_string(r.mode)}, {"cot", r.cot}, {"truncated", r.truncated},
-              {"hits", std::move(hits)}};
-}
-
 // Request paths are client-controlled; keep control bytes out of the log.
 std::string printable(const std::string& s) {
   std::string out = s;
@@ -78,14 +66,54 @@ std::string printable(const std::string& s) {
   return out;
 }
 
-// httplib listens with a backlog of 5, compiled into Debian's library: a burst of more
-// concurrent connects than that gets SYNs dropped and the clients retry only after a
-// second. Linux lets listen() be called again on the bound socket to raise it.
-class HttpServer : public httplib::Server {
- public:
-  bool raise_backlog(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
-};
 constexpr int kListenBacklog = 1024;
+
+// glibc keeps what a thread freed in that thread's arena; after building a response this
+// large, hand the memory back to the system rather than let each connection thread's arena
+// hold its high-water mark.
+constexpr size_t kTrimAfterBytes = size_t(1) << 20;
+
+// At most `n` holders at once; the rest wait. Bounds how many requests run the model
+// together, whatever the number of connection threads.
+class Slots {
+ public:
+  explicit Slots(int n) : free_(n) {}
+  class Held {
+   public:
+    explicit Held(Slots& s) : s_(s) {
+      std::unique_lock<std::mutex> lock(s_.mu_);
+      s_.cv_.wait(lock, [this] { return s_.free_ > 0; });
+      --s_.free_;
+    }
+    ~Held() {
+      {
+        std::lock_guard<std::mutex> lock(s_.mu_);
+        ++s_.free_;
+      }
+      s_.cv_.notify_one();
+    }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+
+   private:
+    Slots& s_;
+  };
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int free_;
+};
+
+int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+ConnectionLimits connection_limits(const ServerOptions& o) {
+  ConnectionLimits limits;
+  limits.max_connections = o.max_connections;
+  limits.request_timeout = std::chrono::milliseconds(o.request_timeout_ms);
+  limits.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
+  return limits;
+}
 
 // httplib handles each request start to finish on one worker thread, and gives the logger
 // no timing; the pre-routing hook stamps the start here and the logger consumes it.
@@ -98,6 +126,7 @@ struct Server::Impl {
   const ServerOptions options;
   const std::string fingerprint;
   HttpServer http;
+  mutable Slots compute;
 
   enum class Phase { Idle, Running, Finished };
   mutable std::mutex mu;
@@ -108,13 +137,17 @@ struct Server::Impl {
   Impl(const Retriever& r, ServerOptions o)
       : retriever(r),
         options(std::move(o)),
-        fingerprint(r.embedder().model().fingerprint()) {
+        fingerprint(r.embedder().model().fingerprint()),
+        http(connection_limits(options)),
+        compute(options.threads > 0 ? options.threads : hardware_threads()) {
     configure();
   }
 
   void configure();
-  void search(const httplib::Request& req, httplib::Response& res) const;
-  void embed(const httplib::Request& req, httplib::Response& res) const;
+  void search(const std::string& body, httplib::Response& res) const;
+  void embed(const std::string& body, httplib::Response& res) const;
+  std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res,
+                                       const httplib::ContentReader& read) const;
   void healthz(httplib::Response& res) const;
 
   // Runs an endpoint, turning lrem's errors into their status codes. Anything else is a
@@ -137,15 +170,50 @@ struct Server::Impl {
       }
     };
   }
+
+  // A POST endpoint taking the JSON body; it runs holding a compute slot.
+  template <class Endpoint>
+  httplib::Server::HandlerWithContentReader with_body(Endpoint endpoint) const {
+    return [this, endpoint](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
+      const std::optional<std::string> body = read_body(req, res, read);
+      if (!body) return;
+      const Slots::Held slot(compute);
+      guarded([&](const httplib::Request&, httplib::Response& r) { endpoint(*body, r); })(req, res);
+    };
+  }
 };
 
+// The body is read here rather than by httplib, which would cap a body sent as
+// application/x-www-form-urlencoded (curl -d's default) at 8,192 bytes, compiled into
+// Debian's library, and parse it as a form; the body is JSON whatever the Content-Type says.
+std::optional<std::string> Server::Impl::read_body(const httplib::Request& req, httplib::Response& res,
+                                                   const httplib::ContentReader& read) const {
+  if (req.is_multipart_form_data()) {
+    reply_error(res, 415, "multipart/form-data is not accepted; send the JSON body as is (application/json)");
+    return std::nullopt;
+  }
+  std::string body;
+  bool over = false;
+  const bool complete = read([&](const char* data, size_t n) {
+    over = body.size() + n > options.max_body_bytes;
+    if (!over) body.append(data, n);
+    return !over;
+  });
+  if (over || res.status == 413) {  // 413: httplib saw a Content-Length over the limit
+    reply_error(res, 413, "the request body is over the limit of " + std::to_string(options.max_body_bytes) + " bytes");
+    return std::nullopt;
+  }
+  if (!complete) {
+    reply_error(res, 400, "the request body was not received in full within " +
+                              std::to_string(options.request_timeout_ms) + " ms");
+    return std::nullopt;
+  }
+  return body;
+}
+
 void Server::Impl::configure() {
-  const int threads = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http.set_payload_max_length(options.max_body_bytes);
   http.set_tcp_nodelay(true);
-  // An idle keep-alive connection holds a worker and delays shutdown until it times out.
-  http.set_keep_alive_timeout(2);
   // httplib's default may set SO_REUSEPORT, which lets a second server share a port that is
   // in use; SO_REUSEADDR alone allows quick restarts but makes a taken port fail to bind.
   http.set_socket_options([](socket_t sock) {
@@ -153,8 +221,8 @@ void Server::Impl::configure() {
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
 
-  http.Post("/search", guarded([this](const httplib::Request& req, httplib::Response& res) { search(req, res); }));
-  http.Post("/embed", guarded([this](const httplib::Request& req, httplib::Response& res) { embed(req, res); }));
+  http.Post("/search", with_body([this](const std::string& body, httplib::Response& res) { search(body, res); }));
+  http.Post("/embed", with_body([this](const std::string& body, httplib::Response& res) { embed(body, res); }));
   http.Get("/healthz", guarded([this](const httplib::Request&, httplib::Response& res) { healthz(res); }));
 
   http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -175,9 +243,10 @@ void Server::Impl::configure() {
       case 404:
         reply_error(res, 404, "no endpoint " + req.path + "; use POST /search, POST /embed or GET /healthz");
         break;
-      case 413:
-        reply_error(res, 413, "the request body is over the limit of " + std::to_string(options.max_body_bytes) +
-                                  " bytes");
+      case 413:  // a body on a path that takes none, read by httplib
+        reply_error(res, 413, "the request body is too large for " + req.method + " " + printable(req.path) +
+                                  " (POST /search and POST /embed take up to " +
+                                  std::to_string(options.max_body_bytes) + " bytes)");
         break;
       case 400:
         reply_error(res, 400, "malformed HTTP request");
@@ -191,35 +260,41 @@ void Server::Impl::configure() {
     std::fprintf(stderr, "lrem serve: internal error on %s %s\n", req.method.c_str(), printable(req.path).c_str());
     reply_error(res, 500, "internal error");
   });
-  if (!options.quiet) {
-    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-      std::string took = "-";
-      if (request_start) took = std::to_string(millis_since(*request_start)) + "ms";
-      request_start.reset();
+  // Called once the response is sent.
+  http.set_logger([quiet = options.quiet](const httplib::Request& req, const httplib::Response& res) {
+    if (res.body.size() > kTrimAfterBytes) malloc_trim(0);
+    std::string took = "-";
+    if (request_start) took = std::to_string(millis_since(*request_start)) + "ms";
+    request_start.reset();
+    if (!quiet)
       std::fprintf(stderr, "%s %s %d %s\n", printable(req.method).c_str(), printable(req.path).c_str(), res.status,
                    took.c_str());
-    });
-  }
+  });
 }
 
-void Server::Impl::search(const httplib::Request& req, httplib::Response& res) const {
+void Server::Impl::search(const std::string& body, httplib::Response& res) const {
   const auto start = Clock::now();
-  const SearchRequest request = parse_search_request(req.body, options);
+  const SearchRequest request = parse_search_request(body, options);
+  const size_t results = request.queries.size() * static_cast<size_t>(request.k);
+  if (results > static_cast<size_t>(options.max_results))
+    throw LimitExceeded(std::to_string(request.queries.size()) + " queries x k " + std::to_string(request.k) + " = " +
+                        std::to_string(results) + " results, over the limit of " +
+                        std::to_string(options.max_results) + " per request; lower k or split the batch");
   std::vector<SearchResponse> found = retriever.search_many(request.queries, request.k, request.mode);
   json out;
   if (request.batch) {
     json results = json::array();
-    for (const SearchResponse& r : found) results.push_back(response_json(r));
+    for (const SearchResponse& r : found) results.push_back(search_response_json(r, retriever.items()));
     out = json{{"results", std::move(results)}};
   } else {
-    out = response_json(found.front());
+    out = search_response_json(found.front(), retriever.items());
   }
   out["took_ms"] = millis_since(start);
   reply(res, 200, out);
 }
 
-void Server::Impl::embed(const httplib::Request& req, httplib::Response& res) const {
-  const EmbedRequest request = parse_embed_request(req.body, options);
+void Server::Impl::embed(const std::string& body, httplib::Response& res) const {
+  const EmbedRequest request = parse_embed_request(body, options);
   const Embedder& embedder = retriever.embedder();
   const Embeddings e = request.items ? embedder.embed_items(request.texts) : embedder.embed_queries(request.texts, request.mode);
   json rows = json::array();
@@ -244,11 +319,15 @@ void check_positive(long long value, const char* name) {
 ServerOptions validated(ServerOptions o) {
   if (o.port < 0 || o.port > 65535)
     throw InvalidArgument("ServerOptions.port must be in [0, 65535] (0 picks a free port), got " + std::to_string(o.port));
-  if (o.threads < 0) throw InvalidArgument("ServerOptions.threads must be >= 0 (0 = all cores), got " + std::to_string(o.threads));
+  if (o.threads < 0) throw InvalidArgument("ServerOptions.threads must be >= 0 (0 = hardware concurrency), got " + std::to_string(o.threads));
   check_positive(static_cast<long long>(o.max_body_bytes), "max_body_bytes");
   check_positive(o.max_k, "max_k");
   check_positive(o.max_batch, "max_batch");
   check_positive(o.max_query_bytes, "max_query_bytes");
+  check_positive(o.max_results, "max_results");
+  check_positive(o.max_connections, "max_connections");
+  check_positive(o.request_timeout_ms, "request_timeout_ms");
+  check_positive(o.idle_timeout_ms, "idle_timeout_ms");
   parse_query_mode(o.default_mode);
   if (o.max_k > Index::kMaxK)
     throw InvalidArgument("ServerOptions.max_k must be at most " + std::to_string(Index::kMaxK));

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "lrem/error.h"
+#include "model/padding.h"
 
 namespace lrem::train {
 
@@ -17,30 +18,27 @@ TokenBatch make_batch(const std::vector<std::vector<int>>& prompts, const std::v
     if (len == 0) throw InvalidArgument("make_batch: row " + std::to_string(b) + " is empty");
     width = std::max(width, len);
   }
+  std::vector<std::vector<int>> inputs(rows), next(rows);
+  for (int64_t b = 0; b < rows; ++b) {
+    inputs[b] = prompts[b];
+    inputs[b].insert(inputs[b].end(), completions[b].begin(), completions[b].end());
+    next[b].assign(inputs[b].begin() + 1, inputs[b].end());
+  }
+  const PaddedRows padded = pad_rows(inputs, PadSide::Right, pad_id);
   TokenBatch batch;
-  batch.input_ids = at::full({rows, width}, int64_t(pad_id), at::kLong);
+  batch.input_ids = padded.ids;
+  batch.attention_mask = padded.mask;
   batch.targets = at::full({rows, width}, int64_t(pad_id), at::kLong);
-  batch.attention_mask = at::zeros({rows, width}, at::kLong);
+  batch.targets.narrow(1, 0, width - 1).copy_(pad_rows(next, PadSide::Right, pad_id).ids.narrow(1, 0, width - 1));
   batch.loss_mask = at::zeros({rows, width}, at::kLong);
   batch.position_ids = at::arange(width, at::kLong).unsqueeze(0).repeat({rows, 1});
   batch.last_index = at::empty({rows}, at::kLong);
-  auto ids = batch.input_ids.accessor<int64_t, 2>();
-  auto targets = batch.targets.accessor<int64_t, 2>();
-  auto attention = batch.attention_mask.accessor<int64_t, 2>();
   auto supervised = batch.loss_mask.accessor<int64_t, 2>();
   auto last = batch.last_index.accessor<int64_t, 1>();
   for (int64_t b = 0; b < rows; ++b) {
-    const int64_t prompt_len = int64_t(prompts[b].size());
-    const int64_t len = prompt_len + int64_t(completions[b].size());
-    auto token = [&](int64_t t) { return t < prompt_len ? prompts[b][t] : completions[b][t - prompt_len]; };
-    for (int64_t t = 0; t < len; ++t) {
-      ids[b][t] = token(t);
-      attention[b][t] = 1;
-      if (t + 1 < len) {
-        targets[b][t] = token(t + 1);
-        supervised[b][t] = t + 1 >= prompt_len;
-      }
-    }
+    const int64_t len = int64_t(inputs[b].size());
+    // The targets from the completion's first token on are supervised.
+    for (int64_t t = std::max<int64_t>(int64_t(prompts[b].size()) - 1, 0); t + 1 < len; ++t) supervised[b][t] = 1;
     last[b] = len - 1;
   }
   return batch;

@@ -97,6 +97,20 @@ void DataParallel::broadcast_parameters(const std::map<std::string, at::Tensor>&
 #endif
 }
 
+at::Tensor DataParallel::all_gather(const at::Tensor& local) {
+  const at::Tensor input = local.detach().contiguous();
+  if (world_size_ == 1) return input;
+#ifdef LREM_HAVE_GLOO
+  std::vector<std::vector<at::Tensor>> outputs(1);
+  for (int r = 0; r < world_size_; ++r) outputs[0].push_back(at::empty_like(input));
+  std::vector<at::Tensor> inputs{input};
+  group_->pg->allgather(outputs, inputs)->wait();
+  return at::cat(outputs[0]);
+#else
+  return input;
+#endif
+}
+
 std::map<std::string, double> DataParallel::mean(const std::map<std::string, double>& values) {
   if (world_size_ == 1) return values;
   std::map<std::string, double> out = values;

@@ -1,5 +1,6 @@
 // Data parallelism across processes: each rank computes gradients on its share of the global
-// batch and all_reduce_gradients averages them, the one place where ranks exchange gradients.
+// batch and all_reduce_gradients averages them, the one place where ranks exchange gradients
+// (all_gather shares values, such as GRPO's reward pool of the whole batch's items).
 // With world_size 1 every call is a no-op. Transport: libtorch's c10d with the Gloo backend
 // (CPU) and a TCPStore rendezvous hosted by rank 0.
 #pragma once
@@ -30,6 +31,9 @@ class DataParallel {
   void all_reduce_gradients(const std::map<std::string, at::Tensor>& params);
   // Copies rank 0's parameters to every rank, so all start from identical weights.
   void broadcast_parameters(const std::map<std::string, at::Tensor>& params);
+  // Every rank's `local` (same shape on all ranks) concatenated along dim 0 in rank order;
+  // no gradient flows through it.
+  at::Tensor all_gather(const at::Tensor& local);
   // Mean over ranks of per-rank scalars (for logging).
   std::map<std::string, double> mean(const std::map<std::string, double>& values);
   void barrier();

@@ -10,7 +10,7 @@
 #include "lrem/model.h"
 #include "lrem/runtime.h"
 #include "lrem/train.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "train/batch.h"
 #include "train/losses.h"
 #include "train/trainer.h"
@@ -80,15 +80,15 @@ TrainResult pretrain(const PretrainConfig& config) {
 
   const std::vector<std::vector<int>> blocks = pack_corpus(config, tokenizer);
   train::Trainer trainer(config, "pretrain", model, blocks.size(), dp);
-  const Transformer& transformer = model.impl().transformer;
-  return trainer.run([&](const std::vector<size_t>& examples, int64_t, double loss_scale) {
+  const Transformer& transformer = ModelAccess::parts(model).transformer;
+  return trainer.run([&](const train::Trainer::MicroBatch& mb) {
     std::vector<std::vector<int>> rows;
-    rows.reserve(examples.size());
-    for (size_t i : examples) rows.push_back(blocks[i]);
+    rows.reserve(mb.examples.size());
+    for (size_t i : mb.examples) rows.push_back(blocks[i]);
     const train::TokenBatch batch = train::make_batch(std::vector<std::vector<int>>(rows.size()), rows, 0);
     const auto out = transformer.forward(batch.input_ids, batch.position_ids, batch.attention_mask, nullptr, true);
     const at::Tensor loss = train::sft_loss(out.logits, batch.targets, batch.loss_mask);
-    (loss * loss_scale).backward();
+    (loss * mb.loss_scale).backward();
     return train::Metrics{{"loss", loss.item<double>()}};
   });
 }

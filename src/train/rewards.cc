@@ -6,37 +6,24 @@
 
 namespace lrem::train {
 
-std::vector<int> cot_tokens(const std::vector<int>& sample, const std::function<bool(int)>& is_special) {
-  std::vector<int> cot;
-  for (int id : sample) {
-    if (is_special(id)) break;
-    cot.push_back(id);
-  }
-  return cot;
-}
-
-double format_reward(const std::vector<int>& sample, int think_close_id, int emb_id,
-                     const std::function<bool(int)>& is_special) {
-  const size_t n = cot_tokens(sample, is_special).size();
-  const bool ok = sample.size() == n + 2 && sample[n] == think_close_id && sample[n + 1] == emb_id;
-  return ok ? 1.0 : 0.0;
-}
-
-double length_reward(const std::vector<int>& sample, int max_cot_tokens, const std::function<bool(int)>& is_special) {
-  return cot_tokens(sample, is_special).size() <= size_t(std::max(0, max_cot_tokens)) ? 1.0 : 0.0;
-}
-
 double accuracy_reward(const std::vector<float>& item_scores, int target) {
   const size_t n = item_scores.size();
-  if (n < 2) throw InvalidArgument("accuracy_reward: needs at least 2 items in the batch, got " + std::to_string(n));
-  if (target < 0 || size_t(target) >= n) throw InvalidArgument("accuracy_reward: target index out of range");
-  size_t higher = 0;
-  for (float s : item_scores) higher += s > item_scores[target];
-  return 1.0 - std::log(double(1 + higher)) / std::log(double(n));
+  if (target < 0 || size_t(target) >= n)
+    throw InvalidArgument("accuracy_reward: target index " + std::to_string(target) + " is outside the pool of " +
+                          std::to_string(n) + " items");
+  if (n == 1) return 1.0;
+  size_t at_least = 0;
+  for (size_t i = 0; i < n; ++i) at_least += i != size_t(target) && item_scores[i] >= item_scores[target];
+  return 1.0 - std::log(double(1 + at_least)) / std::log(double(n));
 }
 
-double total_reward(const Reward& parts, const RewardWeights& weights) {
-  return weights.format * parts.format + weights.length * parts.length + weights.accuracy * parts.accuracy;
+Reward score(const CotEnding& ending, double accuracy, const RewardWeights& weights) {
+  Reward r;
+  r.format = ending.well_formed ? 1.0 : 0.0;
+  r.length = ending.closed ? 1.0 : 0.0;
+  r.accuracy = accuracy;
+  r.total = weights.format * r.format + weights.length * r.length + weights.accuracy * r.accuracy;
+  return r;
 }
 
 std::vector<double> group_advantages(const std::vector<double>& rewards, int group_size, double eps) {

@@ -1,5 +1,5 @@
-// Stage 1 (cold start): on query-CoT-item triplets, next-token loss on the CoT and the
-// closing `</think><emb>`, plus InfoNCE between query and item `<emb>` states with in-batch
+// Stage 1 (cold start): on query-CoT-item triplets, next-token loss on the CoT (cut to the
+// model's max_cot_tokens, the cap inference generates under) and the closing `</think><emb>`, plus InfoNCE between query and item `<emb>` states with in-batch
 // (and optional hard) negatives. Loss = lambda_sft * SFT + lambda_nce * InfoNCE.
 #include <ATen/ATen.h>
 
@@ -7,7 +7,7 @@
 #include "lrem/model.h"
 #include "lrem/runtime.h"
 #include "lrem/train.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "train/batch.h"
 #include "train/examples.h"
 #include "train/losses.h"
@@ -21,17 +21,17 @@ TrainResult sft(const SftConfig& config) {
   ensure_directory(config.output_dir);
   const std::vector<train::Example> examples = train::read_examples(config.data, config.catalogue, true);
   train::DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
-  Model model = train::load_lrem_model(config.model, config.num_threads);
+  Model model = train::load_lrem_model(config.model);
 
   train::Trainer trainer(config, "sft", model, examples.size(), dp);
-  const Transformer& transformer = model.impl().transformer;
-  const PromptFormat& format = model.impl().prompt();
-  return trainer.run([&](const std::vector<size_t>& batch, int64_t, double loss_scale) {
+  const Transformer& transformer = ModelAccess::parts(model).transformer;
+  const PromptFormat& format = ModelAccess::parts(model).prompt();
+  return trainer.run([&](const train::Trainer::MicroBatch& mb) {
     std::vector<std::vector<int>> prompts, completions, items, negatives;
-    for (size_t i : batch) {
+    for (size_t i : mb.examples) {
       const train::Example& ex = examples[i];
       prompts.push_back(format.query_prompt(ex.query).ids);
-      completions.push_back(format.cot_completion(ex.cot));
+      completions.push_back(format.cot_completion(ex.cot).ids);  // cut to max_cot_tokens, then closed
       items.push_back(format.item(ex.item).ids);
       for (size_t n = 0; n < ex.negatives.size() && n < size_t(config.max_hard_negatives); ++n)
         negatives.push_back(format.item(ex.negatives[n]).ids);
@@ -55,7 +55,7 @@ TrainResult sft(const SftConfig& config) {
       metrics["nce_loss"] = nce.loss.item<double>();
       metrics["accuracy"] = nce.accuracy;
     }
-    (loss * loss_scale).backward();
+    (loss * mb.loss_scale).backward();
     metrics["loss"] = loss.item<double>();
     return metrics;
   });

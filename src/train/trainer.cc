@@ -11,7 +11,7 @@
 #include "model/checkpoint.h"
 #include "util/file_io.h"
 #include "lrem/error.h"
-#include "model/model_impl.h"
+#include "model/model_access.h"
 #include "train/losses.h"
 #include "train/metrics_log.h"
 #include "train/schedule.h"
@@ -48,9 +48,11 @@ std::pair<std::string, int64_t> Trainer::latest_checkpoint(const std::string& ou
 }
 
 Trainer::Trainer(const TrainingConfig& config, std::string stage, Model& model, size_t num_examples,
-                 DataParallel& dp)
-    : config_(config), stage_(std::move(stage)), model_(model), num_examples_(num_examples), dp_(dp) {
+                 DataParallel& dp, int updates_per_step)
+    : config_(config), stage_(std::move(stage)), model_(model), num_examples_(num_examples), dp_(dp),
+      updates_per_step_(updates_per_step) {
   if (num_examples == 0) throw InvalidArgument(stage_ + ": no training examples");
+  if (updates_per_step < 1) throw InvalidArgument(stage_ + ": updates per step must be >= 1");
   const size_t global_batch = size_t(config.batch_size) * config.grad_accum * config.world_size;
   steps_per_epoch_ = std::max<int64_t>(1, int64_t(num_examples / global_batch));
   total_steps_ = config.max_steps > 0 ? config.max_steps : config.epochs * steps_per_epoch_;
@@ -60,11 +62,11 @@ Trainer::Trainer(const TrainingConfig& config, std::string stage, Model& model, 
   uint64_t schedule = 1469598103934665603ull;
   for (uint64_t v : {uint64_t(num_examples), uint64_t(config.batch_size), uint64_t(config.grad_accum),
                      uint64_t(total_steps_), uint64_t(config.log_every), uint64_t(config.save_every), config.seed,
-                     uint64_t(config.resume)})
+                     uint64_t(config.resume), uint64_t(updates_per_step)})
     schedule = (schedule ^ v) * 1099511628211ull;
   dp_.require_same(schedule, "the data size, batch, step, logging or checkpoint settings");
 
-  Model::Impl& m = model_.impl();
+  auto& m = ModelAccess::trainable_parts(model_);
   // Training runs and checkpoints in float32 whatever the source model was stored as, so a
   // resumed run continues from exactly the weights it stopped with.
   m.config.torch_dtype = "float32";
@@ -123,7 +125,7 @@ void Trainer::save_checkpoint(int64_t step) const {
 
 TrainResult Trainer::run(const MicroStep& micro_step) {
   const auto started = std::chrono::steady_clock::now();
-  const auto& params = model_.impl().transformer.parameters();
+  const auto& params = ModelAccess::parts(model_).transformer.parameters();
   const int64_t warmup = int64_t(std::ceil(config_.warmup_ratio * double(total_steps_)));
   const CosineSchedule schedule(config_.lr, config_.min_lr_ratio, warmup, total_steps_);
   std::unique_ptr<MetricsLog> log;
@@ -137,15 +139,18 @@ TrainResult Trainer::run(const MicroStep& micro_step) {
   int64_t window_steps = 0;
   for (int64_t step = start_step_; step < total_steps_; ++step) {
     const double lr = schedule.lr(step);
-    optimizer_->zero_grad();
-    for (int micro = 0; micro < config_.grad_accum; ++micro) {
-      const Metrics m = micro_step(micro_batch(step, micro), step, 1.0 / config_.grad_accum);
-      for (const auto& [k, v] : m) window[k] += v / config_.grad_accum;
+    const double share = 1.0 / (double(config_.grad_accum) * updates_per_step_);
+    for (int update = 0; update < updates_per_step_; ++update) {
+      optimizer_->zero_grad();
+      for (int micro = 0; micro < config_.grad_accum; ++micro) {
+        const Metrics m = micro_step({micro_batch(step, micro), step, micro, update, 1.0 / config_.grad_accum});
+        for (const auto& [k, v] : m) window[k] += v * share;
+      }
+      dp_.all_reduce_gradients(params);
+      window["grad_norm"] += clip_grad_norm(params, config_.clip_norm) / updates_per_step_;
+      optimizer_->step(lr);
     }
-    dp_.all_reduce_gradients(params);
-    window["grad_norm"] += clip_grad_norm(params, config_.clip_norm);
     window["lr"] += lr;
-    optimizer_->step(lr);
     ++window_steps;
     const int64_t done = step + 1;
     if (done % config_.log_every == 0 || done == total_steps_) {
@@ -165,12 +170,6 @@ TrainResult Trainer::run(const MicroStep& micro_step) {
   return result;
 }
 
-Model load_lrem_model(const std::string& dir, int num_threads) {
-  LoadOptions load;
-  load.num_threads = num_threads;
-  Model model = Model::load(dir, load);
-  model.add_lrem_tokens();
-  return model;
-}
+Model load_lrem_model(const std::string& dir) { return Model::load(dir).with_lrem_tokens(); }
 
 }  // namespace lrem::train

@@ -34,13 +34,23 @@ class Trainer {
  public:
   // Makes the model trainable (float32), restores the latest checkpoint of output_dir when
   // config.resume, gives every rank rank 0's weights and builds the optimiser.
-  // num_examples: the dataset size the data order permutes.
-  Trainer(const TrainingConfig& config, std::string stage, Model& model, size_t num_examples, DataParallel& dp);
+  // num_examples: the dataset size the data order permutes. updates_per_step: optimiser
+  // updates made on each step's batch (GRPO's ppo_epochs; 1 elsewhere), all at the step's lr.
+  Trainer(const TrainingConfig& config, std::string stage, Model& model, size_t num_examples, DataParallel& dp,
+          int updates_per_step = 1);
   ~Trainer();
 
-  // Computes one micro-batch (the given example indices) at optimiser step `step`: its loss
-  // times loss_scale must be back-propagated by the callee. Returns metrics to log.
-  using MicroStep = std::function<Metrics(const std::vector<size_t>& examples, int64_t step, double loss_scale)>;
+  // One micro-batch: its examples, for update `update` (0-based) of step `step`. The callee
+  // back-propagates its loss times loss_scale and returns metrics to log (averaged over the
+  // micro-batches and updates of a step). A step's updates see the same micro-batches.
+  struct MicroBatch {
+    const std::vector<size_t>& examples;
+    int64_t step;
+    int micro;
+    int update;
+    double loss_scale;
+  };
+  using MicroStep = std::function<Metrics(const MicroBatch& batch)>;
   TrainResult run(const MicroStep& micro_step);
 
   int64_t total_steps() const { return total_steps_; }
@@ -57,6 +67,7 @@ class Trainer {
   std::string stage_;
   Model& model_;
   size_t num_examples_;
+  int updates_per_step_;
   int64_t steps_per_epoch_, total_steps_, start_step_ = 0;
   DataParallel& dp_;
   std::unique_ptr<AdamW> optimizer_;
@@ -66,6 +77,6 @@ class Trainer {
 
 // Loads a stage's starting model with the LREM special tokens (a plain LLM gets <think>,
 // </think>, <emb>; a no-op for a model that has them).
-Model load_lrem_model(const std::string& dir, int num_threads);
+Model load_lrem_model(const std::string& dir);
 
 }  // namespace lrem::train

@@ -1,5 +1,6 @@
 #include "util/json_reader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -10,7 +11,7 @@ namespace lrem {
 
 namespace {
 
-using nlohmann::json;
+using json = Json;
 
 // RFC 6901: '~' and '/' inside a key are escaped so the pointer stays unambiguous.
 std::string escape_pointer_token(const std::string& token) {
@@ -81,6 +82,13 @@ int64_t JsonValue::as_int(int64_t min, int64_t max) const {
     fail("expected an integer between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
          std::to_string(value));
   return value;
+}
+
+uint64_t JsonValue::as_uint() const {
+  if (node_->is_number_unsigned()) return node_->get<uint64_t>();
+  if (node_->is_number_integer())
+    fail("expected a non-negative integer, got " + dump_short());
+  expected("a non-negative integer");
 }
 
 double JsonValue::as_double() const {
@@ -174,15 +182,25 @@ std::string JsonValue::get_string(const std::string& key, const std::string& fal
 }
 
 void JsonValue::reject_unknown_fields(std::initializer_list<const char*> known) const {
+  reject_unknown_fields(std::vector<std::string>(known.begin(), known.end()));
+}
+
+void JsonValue::reject_unknown_fields(const std::vector<std::string>& known) const {
   for (const auto& [key, value] : members()) {
-    bool found = false;
-    for (const char* k : known) found = found || key == k;
-    if (!found) {
-      std::string list;
-      for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
-      value.fail("unknown field '" + key + "' (known: " + list + ")");
-    }
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string list;
+    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+    value.fail("unknown field '" + key + "' (known: " + list + ")");
   }
+}
+
+JsonFields::JsonFields(JsonValue object) : object_(std::move(object)) {
+  if (!object_.is_object()) object_.expected("an object");
+}
+
+std::optional<JsonValue> JsonFields::find(const std::string& key) {
+  known_.push_back(key);
+  return object_.find(key);
 }
 
 JsonDocument::JsonDocument(const std::string& text, std::string source) : source_(std::move(source)) {

@@ -3,6 +3,9 @@
 // (source name plus JSON pointer), so every error has one style:
 //   "<source>: <pointer>: expected <what>, got <value>"
 // and never shows nlohmann's internals. All failures throw lrem::FormatError.
+//
+// Objects keep the order the document wrote their members in (ordered_json), so unknown
+// fields are reported, and pass-through fields written back, in the author's order.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -11,14 +14,17 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace lrem {
 
+using Json = nlohmann::ordered_json;
+
 class JsonValue {
  public:
-  JsonValue(const nlohmann::json& node, const std::string& source, std::string pointer = "")
+  JsonValue(const Json& node, const std::string& source, std::string pointer = "")
       : node_(&node), source_(&source), pointer_(std::move(pointer)) {}
 
   // "<source>: <pointer>: <problem>" (the pointer is "/" for the root).
@@ -34,11 +40,12 @@ class JsonValue {
   bool is_array() const { return node_->is_array(); }
   bool is_string() const { return node_->is_string(); }
   bool is_number() const { return node_->is_number(); }
-  const nlohmann::json& raw() const { return *node_; }
+  const Json& raw() const { return *node_; }
 
   // Scalars; integers are range-checked (inclusive) so derived sizes cannot overflow.
   int64_t as_int(int64_t min = std::numeric_limits<int64_t>::min(),
                  int64_t max = std::numeric_limits<int64_t>::max()) const;
+  uint64_t as_uint() const;  // a non-negative integer, up to 2^64 - 1 (seeds, hashes)
   double as_double() const;  // any finite JSON number
   bool as_bool() const;
   std::string as_string() const;
@@ -60,15 +67,21 @@ class JsonValue {
   double get_double(const std::string& key, double fallback) const;
   bool get_bool(const std::string& key, bool fallback) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
+  // Assigns a field to `out` when it is present and not null, checked for T (string, bool,
+  // floating point, or an integer type whose range bounds the value); otherwise leaves
+  // `out` as it is. Returns whether it assigned.
+  template <typename T>
+  bool read(const std::string& key, T& out) const;
 
   // Fails naming the first field that is not in `known` (for formats where a typo must
   // not be silently ignored, such as lrem's own configs and HTTP requests).
   void reject_unknown_fields(std::initializer_list<const char*> known) const;
+  void reject_unknown_fields(const std::vector<std::string>& known) const;
 
  private:
-  JsonValue child(const nlohmann::json& node, const std::string& token) const;
+  JsonValue child(const Json& node, const std::string& token) const;
 
-  const nlohmann::json* node_;
+  const Json* node_;
   const std::string* source_;
   std::string pointer_;
 };
@@ -88,8 +101,47 @@ class JsonDocument {
 
  private:
   std::string source_;
-  nlohmann::json root_;
+  Json root_;
 };
+
+// The fields of one object read by name, remembering every name asked for so that any
+// other field can then be refused (configs whose every field is optional, where a typo
+// must not be silently ignored).
+class JsonFields {
+ public:
+  explicit JsonFields(JsonValue object);
+  template <typename T>
+  bool read(const std::string& key, T& out) {
+    known_.push_back(key);
+    return object_.read(key, out);
+  }
+  std::optional<JsonValue> find(const std::string& key);  // also marks the key as known
+  // Fails naming the first field that no read() or find() asked for.
+  void reject_unknown() const { object_.reject_unknown_fields(known_); }
+
+ private:
+  JsonValue object_;
+  std::vector<std::string> known_;
+};
+
+template <typename T>
+bool JsonValue::read(const std::string& key, T& out) const {
+  std::optional<JsonValue> value = find(key);
+  if (!value || value->is_null()) return false;
+  if constexpr (std::is_same_v<T, std::string>) {
+    out = value->as_string();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    out = value->as_bool();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    out = T(value->as_double());
+  } else if constexpr (std::is_same_v<T, uint64_t>) {
+    out = value->as_uint();
+  } else {
+    static_assert(std::is_integral_v<T> && sizeof(T) <= sizeof(int64_t), "unsupported field type");
+    out = T(value->as_int(int64_t(std::numeric_limits<T>::min()), int64_t(std::numeric_limits<T>::max())));
+  }
+  return true;
+}
 
 // nlohmann's exception text without its "[json.exception.x.y] " prefix.
 std::string json_error_text(const std::exception& e);

@@ -1,11 +1,14 @@
-// SHA-256 (FIPS 180-4). Index files carry their digest in meta.json so a truncated or
-// corrupted file is refused before FAISS ever parses it.
+// SHA-256 (FIPS 180-4), computed by OpenSSL's libcrypto. Index files carry their digest in
+// meta.json so a truncated or corrupted file is refused before FAISS ever parses it.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of this header
 
 namespace lrem {
 
@@ -18,12 +21,10 @@ class Sha256 {
   std::array<uint8_t, 32> finish();
 
  private:
-  void compress(const uint8_t* block);
-
-  std::array<uint32_t, 8> state_;
-  std::array<uint8_t, 64> buffer_{};
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
+  struct FreeContext {
+    void operator()(evp_md_ctx_st* ctx) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, FreeContext> ctx_;
 };
 
 // Lower-case hexadecimal digest of `data`.

@@ -49,8 +49,7 @@ def lrem_model_dir(stories_dir: Path, tmp_path_factory) -> Path:
     """
     import lrem
 
-    model = lrem.Model.load(str(stories_dir))
-    model.add_lrem_tokens()
+    model = lrem.Model.load(str(stories_dir)).with_lrem_tokens()
     out = tmp_path_factory.mktemp("lrem_model")
     model.save(str(out))
     return out

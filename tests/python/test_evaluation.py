@@ -105,3 +105,11 @@ def test_curation_with_a_python_teacher(tmp_path):
     with pytest.raises(ValueError, match="teacher failed"):
         lrem.curate_triplets(QUERIES, QRELS, lrem.ItemStore(ITEMS), broken)
     assert lrem.clean_cot("warm coat", ["Coat", "parka", "the"]) == "parka"
+
+
+def test_clean_cot_stops_at_the_backbones_token_cap(lrem_model_dir):
+    model = lrem.Model.load(str(lrem_model_dir))  # max_cot_tokens 16
+    words = [f"w{i}x{i}" for i in range(40)]  # several tokens each
+    capped = lrem.clean_cot("query", words, model=model)
+    assert 0 < len(model.tokenizer.encode(capped)) <= 16
+    assert lrem.clean_cot("query", words).startswith(capped + " ")

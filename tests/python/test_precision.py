@@ -9,8 +9,8 @@ TITLES = ["Navy Wool Cardigan for Men", "Stainless Steel Claw Hammer, 16 oz", "R
 
 
 def test_bfloat16_embeddings_are_float32_rows_close_to_float32(lrem_model_dir):
-    fp32 = lrem.Embedder(lrem.Model.load(str(lrem_model_dir), num_threads=1))
-    bf16 = lrem.Embedder(lrem.Model.load(str(lrem_model_dir), dtype="bfloat16", num_threads=1))
+    fp32 = lrem.Embedder(lrem.Model.load(str(lrem_model_dir)))
+    bf16 = lrem.Embedder(lrem.Model.load(str(lrem_model_dir), dtype="bfloat16"))
     a, b = fp32.embed_items(TITLES), bf16.embed_items(TITLES)
     assert b.dtype == np.float32 and b.shape == a.shape
     assert not np.array_equal(a, b), "bfloat16 must actually change the arithmetic"
@@ -25,12 +25,12 @@ def test_float16_on_the_cpu_is_a_value_error_naming_bfloat16(stories_dir):
 
 def test_an_index_built_in_float32_serves_a_bfloat16_model(lrem_model_dir, tmp_path):
     items = lrem.ItemStore([{"id": 10 + i, "title": t} for i, t in enumerate(TITLES)])
-    fp32 = lrem.Embedder(lrem.Model.load(str(lrem_model_dir), num_threads=1))
+    fp32 = lrem.Embedder(lrem.Model.load(str(lrem_model_dir)))
     lrem.save_index(lrem.build_index(fp32, items, factory="Flat"), items, str(tmp_path / "index"))
     # The model is identified by its checkpoint, so the index accepts the bfloat16 load.
     scores = {}
     for dtype in ("float32", "bfloat16"):
-        retriever = lrem.Retriever.open(str(lrem_model_dir), str(tmp_path / "index"), dtype=dtype, num_threads=1)
+        retriever = lrem.Retriever.open(str(lrem_model_dir), str(tmp_path / "index"), dtype=dtype)
         scores[dtype] = {h.id: h.score for h in retriever.search(TITLES[1], k=len(TITLES), mode="direct").hits}
     assert scores["bfloat16"].keys() == scores["float32"].keys() == {10, 11, 12}
     for item, score in scores["float32"].items():

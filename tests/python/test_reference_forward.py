@@ -58,3 +58,12 @@ def test_lrem_model_generates_the_reference_continuation(stories_dir, reference)
     model = lrem.Model.load(str(stories_dir))
     generated = model.generate_batch(["Once upon a time"], max_new_tokens=40, stop_at_eos=False)[0]
     assert list(generated.token_ids) == reference_llama.greedy(str(stories_dir), ONCE_UPON_A_TIME, 40, model=reference)
+
+
+def test_generate_returns_a_generation_like_generate_batch(stories_dir):
+    model = lrem.Model.load(str(stories_dir))
+    one = model.generate("Once upon a time", max_new_tokens=12)
+    batch = model.generate_batch(["Once upon a time"], max_new_tokens=12)[0]
+    assert isinstance(one, lrem.Generation)
+    assert (one.text, list(one.token_ids), one.finish_reason) == (batch.text, list(batch.token_ids), batch.finish_reason)
+    assert str(one) == one.text and one.text

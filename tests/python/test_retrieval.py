@@ -22,7 +22,7 @@ QUERIES = ["gift for a toddler who loves trucks", "shampoo without sulfates", "s
 
 @pytest.fixture(scope="module")
 def model(lrem_model_dir):
-    return lrem.Model.load(str(lrem_model_dir), num_threads=1)
+    return lrem.Model.load(str(lrem_model_dir))
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +84,57 @@ def test_saved_index_reopens_with_the_same_results(model, items, lrem_model_dir,
     index = lrem.build_index(emb, items, factory="HNSW32")
     lrem.save_index(index, items, tmp_path / "idx")
     before = lrem.Retriever(emb, index, items).search_many(QUERIES, k=3)
-    reopened = lrem.Retriever.open(lrem_model_dir, tmp_path / "idx", num_threads=1)
+    reopened = lrem.Retriever.open(lrem_model_dir, tmp_path / "idx")
     after = reopened.search_many(QUERIES, k=3)
     assert [[h.id for h in r.hits] for r in before] == [[h.id for h in r.hits] for r in after]
     assert [r.cot for r in before] == [r.cot for r in after]
+
+
+def test_open_takes_a_model_or_an_embedder_and_every_embedder_option(model, items, tmp_path):
+    mean = lrem.Embedder(model, pooling="mean")
+    lrem.save_index(lrem.build_index(mean, items), items, tmp_path / "mean_idx")
+    want = lrem.Retriever(mean, lrem.build_index(mean, items), items).search_many(QUERIES, k=3)
+    for opened in (lrem.Retriever.open(model, tmp_path / "mean_idx", pooling="mean"),
+                   lrem.Retriever.open(mean, tmp_path / "mean_idx")):
+        assert opened.embedder.pooling == "mean"
+        got = opened.search_many(QUERIES, k=3)
+        assert [[h.id for h in r.hits] for r in got] == [[h.id for h in r.hits] for r in want]
+    # the index records the pooling: opening it for last-token embeddings is refused
+    with pytest.raises(lrem.FormatError):
+        lrem.Retriever.open(model, tmp_path / "mean_idx")
+    with pytest.raises(lrem.InvalidArgument, match="embedder options"):
+        lrem.Retriever.open(mean, tmp_path / "mean_idx", pooling="mean")
+
+
+def test_saving_over_an_index_needs_overwrite(model, items, lrem_model_dir, tmp_path):
+    emb = lrem.Embedder(model)
+    index = lrem.build_index(emb, items)
+    lrem.save_index(index, items, tmp_path / "idx")
+    with pytest.raises(lrem.InvalidArgument, match="overwrite"):
+        lrem.save_index(index, items, tmp_path / "idx")
+    lrem.save_index(index, items, tmp_path / "idx", overwrite=True)
+    # A catalogue edited behind meta.json's back is refused, not paired with the index.
+    catalogue = tmp_path / "idx" / "items.jsonl"
+    catalogue.write_text(catalogue.read_text().replace("Kettle", "Teapot"))
+    with pytest.raises(lrem.FormatError, match="items_sha256"):
+        lrem.Retriever.open(lrem_model_dir, tmp_path / "idx")
+
+
+def test_model_changes_return_new_models(stories_dir, model):
+    plain = lrem.Model.load(stories_dir)
+    vocab = plain.tokenizer.vocab_size
+    with_tokens = plain.with_lrem_tokens()
+    assert with_tokens.tokenizer.vocab_size == vocab + 3
+    assert plain.tokenizer.vocab_size == vocab
+    before = lrem.Embedder(model, cot_cache_capacity=0)
+    expected = before.embed_queries(QUERIES[:2], mode="direct")
+    other = model.with_prompt_config(query_template="customer asks: {query}", max_cot_tokens=3)
+    assert other.prompt_config["query_template"] == "customer asks: {query}"
+    assert model.prompt_config["query_template"] != "customer asks: {query}"
+    np.testing.assert_array_equal(before.embed_queries(QUERIES[:2], mode="direct"), expected)
+    assert not np.array_equal(lrem.Embedder(other).embed_queries(QUERIES[:2], mode="direct"), expected)
+    with pytest.raises(lrem.InvalidArgument):
+        model.with_prompt_config(query_template="no placeholder")
 
 
 def test_bad_input_raises_clear_errors(model, items, stories_dir):
@@ -102,7 +149,7 @@ def test_bad_input_raises_clear_errors(model, items, stories_dir):
     with pytest.raises(ValueError):
         r.search("shoes", k=0)
     assert len(r.search("shoes", k=1000).hits) == len(TITLES)
-    with pytest.raises(lrem.InvalidArgument, match="add_lrem_tokens"):
+    with pytest.raises(lrem.InvalidArgument, match="with_lrem_tokens"):
         lrem.Embedder(lrem.Model.load(str(stories_dir)))
     with pytest.raises(lrem.InvalidArgument, match="empty catalogue"):
         lrem.build_index(emb, lrem.ItemStore([]))
@@ -142,6 +189,9 @@ def test_cli_index_build_and_search_match_python(model, items, lrem_model_dir, l
     py = lrem.Retriever(emb, lrem.build_index(emb, items), items).search_many(QUERIES[:2], k=3)
     assert [[h["id"] for h in line["hits"]] for line in lines] == [[h.id for h in r.hits] for r in py]
     assert [line["cot"] for line in lines] == [r.cot for r in py]
+    # the HTTP /search shape: the item's own fields beside id, score and title
+    assert [[h["pos"] for h in line["hits"]] for line in lines] == [[h.fields["pos"] for h in r.hits] for r in py]
+    assert all("fields" not in h for line in lines for h in line["hits"])
     # embed writes a .npy that numpy reads back, equal to the Python embedding
     npy = tmp_path / "q.npy"
     emb_out = subprocess.run([lrem_cli, "embed", "--model", lrem_model_dir, "--text", QUERIES[0], "--mode", "direct",
@@ -160,3 +210,15 @@ def test_cli_reports_errors_without_crashing(lrem_cli, lrem_model_dir, tmp_path)
     r = subprocess.run([lrem_cli, "index", "build", "--model", lrem_model_dir, "--items", bad, "-o", tmp_path / "i"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "line 2" in r.stderr and "title" in r.stderr, r.stderr
+
+
+def test_cli_index_build_refuses_an_existing_index_without_overwrite(lrem_cli, lrem_model_dir, items, tmp_path):
+    items_path = tmp_path / "items.jsonl"
+    items.save(items_path)
+    build = [lrem_cli, "index", "build", "--model", lrem_model_dir, "--items", items_path, "-o", tmp_path / "idx",
+             "--threads", "1", "--quiet"]
+    assert subprocess.run(build, capture_output=True, text=True).returncode == 0
+    again = subprocess.run(build, capture_output=True, text=True)
+    assert again.returncode == 1 and "--overwrite" in again.stderr, again.stderr
+    replaced = subprocess.run(build + ["--overwrite"], capture_output=True, text=True)
+    assert replaced.returncode == 0, replaced.stderr

@@ -60,3 +60,5 @@ def test_errors_name_the_field(toy):
         lrem.train.pretrain(corpus=str(corpus), output_dir=str(d / "x"), lerning_rate=1.0)
     with pytest.raises(lrem.InvalidArgument, match="'group_size'"):
         lrem.train.grpo(model="m", data="d", output_dir=str(d / "y"), group_size=1)
+    with pytest.raises(lrem.InvalidArgument, match="'loss_aggregation'"):
+        lrem.train.grpo(model="m", data="d", output_dir=str(d / "y"), loss_aggregation="mean", ppo_epochs=2)

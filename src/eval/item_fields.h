@@ -1,0 +1,13 @@
+// An item's fields other than id and title, parsed once when an ItemStore takes the item,
+// so that serialising search hits never parses them again.
+#pragma once
+
+#include "util/json_reader.h"
+
+namespace lrem {
+
+struct ItemFields {
+  Json object;  // always a JSON object without "id" or "title"
+};
+
+}  // namespace lrem
