@@ -45,7 +45,7 @@ int64_t peak_rss_bytes() {
 void write_checkpoint(const std::string& dir, const std::string& tokenizer_path, int64_t layers) {
   const ModelConfig config = qwen2_shape(layers);
   const Tokenizer tokenizer = Tokenizer::load(tokenizer_path);
-  const Model model = Model::random(config, tokenizer, /*seed=*/1, LoadOptions{"cpu", "bfloat16", 0});
+  const Model model = Model::random(config, tokenizer, /*seed=*/1, LoadOptions{"cpu", "bfloat16"});
   ensure_directory(dir);
   save_checkpoint_tensors(dir, ModelAccess::parts(model).transformer.parameters(), at::kBFloat16, size_t(1) << 30);
   tokenizer.save(dir);
@@ -56,7 +56,7 @@ void write_checkpoint(const std::string& dir, const std::string& tokenizer_path,
 void load_checkpoint(const std::string& dir, const std::string& dtype) {
   const int64_t before = bench::resident_bytes();
   const double start = bench::now_seconds();
-  const Model model = Model::load(dir, LoadOptions{"cpu", dtype, 0});
+  const Model model = Model::load(dir, LoadOptions{"cpu", dtype});
   const double seconds = bench::now_seconds() - start;
   const int64_t parameters = model.config().num_parameters();
   const int64_t weight_bytes = parameters * (dtype == "float32" ? 4 : 2);

@@ -70,7 +70,7 @@ TEST(TrainRollouts, ScoredEmbeddingIsTheServedOneForClosedCots) {
   c.batch_size = 4;
   c.lambda_sft = 1.0;
   sft(c);
-  const Model m = Model::load(dir.file("stage1"), LoadOptions{"cpu", "float32", 1});
+  const Model m = Model::load(dir.file("stage1"), LoadOptions{"cpu", "float32"});
   const std::vector<std::string> queries = {"warm feet", "cold toes", "socks please", "feet"};
   expect_rollouts_match_embedder(m, queries, 0.0f);
   const Embeddings served = Embedder(m).embed_queries(queries, QueryMode::Reason);

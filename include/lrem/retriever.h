@@ -86,7 +86,4 @@ void save_index(const Index& index, const ItemStore& items, const std::string& d
 // saved without one.
 ItemStore load_index_items(const std::string& index_dir);
 
-// Where save_index puts an index directory's catalogue: <index_dir>/items.jsonl.
-std::string index_items_path(const std::string& index_dir);
-
 }  // namespace lrem

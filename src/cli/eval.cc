@@ -72,11 +72,10 @@ void add_eval(CLI::App& app) {
     if (!a.common.quiet) options.progress = progress_reporter("queries");
     const std::vector<Query> queries = read_queries(a.queries);
     const std::vector<Qrel> qrels = read_qrels(a.qrels);
-    ItemStore items = a.items.empty() ? load_index_items(a.index) : ItemStore::load(a.items);
 
     EvaluationRun run;
     if (a.system == "bm25") {
-      const ItemStore items = ItemStore::load(a.items.empty() ? index_items_path(a.index) : a.items);
+      const ItemStore items = a.items.empty() ? load_index_items(a.index) : ItemStore::load(a.items);
       if (!a.common.quiet) std::cerr << "lrem eval: BM25 over " << items.size() << " items, " << queries.size() << " queries\n";
       run = evaluate_system(Bm25::from_items(items.items()), queries, qrels, options);
     } else if (a.system == "embedding") {
