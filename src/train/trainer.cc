@@ -49,8 +49,8 @@ std::pair<std::string, int64_t> Trainer::latest_checkpoint(const std::string& ou
 
 Trainer::Trainer(const TrainingConfig& config, std::string stage, Model& model, size_t num_examples,
                  DataParallel& dp, int updates_per_step)
-    : config_(config), stage_(std::move(stage)), model_(model), num_examples_(num_examples), dp_(dp),
-      updates_per_step_(updates_per_step) {
+    : config_(config), stage_(std::move(stage)), model_(model), num_examples_(num_examples),
+      updates_per_step_(updates_per_step), dp_(dp) {
   if (num_examples == 0) throw InvalidArgument(stage_ + ": no training examples");
   if (updates_per_step < 1) throw InvalidArgument(stage_ + ": updates per step must be >= 1");
   const size_t global_batch = size_t(config.batch_size) * config.grad_accum * config.world_size;
