@@ -1,5 +1,7 @@
 #include "bench_common.h"
 
+#include <sys/resource.h>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -191,6 +193,24 @@ int64_t resident_bytes() {
   int64_t size = 0, resident = 0;
   in >> size >> resident;
   return resident * sysconf(_SC_PAGESIZE);
+}
+
+int64_t peak_rss_bytes() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return int64_t(usage.ru_maxrss) * 1024;  // Linux reports kilobytes
+}
+
+std::function<void(int64_t)> StepClock::callback() {
+  return [this](int64_t step) {
+    const double now = now_seconds();
+    if (first_step < 0) {
+      first_step = step;
+      first_time = now;
+    }
+    last_step = step;
+    last_time = now;
+  };
 }
 
 }  // namespace lrem::bench

@@ -76,7 +76,17 @@ std::vector<std::string> read_jsonl_strings(const std::string& path, const std::
 // Runs a benchmark's body; an exception becomes a one-line message on stderr and exit code 1.
 int run_main(const char* program, const std::function<void()>& body);
 
-// Resident set size of this process, in bytes.
+// Resident set size of this process, in bytes, now and at its peak (getrusage).
 int64_t resident_bytes();
+int64_t peak_rss_bytes();
+
+// Times the progress reports of one training run: (steps, seconds) between the first and
+// the last, so start-up, tokenisation and the final checkpoint are excluded.
+struct StepClock {
+  int64_t first_step = -1, last_step = -1;
+  double first_time = 0, last_time = 0;
+  std::function<void(int64_t step)> callback();
+  double steps_per_second() const { return double(last_step - first_step) / (last_time - first_time); }
+};
 
 }  // namespace lrem::bench

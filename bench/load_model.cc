@@ -9,8 +9,6 @@
 // sharded in 1 GB files with model.safetensors.index.json, as Hugging Face publishes them.
 // --model loads it once in a fresh process, so the process's peak RSS (getrusage) is the
 // load's, and reports it against the size of the weights in the compute dtype.
-#include <sys/resource.h>
-
 #include <filesystem>
 
 #include "bench_common.h"
@@ -36,12 +34,6 @@ ModelConfig qwen2_shape(int64_t layers) {
   return ModelConfig::from_json(config.dump(), "the bench's Qwen2 config");
 }
 
-int64_t peak_rss_bytes() {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return int64_t(usage.ru_maxrss) * 1024;  // Linux reports kilobytes
-}
-
 void write_checkpoint(const std::string& dir, const std::string& tokenizer_path, int64_t layers) {
   const ModelConfig config = qwen2_shape(layers);
   const Tokenizer tokenizer = Tokenizer::load(tokenizer_path);
@@ -63,7 +55,7 @@ void load_checkpoint(const std::string& dir, const std::string& dtype) {
   int64_t checkpoint_bytes = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir))
     if (entry.path().extension() == ".safetensors") checkpoint_bytes += int64_t(entry.file_size());
-  const int64_t peak = peak_rss_bytes();
+  const int64_t peak = bench::peak_rss_bytes();
   bench::emit({{"bench", "load"},
                {"dtype", dtype},
                {"parameters", parameters},

@@ -391,6 +391,32 @@ def tokenize(rep):
                             f"{ratio:.1f}x ({same})", verdict(ratio >= 1 and ours["tokens"] == hf[0]["tokens"])])
 
 
+def train_memory(rep):
+    recs = pick(rep.records("train_memory"), bench="train_memory")
+    if not recs:
+        return
+    rep.add("## 10. Training memory: full fine-tuning vs LoRA, gradient checkpointing\n\n`bench/train_memory.sh` "
+            "runs one stage-1 configuration per process (`bench/train_memory.cc`) on a random-weight Qwen2-0.5B-shaped "
+            "backbone (hidden 896, 24 layers, 14 heads over 2 KV heads, intermediate 4864, vocab 151,936, q/k/v "
+            "biases, tied head; the Qwen2 fixture tokenizer plus the three LREM tokens), float32, AdamW. Peak RSS is "
+            "the process's high-water mark after the last step (libtorch, the loaded model, optimiser state, "
+            "gradients, activations); seconds per step between the first and the last progress report. LoRA: rank "
+            "16 on q, k, v, o, gate, up and down, plus the three LREM token rows.\n" + rep.command("train_memory"))
+    rows = [r for r in recs if not r["model"].endswith("-curve")]
+    rep.add(table(["mode", "gradient checkpointing", "batch (triplets)", "steps timed", "peak RSS", "s/step",
+                   "load average"],
+                  [[r["mode"] + (f" (r {r['lora_r']})" if r["lora_r"] else ""), "yes" if r["gradient_checkpointing"]
+                    else "no", r["batch"], r["steps_timed"], f"{r['peak_rss_bytes'] / 2**30:.2f} GiB",
+                    fmt(r["seconds_per_step"], 1), fmt(r["load_average_1min"], 1)] for r in rows]))
+    for r in recs:
+        if not r["model"].endswith("-curve"):
+            continue
+        rep.add(f"\nLoss curve, {r['mode']} with gradient checkpointing, {r['batch']} triplets per step on a "
+                f"{len(r['losses'])}-step run over a small triplet set:\n")
+        rep.add(table(["step", "sft_loss", "nce_loss"],
+                      [[x["step"], fmt(x["sft_loss"], 3), fmt(x["nce_loss"], 3)] for x in r["losses"]]))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", required=True)
@@ -398,7 +424,7 @@ def main():
     parser.add_argument("--notes", help="markdown appended verbatim (analysis, levers)")
     args = parser.parse_args()
     rep = Report(load(args.results))
-    for section in (machine, encode, query, pytorch, index, serve, train, loading, tokenize):
+    for section in (machine, encode, query, pytorch, index, serve, train, loading, tokenize, train_memory):
         section(rep)
         rep.add("\n")
     measured = {row[0] for row in rep.targets}

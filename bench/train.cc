@@ -17,35 +17,17 @@ using namespace lrem;
 
 namespace {
 
-// Times the progress reports of one training run: (steps, seconds) between the first and last.
-struct StepClock {
-  int64_t first_step = -1, last_step = -1;
-  double first_time = 0, last_time = 0;
-  ProgressCallback callback() {
-    return [this](const TrainProgress& p) {
-      const double now = bench::now_seconds();
-      if (first_step < 0) {
-        first_step = p.step;
-        first_time = now;
-      }
-      last_step = p.step;
-      last_time = now;
-    };
-  }
-  double steps_per_second() const { return (last_step - first_step) / (last_time - first_time); }
-};
-
-void common(TrainingConfig& c, const bench::Args& args, const std::string& out, StepClock& clock) {
+void common(TrainingConfig& c, const bench::Args& args, const std::string& out, bench::StepClock& clock) {
   c.output_dir = out;
   c.max_steps = args.integer("steps", 4) + 1;  // the first step only starts the clock
   c.batch_size = static_cast<int>(args.integer("batch", 8));
   c.log_every = 1;
   c.quiet = true;
-  c.on_progress = clock.callback();
+  c.on_progress = [tick = clock.callback()](const TrainProgress& p) { tick(p.step); };
 }
 
 void report(const std::string& stage, const std::string& label, const ModelConfig& config, double tokens_per_step,
-            const StepClock& clock, double peak) {
+            const bench::StepClock& clock, double peak) {
   const double tokens_per_s = tokens_per_step * clock.steps_per_second();
   const double flops = 6.0 * static_cast<double>(config.num_parameters()) * tokens_per_s;
   bench::emit({{"bench", "train"},
@@ -70,7 +52,7 @@ int main(int argc, char** argv) {
     const double peak = bench::measure_gemm_peak_gflops();
     const Model model = Model::load(model_dir);
 
-    StepClock pretrain_clock;
+    bench::StepClock pretrain_clock;
     PretrainConfig pre;
     common(pre, args, (work / "pretrain").string(), pretrain_clock);
     pre.corpus = args.required("corpus");
@@ -91,7 +73,7 @@ int main(int argc, char** argv) {
                 prompt.cot_completion(j.at("cot").get<std::string>()).ids.size() +
                 prompt.item(j.at("item").get<std::string>()).ids.size();
     }
-    StepClock sft_clock;
+    bench::StepClock sft_clock;
     SftConfig stage1;
     common(stage1, args, (work / "sft").string(), sft_clock);
     stage1.model = model_dir;

@@ -4,6 +4,8 @@
 #   bash scripts/bench.sh                 # about 15-25 minutes on 2 cores
 #   LREM_BENCH_FULL=1 bash scripts/bench.sh   # adds the 1M-vector FAISS runs (about 25 minutes
 #                                             # more on 2 busy cores, most of it HNSW construction)
+#   LREM_BENCH_TRAIN_MEMORY=1 bash scripts/bench.sh  # adds full fine-tuning vs LoRA memory on a
+#                                                    # Qwen2-0.5B shape (bench/train_memory.sh)
 #   LREM_BENCH_DEMO_MODEL=path bash scripts/bench.sh  # a trained demo model instead of the
 #                                                      # random demo-sized stand-in
 #   LREM_BENCH_HF_TOKENIZERS=dir bash scripts/bench.sh  # node_modules holding Hugging Face's
@@ -31,7 +33,7 @@ fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=$py -DLREM_BUILD_BENCH=ON \
   -DLREM_BUILD_PYTHON=OFF -DLREM_BUILD_TESTS=OFF >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 cmake --build "$build" -j "${LREM_JOBS:-2}" --target bench_machine_limits bench_encode bench_query bench_index \
-  bench_train bench_workload bench_make_model bench_serve_load bench_load_model bench_tokenize lrem_cli
+  bench_train bench_workload bench_make_model bench_serve_load bench_load_model bench_tokenize bench_train_memory lrem_cli
 bin="$build/bin"
 
 mkdir -p "$work" "$results"
@@ -146,5 +148,7 @@ for m in "$demo_label:$demo:$data/items.jsonl:300:20:search,embed:1,2,8" \
   run "servebatch-$label" "${load[@]}" --in-flight 4,16 --batches "$batches" --modes reason,direct
   run "servezipf-$label" "${load[@]}" --clients 4 --modes reason --traffic zipf
 done
+# Training memory on a Qwen2-0.5B shape (section 10): about 30 minutes on 2 busy cores, opt-in.
+[ "${LREM_BENCH_TRAIN_MEMORY:-0}" = 1 ] && bash "$root/bench/train_memory.sh" "$build" "$work"
 $py "$root/bench/report.py" --results "$results" --notes "$root/bench/levers.md" --out "$root/docs/BENCHMARKS.md"
 echo "bench: wrote $root/docs/BENCHMARKS.md" >&2

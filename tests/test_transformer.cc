@@ -272,3 +272,106 @@ TEST(Transformer, LoadParametersRejectsMissingAndMisshapedTensors) {
 
 }  // namespace
 }  // namespace lrem
+
+namespace lrem {
+namespace {
+
+LoraSpec every_projection(std::vector<int64_t> token_ids) {
+  LoraSpec spec;
+  spec.r = 4;
+  spec.alpha = 8;
+  spec.target_modules = LoraSpec::all_modules();
+  spec.token_ids = std::move(token_ids);
+  return spec;
+}
+
+// A tiny model with an adapter whose every tensor moves the output (B and the token rows off
+// their starting values).
+Transformer adapted(const ModelConfig& config, const LoraSpec& spec) {
+  Transformer model = tiny_model(config);
+  Transformer fresh = model;
+  fresh.attach_lora(spec, {}, 3);
+  std::map<std::string, at::Tensor> tensors;
+  int64_t i = 0;
+  for (const auto& [name, t] : fresh.lora_parameters())
+    tensors[name] = t.detach() + 0.1 * at::sin(at::arange(t.numel()).to(at::kFloat) + double(++i)).view(t.sizes());
+  model.attach_lora(spec, tensors, 0);
+  return model;
+}
+
+ForwardOutput run(const Transformer& model, const at::Tensor& ids) {
+  at::NoGradGuard no_grad;
+  return model.forward(ids, at::arange(ids.size(1)).repeat({ids.size(0), 1}), {}, nullptr);
+}
+
+TEST(TransformerLora, AFreshAdapterLeavesTheModelAsItWas) {
+  for (const ModelConfig& config : tiny_variants()) {
+    const Transformer base = tiny_model(config);
+    Transformer model = base;
+    model.attach_lora(every_projection({4, 9}), {}, 1);
+    const at::Tensor ids = random_ids(2, 7, config.vocab_size, 5).index_fill_(1, at::tensor({3}), 9);
+    const ForwardOutput a = run(model, ids), b = run(base, ids);
+    EXPECT_TRUE(at::equal(a.hidden, b.hidden));
+    EXPECT_TRUE(at::allclose(a.logits, b.logits, 1e-5, 1e-6));  // head rows come from their own product
+  }
+}
+
+TEST(TransformerLora, MergedWeightsComputeWhatTheAdapterDid) {
+  for (const ModelConfig& config : tiny_variants()) {
+    Transformer model = adapted(config, every_projection({4, 9}));
+    const Transformer base = tiny_model(config);
+    const at::Tensor ids = random_ids(2, 7, config.vocab_size, 5).index_fill_(1, at::tensor({3}), 9);
+    const ForwardOutput with_adapter = run(model, ids);
+    EXPECT_FALSE(at::allclose(with_adapter.logits, run(base, ids).logits, 1e-3, 1e-3));  // the adapter matters
+    const Transformer copy = model;  // keeps the adapter: merging replaces tensors, never writes into them
+    model.merge_lora();
+    EXPECT_EQ(model.lora(), nullptr);
+    EXPECT_TRUE(model.lora_parameters().empty());
+    const ForwardOutput merged = run(model, ids);
+    EXPECT_TRUE(at::allclose(merged.logits, with_adapter.logits, 1e-4, 1e-4))
+        << (merged.logits - with_adapter.logits).abs().max().item<float>();
+    EXPECT_TRUE(at::allclose(merged.hidden, with_adapter.hidden, 1e-4, 1e-5));
+    EXPECT_TRUE(at::equal(run(copy, ids).logits, with_adapter.logits));
+    // Only the adapted projections and the chosen token rows changed.
+    const at::Tensor embed = model.parameters().at("model.embed_tokens.weight");
+    const at::Tensor base_embed = base.parameters().at("model.embed_tokens.weight");
+    const at::Tensor changed_rows = (embed != base_embed).any(1).nonzero().view(-1);
+    EXPECT_TRUE(at::equal(changed_rows, at::tensor({4, 9}, at::kLong)));
+    EXPECT_TRUE(at::equal(model.parameters().at("model.norm.weight"), base.parameters().at("model.norm.weight")));
+    EXPECT_FALSE(at::equal(model.parameters().at("model.layers.1.mlp.down_proj.weight"),
+                           base.parameters().at("model.layers.1.mlp.down_proj.weight")));
+  }
+}
+
+TEST(TransformerLora, OnlyTheAdapterAndTheTokenRowsReceiveGradients) {
+  for (const ModelConfig& config : tiny_variants()) {
+    Transformer model = tiny_model(config);
+    model.set_requires_grad(false);
+    model.attach_lora(every_projection({4, 9}), {}, 1);
+    const at::Tensor ids = random_ids(2, 7, config.vocab_size, 5).index_fill_(1, at::tensor({3}), 9);
+    const ForwardOutput out = model.forward(ids, at::arange(7).repeat({2, 1}), {}, nullptr);
+    out.logits.pow(2).mean().backward();
+    for (const auto& [name, p] : model.parameters()) EXPECT_FALSE(p.grad().defined()) << name;
+    // B starts at zero, so A's first gradient is zero too; B's and the token rows' are not.
+    for (const auto& [name, p] : model.lora_parameters()) {
+      ASSERT_TRUE(p.grad().defined()) << name;
+      if (name.find("lora_A") == std::string::npos) EXPECT_GT(p.grad().abs().sum().item<float>(), 0) << name;
+    }
+    EXPECT_EQ(model.trainable_parameters().size(), model.lora_parameters().size());
+  }
+}
+
+TEST(TransformerLora, RefusesWhatItCannotApply) {
+  Transformer model = tiny_model(tiny_config());
+  LoraSpec spec = every_projection({4});
+  spec.target_modules = {"qkv_proj"};
+  EXPECT_THROW(model.attach_lora(spec, {}, 0), FormatError);
+  spec = every_projection({50});  // vocab 50
+  EXPECT_THROW(model.attach_lora(spec, {}, 0), FormatError);
+  spec = every_projection({4});
+  EXPECT_THROW(model.attach_lora(spec, {{"model.layers.0.self_attn.q_proj.lora_A.weight", at::zeros({4, 32})}}, 0),
+               FormatError);  // the other tensors are missing
+}
+
+}  // namespace
+}  // namespace lrem

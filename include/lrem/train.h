@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "lrem/config.h"
 
@@ -27,6 +28,21 @@ struct TrainProgress {
   std::map<std::string, double> metrics;  // loss, lr and the stage's own terms
 };
 using ProgressCallback = std::function<void(const TrainProgress&)>;
+
+// LoRA (low-rank adapters) for the fine-tuning stages: the backbone's weights stay frozen
+// and only rank-r factors on the chosen projections of every layer, plus the embedding rows
+// of the LREM special tokens (<think>, </think>, <emb>), are trained, so the optimiser holds
+// a few MB instead of 8 bytes per backbone parameter. Checkpoints hold the adapter (PEFT's
+// adapter_config.json + adapter_model.safetensors); the final model is merged into the
+// weights, with the adapter kept in output_dir/adapter. docs/TRAINING.md.
+struct LoraConfig {
+  int r = 0;  // rank; 0: no adapters (full fine-tuning)
+  double alpha = 16;   // the update is scaled by alpha / r
+  double dropout = 0;  // on each adapter's input, while training
+  std::vector<std::string> target_modules = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                             "gate_proj", "up_proj", "down_proj"};
+  bool enabled() const { return r > 0; }
+};
 
 // Options every stage shares. One optimiser step consumes
 // batch_size * grad_accum * world_size examples (the global batch).
@@ -49,6 +65,10 @@ struct TrainingConfig {
   int64_t log_every = 10;
   bool resume = false;     // continue from the latest checkpoint in output_dir
   int num_threads = 0;     // for the run, process-wide (lrem::set_num_threads); 0: hardware concurrency
+  // Recompute each layer's activations in backward instead of keeping them: activation
+  // memory of about one layer instead of all, for roughly a third more compute per step.
+  bool gradient_checkpointing = false;
+  LoraConfig lora;         // stage 1 and 2 only
   bool quiet = false;      // no progress line on stderr
   // Data parallelism over processes (c10d, Gloo backend): rank 0 hosts the rendezvous.
   int world_size = 1;
@@ -126,6 +146,12 @@ struct TrainResult {
   std::map<std::string, double> final_metrics;  // the last logged values
   std::string output_dir;    // holds the final model
 };
+
+// Merges a LoRA adapter directory (a LoRA run's checkpoint-<step> or output_dir/adapter) into
+// its base model and writes a plain Hugging Face directory (float32) to out_dir. The base is
+// base_model, else the adapter's base_model_name_or_path; it gets the LREM tokens first, as
+// training gave them.
+void merge_adapter(const std::string& adapter_dir, const std::string& out_dir, const std::string& base_model = "");
 
 TrainResult pretrain(const PretrainConfig& config);
 TrainResult sft(const SftConfig& config);

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Optional
 
 from . import _lrem
 
-__all__ = ["pretrain", "sft", "grpo"]
+__all__ = ["pretrain", "sft", "grpo", "merge_adapter"]
 
 Progress = Optional[Callable[[Dict[str, Any]], None]]
 
@@ -56,3 +56,11 @@ def grpo(config: Optional[str] = None, *, progress: Progress = None, **options: 
     updates per sampled batch, ``reward_pool_extra_items`` catalogue items added to the
     accuracy reward's ranking pool. The CoT cap is the model's ``max_cot_tokens``."""
     return _lrem.train_grpo(_options(config, options), progress)
+
+
+def merge_adapter(adapter: "str | os.PathLike[str]", out: "str | os.PathLike[str]",
+                  base: "Optional[str | os.PathLike[str]]" = None) -> None:
+    """Merges a LoRA adapter (a ``checkpoint-<step>`` of a run with ``lora={"r": ...}``, or its
+    ``output_dir/adapter``) into its base model and writes a plain Hugging Face directory to
+    ``out``. ``base`` defaults to the adapter's ``base_model_name_or_path``."""
+    _lrem.merge_adapter(os.fspath(adapter), os.fspath(out), "" if base is None else os.fspath(base))

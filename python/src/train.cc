@@ -57,6 +57,15 @@ void bind_train(py::module_& m) {
   m.def("train_pretrain", &run_stage<PretrainConfig, &pretrain>, py::arg("options_json"), py::arg("progress") = py::none(), doc);
   m.def("train_sft", &run_stage<SftConfig, &sft>, py::arg("options_json"), py::arg("progress") = py::none(), doc);
   m.def("train_grpo", &run_stage<GrpoConfig, &grpo>, py::arg("options_json"), py::arg("progress") = py::none(), doc);
+  m.def(
+      "merge_adapter",
+      [](const std::string& adapter, const std::string& out, const std::string& base) {
+        py::gil_scoped_release release;
+        merge_adapter(adapter, out, base);
+      },
+      py::arg("adapter"), py::arg("out"), py::arg("base") = "",
+      "Merges a LoRA adapter directory into its base model (base, else the adapter's "
+      "base_model_name_or_path) and writes a plain Hugging Face directory to out.");
 }
 
 }  // namespace lrem::python

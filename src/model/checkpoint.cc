@@ -258,6 +258,27 @@ std::map<std::string, at::Tensor> load_checkpoint_tensors(const std::string& dir
   return CheckpointReader(dir).read_all(compute_dtype);
 }
 
+std::map<std::string, at::Tensor> read_tensor_file(const std::string& path, at::ScalarType dtype) {
+  require_floating(dtype, "dtype");
+  const SafetensorsFile file(path);
+  std::map<std::string, at::Tensor> out;
+  for (const TensorInfo& tensor : file.header().tensors) {
+    const at::ScalarType stored = scalar_type(tensor.dtype);
+    out.emplace(tensor.name,
+                copy_out(file.data(tensor), tensor.shape, stored, at::isFloatingType(stored) ? dtype : stored));
+  }
+  return out;
+}
+
+void write_tensor_file(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
+                       at::ScalarType save_dtype) {
+  require_floating(save_dtype, "save dtype");
+  const std::vector<SaveTensor> prepared = prepare_for_save(tensors, save_dtype);
+  std::vector<const SaveTensor*> all;
+  for (const SaveTensor& t : prepared) all.push_back(&t);
+  write_tensors(path, all);
+}
+
 void save_checkpoint_tensors(const std::string& dir, const std::map<std::string, at::Tensor>& tensors,
                              at::ScalarType save_dtype, size_t max_shard_bytes) {
   require_floating(save_dtype, "save dtype");

@@ -56,6 +56,13 @@ class CheckpointReader {
 std::map<std::string, at::Tensor> load_checkpoint_tensors(const std::string& dir,
                                                           at::ScalarType compute_dtype = at::kFloat);
 
+// One safetensors file (an adapter's, say) as tensors in memory they own; floating-point
+// tensors converted to `dtype`. IoError / FormatError as SafetensorsFile.
+std::map<std::string, at::Tensor> read_tensor_file(const std::string& path, at::ScalarType dtype = at::kFloat);
+// Writes tensors to one safetensors file atomically, floating-point ones as save_dtype.
+void write_tensor_file(const std::string& path, const std::map<std::string, at::Tensor>& tensors,
+                       at::ScalarType save_dtype = at::kFloat);
+
 // Writes the weights as Hugging Face does: model.safetensors, or, when max_shard_bytes > 0
 // and they do not fit in one shard, model-0000i-of-0000n.safetensors plus
 // model.safetensors.index.json. Floating-point tensors are stored as save_dtype. Every

@@ -3,10 +3,13 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <string_view>
 
+#include "model/activation_checkpoint.h"
 #include "model/checkpoint.h"
 #include "model/rope.h"
 #include "lrem/error.h"
@@ -24,6 +27,19 @@ std::string shape_string(at::IntArrayRef shape) {
 }
 
 std::string layer_prefix(int64_t i) { return "model.layers." + std::to_string(i) + "."; }
+
+constexpr std::string_view kLoraA = ".lora_A.weight";
+constexpr const char* kEmbedTokenRows = "model.embed_tokens.token_adapter.trainable_tokens_delta";
+constexpr const char* kHeadTokenRows = "lm_head.token_adapter.trainable_tokens_delta";
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Where each LoRA target sits in a layer ("q_proj" -> "self_attn.q_proj").
+std::string module_path(const std::string& module) {
+  return (module == "gate_proj" || module == "up_proj" || module == "down_proj" ? "mlp." : "self_attn.") + module;
+}
 
 // Throws LimitExceeded/InvalidArgument unless every value of an integer tensor lies in [lo, hi).
 void check_range(const at::Tensor& t, int64_t lo, int64_t hi, const std::string& what, bool is_limit) {
@@ -139,33 +155,51 @@ Transformer::Transformer(ModelConfig config, const at::TensorOptions& options)
 }
 
 void Transformer::bind() {
-  auto get = [&](const std::string& name) {
-    const auto it = params_.find(name);
-    return it == params_.end() ? at::Tensor() : it->second;
+  auto get = [](const std::map<std::string, at::Tensor>& from, const std::string& name) {
+    const auto it = from.find(name);
+    return it == from.end() ? at::Tensor() : it->second;
   };
-  embed_ = get("model.embed_tokens.weight");
-  norm_ = get("model.norm.weight");
-  lm_head_ = config_.tie_word_embeddings ? embed_ : get("lm_head.weight");
+  auto linear = [&](const std::string& name) {
+    return Linear{get(params_, name + ".weight"), get(params_, name + ".bias"),
+                  get(lora_params_, name + ".lora_A.weight"), get(lora_params_, name + ".lora_B.weight")};
+  };
+  embed_ = get(params_, "model.embed_tokens.weight");
+  norm_ = get(params_, "model.norm.weight");
+  lm_head_ = config_.tie_word_embeddings ? embed_ : get(params_, "lm_head.weight");
   layers_.clear();
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     const std::string p = layer_prefix(i);
     Layer l;
-    l.input_norm = get(p + "input_layernorm.weight");
-    l.q = get(p + "self_attn.q_proj.weight");
-    l.k = get(p + "self_attn.k_proj.weight");
-    l.v = get(p + "self_attn.v_proj.weight");
-    l.o = get(p + "self_attn.o_proj.weight");
-    l.q_bias = get(p + "self_attn.q_proj.bias");
-    l.k_bias = get(p + "self_attn.k_proj.bias");
-    l.v_bias = get(p + "self_attn.v_proj.bias");
-    l.q_norm = get(p + "self_attn.q_norm.weight");
-    l.k_norm = get(p + "self_attn.k_norm.weight");
-    l.post_norm = get(p + "post_attention_layernorm.weight");
-    l.gate = get(p + "mlp.gate_proj.weight");
-    l.up = get(p + "mlp.up_proj.weight");
-    l.down = get(p + "mlp.down_proj.weight");
+    l.input_norm = get(params_, p + "input_layernorm.weight");
+    l.q_norm = get(params_, p + "self_attn.q_norm.weight");
+    l.k_norm = get(params_, p + "self_attn.k_norm.weight");
+    l.post_norm = get(params_, p + "post_attention_layernorm.weight");
+    l.q = linear(p + "self_attn.q_proj");
+    l.k = linear(p + "self_attn.k_proj");
+    l.v = linear(p + "self_attn.v_proj");
+    l.o = linear(p + "self_attn.o_proj");
+    l.gate = linear(p + "mlp.gate_proj");
+    l.up = linear(p + "mlp.up_proj");
+    l.down = linear(p + "mlp.down_proj");
     layers_.push_back(std::move(l));
   }
+  token_rows_ = get(lora_params_, kEmbedTokenRows);
+  head_rows_ = config_.tie_word_embeddings ? token_rows_ : get(lora_params_, kHeadTokenRows);
+  token_ids_ = token_slot_ = at::Tensor();
+  if (token_rows_.defined()) {
+    const auto device = options_.device();
+    token_ids_ = at::tensor(lora_->token_ids, at::kLong).to(device);
+    token_slot_ = at::full({config_.vocab_size}, -1, at::TensorOptions().dtype(at::kLong).device(device));
+    token_slot_.index_copy_(0, token_ids_, at::arange(int64_t(lora_->token_ids.size()), token_slot_.options()));
+  }
+}
+
+std::vector<at::Tensor> Transformer::Layer::tensors() const {
+  std::vector<at::Tensor> out = {input_norm, q_norm, k_norm, post_norm};
+  for (const Linear* p : {&q, &k, &v, &o, &gate, &up, &down})
+    for (const at::Tensor& t : {p->weight, p->bias, p->lora_a, p->lora_b})
+      if (t.defined()) out.push_back(t);
+  return out;
 }
 
 void Transformer::init_random(uint64_t seed) {
@@ -221,15 +255,113 @@ void Transformer::set_requires_grad(bool requires_grad) {
   for (auto& [name, tensor] : params_) tensor.requires_grad_(requires_grad);
 }
 
+// ---- Transformer: LoRA ---------------------------------------------------------------------
+
+const std::vector<std::string>& LoraSpec::all_modules() {
+  static const std::vector<std::string> modules = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                   "gate_proj", "up_proj", "down_proj"};
+  return modules;
+}
+
+void Transformer::attach_lora(const LoraSpec& spec, const std::map<std::string, at::Tensor>& tensors, uint64_t seed) {
+  if (!embed_.defined()) throw InvalidArgument("attach_lora needs the model's weights first");
+  if (lora_) throw InvalidArgument("the model already has LoRA adapters: merge them first (merge_lora)");
+  if (spec.r < 1) throw FormatError("LoRA rank r must be >= 1, got " + std::to_string(spec.r));
+  if (!(spec.dropout >= 0 && spec.dropout < 1))
+    throw FormatError("LoRA dropout must be within [0, 1), got " + std::to_string(spec.dropout));
+  for (const std::string& m : spec.target_modules)
+    if (std::find(LoraSpec::all_modules().begin(), LoraSpec::all_modules().end(), m) == LoraSpec::all_modules().end())
+      throw FormatError("unknown LoRA target module '" + m +
+                        "'; use any of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
+  for (int64_t id : spec.token_ids)
+    if (id < 0 || id >= config_.vocab_size)
+      throw FormatError("trainable token id " + std::to_string(id) + " is outside the vocabulary of " +
+                        std::to_string(config_.vocab_size));
+
+  // The expected shapes, then each tensor given or initialised.
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    for (const std::string& m : spec.target_modules) {
+      const std::string name = layer_prefix(i) + module_path(m);
+      const at::Tensor& w = params_.at(name + ".weight");
+      shapes[name + ".lora_A.weight"] = {spec.r, w.size(1)};
+      shapes[name + ".lora_B.weight"] = {w.size(0), spec.r};
+    }
+  }
+  const auto k = int64_t(spec.token_ids.size());
+  if (k > 0) {
+    shapes[kEmbedTokenRows] = {k, config_.hidden_size};
+    if (!config_.tie_word_embeddings) shapes[kHeadTokenRows] = {k, config_.hidden_size};
+  }
+  for (const auto& [name, t] : tensors)
+    if (!shapes.count(name)) throw FormatError("unexpected LoRA tensor '" + name + "' for this model and adapter config");
+
+  at::NoGradGuard no_grad;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const at::Tensor ids = at::tensor(spec.token_ids, at::kLong).to(options_.device());
+  std::map<std::string, at::Tensor> adapters;
+  for (const auto& [name, shape] : shapes) {  // sorted: the draws depend only on seed and shapes
+    at::Tensor t;
+    if (!tensors.empty()) {
+      const auto given = tensors.find(name);
+      if (given == tensors.end()) throw FormatError("the LoRA adapter lacks tensor '" + name + "'");
+      if (given->second.sizes() != at::IntArrayRef(shape))
+        throw FormatError("LoRA tensor '" + name + "' has shape " + shape_string(given->second.sizes()) +
+                          ", expected " + shape_string(shape));
+      t = given->second;
+    } else if (name == kEmbedTokenRows) {
+      t = embed_.index_select(0, ids);
+    } else if (name == kHeadTokenRows) {
+      t = lm_head_.index_select(0, ids);
+    } else if (ends_with(name, kLoraA)) {
+      const double bound = 1.0 / std::sqrt(double(shape[1]));  // kaiming_uniform_(a=sqrt(5)), as nn.Linear and PEFT
+      t = at::empty(shape, at::kFloat).uniform_(-bound, bound, gen);
+    } else {
+      t = at::zeros(shape, at::kFloat);
+    }
+    adapters[name] = t.to(options_).contiguous().detach().clone().requires_grad_(true);
+  }
+  lora_ = spec;
+  lora_params_ = std::move(adapters);
+  bind();
+}
+
+void Transformer::merge_lora() {
+  if (!lora_) return;
+  at::NoGradGuard no_grad;
+  const double scale = lora_->scale();
+  for (const auto& [name, a] : lora_params_) {
+    if (!ends_with(name, kLoraA)) continue;
+    const std::string base = name.substr(0, name.size() - kLoraA.size());
+    const at::Tensor& b = lora_params_.at(base + ".lora_B.weight");
+    at::Tensor& w = params_.at(base + ".weight");
+    // In float32 whatever the compute dtype, rounded once at the end.
+    const at::Tensor merged = w.to(at::kFloat) + scale * at::mm(b.to(at::kFloat), a.to(at::kFloat));
+    w = merged.to(w.scalar_type()).requires_grad_(requires_grad_);
+  }
+  if (token_rows_.defined()) {
+    auto copy_rows = [&](const std::string& weight, const at::Tensor& rows) {
+      at::Tensor& w = params_.at(weight);
+      w = w.index_copy(0, token_ids_, rows.to(w.scalar_type())).requires_grad_(requires_grad_);
+    };
+    copy_rows("model.embed_tokens.weight", token_rows_);
+    if (!config_.tie_word_embeddings) copy_rows("lm_head.weight", head_rows_);
+  }
+  lora_.reset();
+  lora_params_.clear();
+  bind();
+}
+
 // ---- Transformer: forward -------------------------------------------------------------------
 
 at::Tensor Transformer::attention(const Layer& layer, const at::Tensor& x, const at::Tensor& cos,
-                                  const at::Tensor& sin, const at::Tensor& mask, KVCache* cache, size_t index) const {
+                                  const at::Tensor& sin, const at::Tensor& mask, KVCache* cache, size_t index,
+                                  bool train) const {
   const int64_t B = x.size(0), T = x.size(1), d = config_.effective_head_dim();
   const int64_t n_heads = config_.num_attention_heads, n_kv = config_.num_key_value_heads, groups = n_heads / n_kv;
-  at::Tensor q = project(x, layer.q, layer.q_bias).view({B, T, n_heads, d});
-  at::Tensor k = project(x, layer.k, layer.k_bias).view({B, T, n_kv, d});
-  at::Tensor v = project(x, layer.v, layer.v_bias).view({B, T, n_kv, d}).transpose(1, 2);
+  at::Tensor q = linear(x, layer.q, train).view({B, T, n_heads, d});
+  at::Tensor k = linear(x, layer.k, train).view({B, T, n_kv, d});
+  at::Tensor v = linear(x, layer.v, train).view({B, T, n_kv, d}).transpose(1, 2);
   if (layer.q_norm.defined()) {  // Qwen3: RMSNorm over each head, before RoPE
     const auto dtype = q.scalar_type();
     q = rms_norm(q, layer.q_norm, config_.rms_norm_eps, dtype);
@@ -257,7 +389,33 @@ at::Tensor Transformer::attention(const Layer& layer, const at::Tensor& x, const
   // A fully masked row (a padding query) gets uniform weights: finite, and ignored by callers.
   const at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type()).view({B, n_kv, groups * T, S});
   const at::Tensor out = at::matmul(probs, v).view({B, n_heads, T, d}).transpose(1, 2).reshape({B, T, n_heads * d});
-  return project(out, layer.o);
+  return linear(out, layer.o, train);
+}
+
+at::Tensor Transformer::linear(const at::Tensor& x, const Linear& p, bool train) const {
+  at::Tensor out = project(x, p.weight, p.bias);
+  if (!p.lora_a.defined()) return out;
+  const at::Tensor in = train && lora_->dropout > 0 ? at::dropout(x, lora_->dropout, /*train=*/true) : x;
+  return out + lora_->scale() * at::linear(at::linear(in, p.lora_a), p.lora_b);
+}
+
+at::Tensor Transformer::decoder_layer(size_t index, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                      const at::Tensor& mask, KVCache* cache, bool train) const {
+  const Layer& layer = layers_[index];
+  const double eps = config_.rms_norm_eps;
+  const auto dtype = options_.dtype().toScalarType();
+  const at::Tensor h1 = x + attention(layer, rms_norm(x, layer.input_norm, eps, dtype), cos, sin, mask, cache, index, train);
+  const at::Tensor h = rms_norm(h1, layer.post_norm, eps, dtype);
+  return h1 + linear(at::silu(linear(h, layer.gate, train)) * linear(h, layer.up, train), layer.down, train);
+}
+
+at::Tensor Transformer::embed(const at::Tensor& ids) const {
+  at::Tensor x = at::embedding(embed_, ids);
+  if (token_rows_.defined()) {  // the trainable rows replace their tokens' embeddings
+    const at::Tensor slot = token_slot_.index_select(0, ids.reshape({-1})).view(ids.sizes());
+    x = at::where((slot >= 0).unsqueeze(-1), at::embedding(token_rows_, slot.clamp_min(0)), x);
+  }
+  return x.to(at::kFloat);
 }
 
 ForwardOutput Transformer::forward(const at::Tensor& input_ids, const at::Tensor& position_ids,
@@ -303,23 +461,34 @@ ForwardOutput Transformer::forward(const at::Tensor& input_ids, const at::Tensor
   // The residual stream and the final hidden state stay float32 whatever the compute dtype:
   // twelve-plus bfloat16 additions would round the stream at every layer, while the adds
   // promote for free and RMSNorm reads float32 anyway. Only the GEMM inputs are `dtype`.
-  at::Tensor x = at::embedding(embed_, ids).to(at::kFloat);
-  const double eps = config_.rms_norm_eps;
+  at::Tensor x = embed(ids);
+  // Training is when gradients are recorded: LoRA dropout applies then (the rerun of a
+  // checkpointed layer, which records them either way, is told what its forward pass was).
+  const bool train = at::GradMode::is_enabled();
+  const bool checkpoint = gradient_checkpointing_ && !cache && train;
   for (size_t i = 0; i < layers_.size(); ++i) {
-    const Layer& layer = layers_[i];
-    x = x + attention(layer, rms_norm(x, layer.input_norm, eps, dtype), cos, sin, mask, cache, i);
-    const at::Tensor h = rms_norm(x, layer.post_norm, eps, dtype);
-    x = x + project(at::silu(project(h, layer.gate)) * project(h, layer.up), layer.down);
+    if (checkpoint) {
+      // The recorded node calls back into this Transformer during backward, which every
+      // training step runs before the model can go away.
+      x = checkpointed(
+          [this, i, cos, sin, mask](const at::Tensor& in) { return decoder_layer(i, in, cos, sin, mask, nullptr, true); },
+          x, layers_[i].tensors());
+    } else {
+      x = decoder_layer(i, x, cos, sin, mask, cache, train);
+    }
   }
   if (cache) cache->advance(T);
   ForwardOutput out;
-  out.hidden = rms_norm(x, norm_, eps, at::kFloat);
+  out.hidden = rms_norm(x, norm_, config_.rms_norm_eps, at::kFloat);
   if (compute_logits) out.logits = logits(out.hidden);
   return out;
 }
 
 at::Tensor Transformer::logits(const at::Tensor& hidden) const {
-  return project(hidden.to(lm_head_.scalar_type()), lm_head_);
+  const at::Tensor h = hidden.to(lm_head_.scalar_type());
+  const at::Tensor out = project(h, lm_head_);
+  if (!head_rows_.defined()) return out;
+  return out.index_copy(-1, token_ids_, project(h, head_rows_));  // the trainable tokens' rows
 }
 
 }  // namespace lrem

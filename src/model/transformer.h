@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,25 @@ class KVCache {
   std::vector<at::Tensor> keys_, values_;
 };
 
+// Low-rank adapters (LoRA, Hu et al. 2021) on the linear projections of every layer: a
+// projection W x becomes W x + (alpha / r) B A dropout(x), with A [r, in] and B [out, r]
+// trained while W stays frozen. The embedding rows of `token_ids` (the LREM special tokens)
+// are trained as copies that replace those rows (and the matching lm_head rows; a tied head
+// reads the same copies), as PEFT's trainable tokens do. Adapter tensors are named as PEFT
+// names them inside "base_model.model.": "model.layers.{i}.self_attn.q_proj.lora_A.weight",
+// "model.embed_tokens.token_adapter.trainable_tokens_delta" and, for an untied head,
+// "lm_head.token_adapter.trainable_tokens_delta".
+struct LoraSpec {
+  int64_t r = 8;
+  double alpha = 16;
+  double dropout = 0;  // on the adapter's input, while gradients are recorded (training)
+  std::vector<std::string> target_modules;  // of q_proj k_proj v_proj o_proj gate_proj up_proj down_proj
+  std::vector<int64_t> token_ids;
+
+  double scale() const { return alpha / double(r); }
+  static const std::vector<std::string>& all_modules();
+};
+
 struct ForwardOutput {
   at::Tensor hidden;  // [B, T, hidden_size] float32, after the final norm (HF's last_hidden_state)
   at::Tensor logits;  // [B, T, vocab_size] in the compute dtype, or undefined when not requested
@@ -75,6 +95,30 @@ class Transformer {
   // Makes every parameter a leaf that requires grad (or not); kept across load/resize.
   void set_requires_grad(bool requires_grad);
 
+  // Attaches adapters: `tensors` (named as in LoraSpec) are taken as they are, after a check
+  // that every one is there with its shape; with none given, they are initialised as PEFT
+  // does, from `seed`: A Kaiming-uniform, B zero (so the model starts out unchanged), token
+  // rows copied from the weights. The
+  // adapter tensors require grad; the base weights keep their setting (set_requires_grad(false)
+  // freezes them). FormatError for an unknown target module, token id or tensor name.
+  void attach_lora(const LoraSpec& spec, const std::map<std::string, at::Tensor>& tensors, uint64_t seed);
+  // The adapter tensors (empty without adapters) and their spec (nullptr without).
+  const std::map<std::string, at::Tensor>& lora_parameters() const { return lora_params_; }
+  const LoraSpec* lora() const { return lora_ ? &*lora_ : nullptr; }
+  // Folds the adapters into the weights (W += scale B A; token rows copied in) and drops them:
+  // afterwards parameters() is a plain checkpoint that computes what the adapted model did.
+  // The weights are replaced, never written into, so copies of this Transformer keep theirs.
+  void merge_lora();
+  // The tensors an optimiser updates: the adapters when attached, else every parameter.
+  const std::map<std::string, at::Tensor>& trainable_parameters() const {
+    return lora_ ? lora_params_ : params_;
+  }
+
+  // Recompute each layer's activations during backward instead of keeping them
+  // (model/activation_checkpoint.h): training memory for activations drops to about one
+  // layer's worth plus each layer's input, for one more forward pass per step.
+  void set_gradient_checkpointing(bool on) { gradient_checkpointing_ = on; }
+
   // input_ids, position_ids: [B, T] int64. attention_mask: [B, past + T] (nonzero = real token)
   // or undefined for "all real". With a cache, keys/values of these T positions are written at
   // [cache.length(), cache.length() + T) and the cache advances by T.
@@ -86,20 +130,37 @@ class Transformer {
   at::Tensor logits(const at::Tensor& hidden) const;
 
  private:
-  // Handles into params_ for the hot path (no string lookups per step).
+  // A projection: its weight, optional bias and optional LoRA factors.
+  struct Linear {
+    at::Tensor weight, bias, lora_a, lora_b;
+  };
+  // Handles into params_ and lora_params_ for the hot path (no string lookups per step).
   struct Layer {
-    at::Tensor input_norm, q, k, v, o, q_bias, k_bias, v_bias, q_norm, k_norm, post_norm, gate, up, down;
+    at::Tensor input_norm, q_norm, k_norm, post_norm;
+    Linear q, k, v, o, gate, up, down;
+    std::vector<at::Tensor> tensors() const;  // every tensor the layer reads
   };
 
-  void bind();  // refreshes embed_/layers_/norm_/lm_head_ after params_ changed
+  void bind();  // refreshes the handles after params_ or lora_params_ changed
+  // `train`: gradients are being recorded (LoRA dropout applies).
+  at::Tensor linear(const at::Tensor& x, const Linear& p, bool train) const;
   at::Tensor attention(const Layer& layer, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                       const at::Tensor& mask, KVCache* cache, size_t index) const;
+                       const at::Tensor& mask, KVCache* cache, size_t index, bool train) const;
+  at::Tensor decoder_layer(size_t index, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                           const at::Tensor& mask, KVCache* cache, bool train) const;
+  at::Tensor embed(const at::Tensor& ids) const;
 
   ModelConfig config_;
   at::TensorOptions options_;
   bool requires_grad_ = false;
+  bool gradient_checkpointing_ = false;
   std::map<std::string, at::Tensor> params_;
+  std::optional<LoraSpec> lora_;
+  std::map<std::string, at::Tensor> lora_params_;
   at::Tensor embed_, norm_, lm_head_;
+  // With trainable token rows: their ids [k], each vocabulary id's row among them or -1 [V],
+  // and the rows replacing the embedding's and the head's (the same tensor when tied).
+  at::Tensor token_ids_, token_slot_, token_rows_, head_rows_;
   std::vector<Layer> layers_;
   at::Tensor rope_cos_, rope_sin_;  // [config.max_positions(), head_dim / 2], float32
 };

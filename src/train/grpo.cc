@@ -93,7 +93,7 @@ TrainResult grpo(const GrpoConfig& config) {
       throw InvalidArgument("grpo config: field 'reference_model' has another vocabulary than 'model'");
   }
 
-  train::Trainer trainer(config, "grpo", model, examples.size(), dp, config.ppo_epochs);
+  train::Trainer trainer(config, "grpo", model, examples.size(), dp, config.ppo_epochs, config.model);
   const Transformer& policy = ModelAccess::parts(model).transformer;
   const PromptFormat& format = ModelAccess::parts(model).prompt();
   const Tokenizer& tokenizer = model.tokenizer();

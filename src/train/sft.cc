@@ -23,7 +23,7 @@ TrainResult sft(const SftConfig& config) {
   train::DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
   Model model = train::load_lrem_model(config.model);
 
-  train::Trainer trainer(config, "sft", model, examples.size(), dp);
+  train::Trainer trainer(config, "sft", model, examples.size(), dp, 1, config.model);
   const Transformer& transformer = ModelAccess::parts(model).transformer;
   const PromptFormat& format = ModelAccess::parts(model).prompt();
   return trainer.run([&](const train::Trainer::MicroBatch& mb) {

@@ -31,6 +31,17 @@ void read_common(JsonFields& f, TrainingConfig& c) {
   f.read("log_every", c.log_every);
   f.read("resume", c.resume);
   f.read("num_threads", c.num_threads);
+  f.read("gradient_checkpointing", c.gradient_checkpointing);
+  if (std::optional<JsonValue> lora = f.find("lora"); lora && !lora->is_null()) {
+    if (!lora->is_object()) lora->expected("an object of LoRA options (r, alpha, dropout, target_modules)");
+    JsonFields l(*lora);
+    l.read("r", c.lora.r);
+    l.read("alpha", c.lora.alpha);
+    l.read("dropout", c.lora.dropout);
+    if (std::optional<JsonValue> targets = l.find("target_modules"); targets && !targets->is_null())
+      c.lora.target_modules = targets->as_strings();
+    l.reject_unknown();
+  }
   f.read("quiet", c.quiet);
   f.read("world_size", c.world_size);
   f.read("rank", c.rank);
@@ -76,6 +87,17 @@ void TrainingConfig::validate(const std::string& source) const {
   if (world_size < 1) bad(source, "world_size", "must be >= 1");
   if (rank < 0 || rank >= world_size) bad(source, "rank", "must be within [0, world_size)");
   if (master_port < 1 || master_port > 65535) bad(source, "master_port", "must be within 1..65535");
+  if (lora.r < 0) bad(source, "lora.r", "must be >= 0 (0: no adapters)");
+  if (lora.enabled()) {
+    if (!(lora.alpha > 0)) bad(source, "lora.alpha", "must be > 0");
+    if (!(lora.dropout >= 0 && lora.dropout < 1)) bad(source, "lora.dropout", "must be within [0, 1)");
+    if (lora.target_modules.empty()) bad(source, "lora.target_modules", "must name at least one projection");
+    const std::vector<std::string> known = LoraConfig{}.target_modules;  // the default is all of them
+    for (const std::string& m : lora.target_modules)
+      if (std::find(known.begin(), known.end(), m) == known.end())
+        bad(source, "lora.target_modules", "has unknown module '" + m +
+                                               "'; use q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj");
+  }
 }
 
 ModelConfig PretrainConfig::small_model() {
@@ -113,6 +135,7 @@ PretrainConfig PretrainConfig::from_json(const std::string& text, const std::str
 
 void PretrainConfig::validate(const std::string& source) const {
   TrainingConfig::validate(source);
+  if (lora.enabled()) bad(source, "lora", "is for fine-tuning (stages 1 and 2): pretraining trains every weight");
   if (corpus.empty()) bad(source, "corpus", "is required (a text file, one document per line)");
   if (tokenizer.empty() && vocab_size < 16) bad(source, "vocab_size", "must be >= 16");
   if (tokenizer_type != "bpe" && tokenizer_type != "unigram") bad(source, "tokenizer_type", "must be bpe or unigram");

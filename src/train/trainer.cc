@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <ATen/Context.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "util/file_io.h"
 #include "lrem/error.h"
 #include "model/model_access.h"
+#include "train/adapter.h"
 #include "train/losses.h"
 #include "train/metrics_log.h"
 #include "train/schedule.h"
@@ -48,8 +50,9 @@ std::pair<std::string, int64_t> Trainer::latest_checkpoint(const std::string& ou
 }
 
 Trainer::Trainer(const TrainingConfig& config, std::string stage, Model& model, size_t num_examples,
-                 DataParallel& dp, int updates_per_step)
-    : config_(config), stage_(std::move(stage)), model_(model), num_examples_(num_examples),
+                 DataParallel& dp, int updates_per_step, std::string base_model)
+    : config_(config), stage_(std::move(stage)), base_model_(std::move(base_model)), model_(model),
+      num_examples_(num_examples),
       updates_per_step_(updates_per_step), dp_(dp) {
   if (num_examples == 0) throw InvalidArgument(stage_ + ": no training examples");
   if (updates_per_step < 1) throw InvalidArgument(stage_ + ": updates per step must be >= 1");
@@ -62,7 +65,7 @@ Trainer::Trainer(const TrainingConfig& config, std::string stage, Model& model, 
   uint64_t schedule = 1469598103934665603ull;
   for (uint64_t v : {uint64_t(num_examples), uint64_t(config.batch_size), uint64_t(config.grad_accum),
                      uint64_t(total_steps_), uint64_t(config.log_every), uint64_t(config.save_every), config.seed,
-                     uint64_t(config.resume), uint64_t(updates_per_step)})
+                     uint64_t(config.resume), uint64_t(updates_per_step), uint64_t(config.lora.r)})
     schedule = (schedule ^ v) * 1099511628211ull;
   dp_.require_same(schedule, "the data size, batch, step, logging or checkpoint settings");
 
@@ -78,14 +81,24 @@ Trainer::Trainer(const TrainingConfig& config, std::string stage, Model& model, 
       if (state.value("stage", stage_) != stage_)
         throw InvalidArgument(resume_dir + " is a '" + state.value("stage", "") + "' checkpoint; cannot resume '" +
                               stage_ + "' from it (use another output_dir)");
-      m.transformer.load_parameters(load_checkpoint_tensors(resume_dir), resume_dir);
+      if (!config.lora.enabled()) m.transformer.load_parameters(load_checkpoint_tensors(resume_dir), resume_dir);
     }
   }
-  m.transformer.set_requires_grad(true);
+  if (config.lora.enabled()) {
+    // The backbone stays as loaded (a resumed run rebuilds it the same way); the adapter
+    // starts fresh or from the checkpoint.
+    m.transformer.set_requires_grad(false);
+    const LoraSpec spec = lora_spec(config.lora, m.prompt());
+    m.transformer.attach_lora(spec, resume_dir.empty() ? std::map<std::string, at::Tensor>{} : load_adapter(resume_dir).tensors,
+                              config.seed);
+  } else {
+    m.transformer.set_requires_grad(true);
+  }
+  m.transformer.set_gradient_checkpointing(config.gradient_checkpointing);
   m.invalidate();
-  dp_.broadcast_parameters(m.transformer.parameters());
+  dp_.broadcast_parameters(m.transformer.trainable_parameters());
   optimizer_ = std::make_unique<AdamW>(
-      m.transformer.parameters(),
+      m.transformer.trainable_parameters(),
       AdamWOptions{config.adam_beta1, config.adam_beta2, config.adam_eps, config.weight_decay});
   if (!resume_dir.empty()) optimizer_->load((fs::path(resume_dir) / kOptimizerFile).string());
 }
@@ -114,7 +127,10 @@ std::vector<size_t> Trainer::micro_batch(int64_t step, int micro) {
 void Trainer::save_checkpoint(int64_t step) const {
   if (dp_.is_main()) {
     const std::string dir = checkpoint_dir(config_.output_dir, step);
-    model_.save(dir);
+    if (config_.lora.enabled())
+      save_adapter(dir, ModelAccess::parts(model_).transformer, base_model_);
+    else
+      model_.save(dir);
     optimizer_->save((fs::path(dir) / kOptimizerFile).string());
     const nlohmann::json state = {{"stage", stage_}, {"step", step}, {"total_steps", total_steps_},
                                   {"seed", config_.seed}};
@@ -125,7 +141,7 @@ void Trainer::save_checkpoint(int64_t step) const {
 
 TrainResult Trainer::run(const MicroStep& micro_step) {
   const auto started = std::chrono::steady_clock::now();
-  const auto& params = ModelAccess::parts(model_).transformer.parameters();
+  const auto& params = ModelAccess::parts(model_).transformer.trainable_parameters();
   const int64_t warmup = int64_t(std::ceil(config_.warmup_ratio * double(total_steps_)));
   const CosineSchedule schedule(config_.lr, config_.min_lr_ratio, warmup, total_steps_);
   std::unique_ptr<MetricsLog> log;
@@ -143,6 +159,11 @@ TrainResult Trainer::run(const MicroStep& micro_step) {
     for (int update = 0; update < updates_per_step_; ++update) {
       optimizer_->zero_grad();
       for (int micro = 0; micro < config_.grad_accum; ++micro) {
+        // LoRA dropout draws from the default generator: seeded from (seed, step, ...) it
+        // draws the same masks after a resume.
+        if (config_.lora.dropout > 0)
+          at::manual_seed(config_.seed ^ (uint64_t(step) * 0x9E3779B97F4A7C15ull + uint64_t(micro * 131 + update) * 8191 +
+                                          uint64_t(config_.rank)));
         const Metrics m = micro_step({micro_batch(step, micro), step, micro, update, 1.0 / config_.grad_accum});
         for (const auto& [k, v] : m) window[k] += v * share;
       }
@@ -162,6 +183,13 @@ TrainResult Trainer::run(const MicroStep& micro_step) {
       window_steps = 0;
     }
     if (done == total_steps_ || (config_.save_every > 0 && done % config_.save_every == 0)) save_checkpoint(done);
+  }
+  if (config_.lora.enabled()) {
+    // The final model is the merged one, a plain Hugging Face directory; the adapter is kept.
+    auto& m = ModelAccess::trainable_parts(model_);
+    if (dp_.is_main()) save_adapter((fs::path(config_.output_dir) / "adapter").string(), m.transformer, base_model_);
+    m.transformer.merge_lora();
+    m.invalidate();
   }
   if (dp_.is_main()) model_.save(config_.output_dir);
   dp_.barrier();

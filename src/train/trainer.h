@@ -3,8 +3,10 @@
 // exact resume. A stage supplies only its micro-batch: loss, backward and metrics.
 //
 // Layout of output_dir:
-//   checkpoint-<step>/   the model (Hugging Face layout), optimizer.safetensors and
-//                        trainer_state.json (written last: a checkpoint without it is incomplete)
+//   checkpoint-<step>/   the model (Hugging Face layout), or with LoRA the adapter (PEFT layout),
+//                        optimizer.safetensors and trainer_state.json (written last: a
+//                        checkpoint without it is incomplete)
+//   adapter/             with LoRA: the final adapter, unmerged
 //   metrics.jsonl        one record per logged step
 //   config.json, model.safetensors, tokenizer files: the final model
 //
@@ -36,8 +38,11 @@ class Trainer {
   // config.resume, gives every rank rank 0's weights and builds the optimiser.
   // num_examples: the dataset size the data order permutes. updates_per_step: optimiser
   // updates made on each step's batch (GRPO's ppo_epochs; 1 elsewhere), all at the step's lr.
+  // With config.lora, the backbone is frozen and only an adapter trains (train/adapter.h):
+  // checkpoints hold the adapter, recorded against base_model (the stage's starting model),
+  // instead of the model, and the final model is the merged one.
   Trainer(const TrainingConfig& config, std::string stage, Model& model, size_t num_examples, DataParallel& dp,
-          int updates_per_step = 1);
+          int updates_per_step = 1, std::string base_model = "");
   ~Trainer();
 
   // One micro-batch: its examples, for update `update` (0-based) of step `step`. The callee
@@ -65,6 +70,7 @@ class Trainer {
 
   const TrainingConfig& config_;
   std::string stage_;
+  std::string base_model_;
   Model& model_;
   size_t num_examples_;
   int updates_per_step_;

@@ -54,10 +54,23 @@ def test_pretrain_then_sft(toy):
     assert [r["step"] for r in records] == [3]  # log_every 10: only the final step is logged
 
 
+    # LoRA from Python: a nested options dict; the checkpoint's adapter merges into a plain model
+    # (pathlib paths accepted) equal to the run's own merged output.
+    lora = lrem.train.sft(str(config), output_dir=d / "lora", max_steps=2, lr=1e-2, gradient_checkpointing=True,
+                          lora={"r": 4, "alpha": 8})
+    assert lora["steps"] == 2
+    assert (d / "lora" / "checkpoint-2" / "adapter_config.json").is_file()
+    lrem.train.merge_adapter(d / "lora" / "checkpoint-2", d / "merged")
+    merged, trained = lrem.Model.load(d / "merged"), lrem.Model.load(d / "lora")
+    assert merged.fingerprint == trained.fingerprint
+
+
 def test_errors_name_the_field(toy):
     d, corpus, _ = toy
     with pytest.raises(lrem.FormatError, match="'lerning_rate'"):
         lrem.train.pretrain(corpus=str(corpus), output_dir=str(d / "x"), lerning_rate=1.0)
+    with pytest.raises(lrem.FormatError, match="'rank'"):
+        lrem.train.sft(model="m", data="d", output_dir=str(d / "z"), lora={"rank": 8})
     with pytest.raises(lrem.InvalidArgument, match="'group_size'"):
         lrem.train.grpo(model="m", data="d", output_dir=str(d / "y"), group_size=1)
     with pytest.raises(lrem.InvalidArgument, match="'loss_aggregation'"):
