@@ -411,10 +411,14 @@ def train_memory(rep):
     for r in recs:
         if not r["model"].endswith("-curve"):
             continue
-        rep.add(f"\nLoss curve, {r['mode']} with gradient checkpointing, {r['batch']} triplets per step on a "
-                f"{len(r['losses'])}-step run over a small triplet set:\n")
-        rep.add(table(["step", "sft_loss", "nce_loss"],
-                      [[x["step"], fmt(x["sft_loss"], 3), fmt(x["nce_loss"], 3)] for x in r["losses"]]))
+        # Means over 5-step windows: single steps of 4 triplets are noisy.
+        windows = [r["losses"][i:i + 5] for i in range(0, len(r["losses"]), 5)]
+        rep.add(f"\nLoss curve of `{r['model']}`, {r['mode']}" + (f" (r {r['lora_r']})" if r["lora_r"] else "") +
+                f" with gradient checkpointing, {r['batch']} triplets per step, {len(r['losses'])} steps, means over "
+                "5-step windows:\n")
+        rep.add(table(["steps", "sft_loss", "nce_loss"],
+                      [[f"{w[0]['step']}-{w[-1]['step']}", fmt(sum(x["sft_loss"] for x in w) / len(w), 3),
+                        fmt(sum(x["nce_loss"] for x in w) / len(w), 3)] for w in windows]))
 
 
 def main():

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "bench_common.h"
+#include "lrem/error.h"
 #include "lrem/train.h"
 
 using namespace lrem;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <ATen/Context.h>
+#include <torch/csrc/autograd/function.h>
 
 #include <set>
 
@@ -56,7 +57,7 @@ std::map<std::string, at::Tensor> gradients(const ModelConfig& config, const Set
     model.attach_lora(spec, tensors, 0);
   }
   model.set_gradient_checkpointing(checkpointing);
-  const at::Tensor ids = random_ids(2, 9, config.vocab_size, 3).index_fill_(1, at::tensor({2}), 7);
+  const at::Tensor ids = random_ids(2, 9, config.vocab_size, 3).index_fill_(1, at::tensor({int64_t(2)}), 7);
   const at::Tensor positions = at::arange(9).repeat({2, 1});
   at::Tensor mask = at::ones({2, 9}, at::kLong);
   mask[1].narrow(0, 6, 3).fill_(0);

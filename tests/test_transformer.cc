@@ -309,7 +309,7 @@ TEST(TransformerLora, AFreshAdapterLeavesTheModelAsItWas) {
     const Transformer base = tiny_model(config);
     Transformer model = base;
     model.attach_lora(every_projection({4, 9}), {}, 1);
-    const at::Tensor ids = random_ids(2, 7, config.vocab_size, 5).index_fill_(1, at::tensor({3}), 9);
+    const at::Tensor ids = random_ids(2, 7, config.vocab_size, 5).index_fill_(1, at::tensor({int64_t(3)}), 9);
     const ForwardOutput a = run(model, ids), b = run(base, ids);
     EXPECT_TRUE(at::equal(a.hidden, b.hidden));
     EXPECT_TRUE(at::allclose(a.logits, b.logits, 1e-5, 1e-6));  // head rows come from their own product
@@ -320,7 +320,7 @@ TEST(TransformerLora, MergedWeightsComputeWhatTheAdapterDid) {
   for (const ModelConfig& config : tiny_variants()) {
     Transformer model = adapted(config, every_projection({4, 9}));
     const Transformer base = tiny_model(config);
-    const at::Tensor ids = random_ids(2, 7, config.vocab_size, 5).index_fill_(1, at::tensor({3}), 9);
+    const at::Tensor ids = random_ids(2, 7, config.vocab_size, 5).index_fill_(1, at::tensor({int64_t(3)}), 9);
     const ForwardOutput with_adapter = run(model, ids);
     EXPECT_FALSE(at::allclose(with_adapter.logits, run(base, ids).logits, 1e-3, 1e-3));  // the adapter matters
     const Transformer copy = model;  // keeps the adapter: merging replaces tensors, never writes into them
@@ -348,7 +348,7 @@ TEST(TransformerLora, OnlyTheAdapterAndTheTokenRowsReceiveGradients) {
     Transformer model = tiny_model(config);
     model.set_requires_grad(false);
     model.attach_lora(every_projection({4, 9}), {}, 1);
-    const at::Tensor ids = random_ids(2, 7, config.vocab_size, 5).index_fill_(1, at::tensor({3}), 9);
+    const at::Tensor ids = random_ids(2, 7, config.vocab_size, 5).index_fill_(1, at::tensor({int64_t(3)}), 9);
     const ForwardOutput out = model.forward(ids, at::arange(7).repeat({2, 1}), {}, nullptr);
     out.logits.pow(2).mean().backward();
     for (const auto& [name, p] : model.parameters()) EXPECT_FALSE(p.grad().defined()) << name;
