@@ -329,6 +329,10 @@ void Transformer::attach_lora(const LoraSpec& spec, const std::map<std::string, 
 void Transformer::merge_lora() {
   if (!lora_) return;
   at::NoGradGuard no_grad;
+  // Only params_ may hold the weights while they are replaced, so each old one is freed as
+  // its merged one is made (bind() restores the handles): the merge then needs one weight's
+  // worth of extra memory, not the whole model's.
+  layers_.clear();
   const double scale = lora_->scale();
   for (const auto& [name, a] : lora_params_) {
     if (!ends_with(name, kLoraA)) continue;
