@@ -65,6 +65,7 @@ void add_curate(CLI::App& app) {
   cmd->add_flag("--no-stop-words", args->no_stop_words, "Use no stop list");
   cmd->callback([args] {
     Args& a = *args;
+    if (a.teacher.empty() == a.teacher_cots.empty()) throw InvalidArgument("give --teacher or --teacher-cots");
     if (a.no_stop_words) a.options.stop_words.clear();
     if (!a.stop_words.empty()) {
       if (a.no_stop_words) throw InvalidArgument("give --stop-words or --no-stop-words, not both");
@@ -76,7 +77,6 @@ void add_curate(CLI::App& app) {
     ItemStore items = ItemStore::load(a.items);
     const std::vector<Query> queries = read_queries(a.queries);
     const std::vector<Qrel> qrels = read_qrels(a.qrels);
-    if (a.teacher.empty() == a.teacher_cots.empty()) throw InvalidArgument("give --teacher or --teacher-cots");
     Teacher teacher;
     if (a.teacher.empty()) {
       teacher = read_teacher_cots(a.teacher_cots);
