@@ -1,6 +1,7 @@
 // lrem curate: stage-1 triplets from teacher CoTs (a file of them, or a teacher LLM asked
 // here), kept where the CoT helps a baseline retriever.
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -17,7 +18,7 @@ void add_curate(CLI::App& app) {
   struct Args {
     EmbedderArgs common;
     std::string items, queries, qrels, teacher_cots, teacher, teacher_prompt, teacher_system, teacher_cache, output,
-        baseline = "bm25", index, stop_words;
+        baseline = "bm25", index, stop_words, backbone;
     bool no_stop_words = false;
     CurationOptions options;
     TeacherOptions teacher_options;
@@ -61,6 +62,8 @@ void add_curate(CLI::App& app) {
   cmd->add_option("-k", args->options.k, "Baseline depth")->capture_default_str();
   cmd->add_option("--relevance-threshold", args->options.relevance_threshold, "Lowest grade that counts as relevant")
       ->capture_default_str();
+  cmd->add_option("--backbone", args->backbone,
+                  "The model to be trained: each CoT is cut to its max_cot_tokens tokens (lrem_config.json)");
   cmd->add_option("--stop-words", args->stop_words, "File of stop words (whitespace-separated); default: English");
   cmd->add_flag("--no-stop-words", args->no_stop_words, "Use no stop list");
   cmd->callback([args] {
@@ -74,6 +77,11 @@ void add_curate(CLI::App& app) {
       for (std::string w; in >> w;) a.options.stop_words.push_back(w);
     }
     if (!a.common.quiet) a.options.progress = progress_reporter("queries");
+    std::optional<Model> backbone;
+    if (!a.backbone.empty()) {
+      backbone = Model::load(a.backbone);
+      a.options.backbone = &*backbone;
+    }
     ItemStore items = ItemStore::load(a.items);
     const std::vector<Query> queries = read_queries(a.queries);
     const std::vector<Qrel> qrels = read_qrels(a.qrels);

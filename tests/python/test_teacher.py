@@ -292,3 +292,18 @@ def test_bad_sources_and_options_are_refused(tmp_path):
         lrem.KeywordTeacher(tmp_path / "no-model")
     assert lrem.parse_keywords("Keywords: wool cardigan, knitwear.") == ["wool cardigan", "knitwear"]
     assert "{query}" in lrem.default_keyword_prompt()["prompt"]
+
+
+def test_the_backbone_caps_cots_in_its_tokens(lrem_cli, lrem_model_dir, data, tmp_path):
+    cots = write_jsonl(tmp_path / "cots.jsonl", [{"query_id": "q3", "cot": "kettle electric stainless steel"}])
+    base = [lrem_cli, "curate", "--items", data["items"], "--queries", data["queries"], "--qrels", data["qrels"],
+            "--teacher-cots", cots, "-k", "1", "--quiet"]
+    subprocess.run(list(map(str, base + ["-o", tmp_path / "uncapped.jsonl"])), check=True, capture_output=True)
+    subprocess.run(list(map(str, base + ["-o", tmp_path / "capped.jsonl", "--backbone", lrem_model_dir])), check=True,
+                   capture_output=True)
+    uncapped = [json.loads(x)["cot"] for x in (tmp_path / "uncapped.jsonl").read_text().splitlines()]
+    capped = [json.loads(x)["cot"] for x in (tmp_path / "capped.jsonl").read_text().splitlines()]
+    tokenizer = lrem.Model.load(str(lrem_model_dir)).tokenizer
+    cap = json.loads((lrem_model_dir / "lrem_config.json").read_text())["max_cot_tokens"]
+    assert uncapped == ["kettle electric stainless steel"] and len(tokenizer.encode(uncapped[0])) > cap
+    assert capped == ["kettle electric stainless"] and len(tokenizer.encode(capped[0])) <= cap
