@@ -102,7 +102,7 @@ std::string ChatClient::complete(const std::vector<ChatMessage>& messages, size_
       last_failure = "HTTP " + std::to_string(res->status) + ": " + shortened(res->body);
       if (res->has_header("Retry-After")) retry_after = res->get_header_value("Retry-After");
     } else {
-      last_failure = httplib::to_string(res.error());
+      last_failure = "no HTTP answer (" + httplib::to_string(res.error()) + " error or timeout)";
     }
     if (attempt >= options_.max_retries)
       throw IoError("the teacher at " + endpoint_.url() + " failed " + std::to_string(attempt + 1) +
