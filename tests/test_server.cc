@@ -18,6 +18,7 @@
 #include "lrem/error.h"
 #include "lrem/retriever.h"
 #include "lrem/server.h"
+#include "model/chat_format.h"
 #include "test_support.h"
 
 namespace lrem {
@@ -220,6 +221,46 @@ TEST_F(ServerTest, EmbedEqualsEmbedder) {
   }
 }
 
+// POST /v1/chat/completions: the served model's own generation of the rendered chat, in
+// OpenAI's response shape.
+TEST_F(ServerTest, ChatCompletionEqualsTheModelsGeneration) {
+  const Model& model = retriever().embedder().model();
+  const ChatFormat format = ChatFormat::for_tokenizer(model.tokenizer());
+  const std::vector<ChatMessage> chat = {{"system", "You name products."}, {"user", "Once upon a time"}};
+  GenerationOptions g;
+  g.max_new_tokens = 9;
+  const Generation want = model.generate(format.render(chat), g);
+  ASSERT_FALSE(want.text.empty());
+  const json request = {{"model", "teacher-1"},
+                        {"messages", json::array({json{{"role", "system"}, {"content", "You name products."}},
+                                                  json{{"role", "user"}, {"content", "Once upon a time"}}})},
+                        {"max_tokens", 9},
+                        {"temperature", 0},
+                        {"user", "someone"},
+                        {"stream", false}};
+  auto [status, body] = post("/v1/chat/completions", request.dump());
+  ASSERT_EQ(status, 200) << body;
+  EXPECT_EQ(body.at("object"), "chat.completion");
+  EXPECT_EQ(body.at("model"), "teacher-1");
+  EXPECT_EQ(body.at("id").get<std::string>().rfind("chatcmpl-", 0), 0u);
+  const json& choice = body.at("choices").at(0);
+  EXPECT_EQ(choice.at("message").at("role"), "assistant");
+  EXPECT_EQ(choice.at("message").at("content"), want.text);
+  EXPECT_EQ(choice.at("finish_reason"), want.finish_reason);
+  EXPECT_EQ(body.at("usage").at("prompt_tokens"), want.prompt_ids.size());
+  EXPECT_EQ(body.at("usage").at("completion_tokens"), want.token_ids.size());
+  EXPECT_EQ(body.at("usage").at("total_tokens"), want.prompt_ids.size() + want.token_ids.size());
+
+  // A stop string ends the reply before it.
+  const std::string word = want.text.substr(want.text.find_first_not_of(' '), 3);
+  json stopped = request;
+  stopped["stop"] = json::array({word});
+  auto [status2, body2] = post("/v1/chat/completions", stopped.dump());
+  ASSERT_EQ(status2, 200) << body2;
+  EXPECT_EQ(body2.at("choices").at(0).at("message").at("content"), want.text.substr(0, want.text.find(word)));
+  EXPECT_EQ(body2.at("choices").at(0).at("finish_reason"), "stop");
+}
+
 TEST_F(ServerTest, BadRequestsGet400WithAMessage) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"/search", "{"},
@@ -242,6 +283,15 @@ TEST_F(ServerTest, BadRequestsGet400WithAMessage) {
       {"/embed", R"({"texts": ["a"], "kind": "user"})"},
       {"/embed", R"({"texts": "a"})"},
       {"/embed", R"({"kind": "item"})"},
+      {"/v1/chat/completions", R"({"messages": []})"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "tool", "content": "x"}]})"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user"}]})"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "stream": true})"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "n": 2})"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0})"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "temperature": -1})"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "presence_penalty": 1})"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "tools": []})"},
   };
   for (const auto& [path, body] : cases) {
     auto [status, reply] = post(path, body);
@@ -260,6 +310,9 @@ TEST_F(ServerTest, OverLimitsGet413) {
       {"/embed", json{{"texts", std::vector<std::string>(9, "shoes")}}.dump()},
       {"/search", json{{"query", "shoes"}, {"pad", std::string(70000, 'x')}}.dump()},  // body over 65536 bytes
       {"/search", json{{"queries", std::vector<std::string>(3, "shoes")}, {"k", 34}}.dump()},  // 102 results
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 513})"},
+      {"/v1/chat/completions",
+       json{{"messages", std::vector<json>(9, json{{"role", "user"}, {"content", "x"}})}}.dump()},
   };
   for (const auto& [path, body] : cases) {
     auto [status, reply] = post(path, body);

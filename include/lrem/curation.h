@@ -1,6 +1,7 @@
 // Curating stage-1 training triplets (query, CoT, item) as the LREM paper does, on any data:
 //
-//   1. a teacher writes keywords for each query (an LLM, a knowledge base, a file of CoTs);
+//   1. a teacher writes keywords for each query (an LLM: KeywordTeacher in lrem/teacher.h; a
+//      knowledge base; a file of CoTs);
 //   2. rules clean them (clean_cot): words already used are dropped (duplicates), as are words
 //      the query contains and words of a stop list, all compared through the BM25 analyzer;
 //      given the backbone, the CoT is capped at its max_cot_tokens tokens;

@@ -10,7 +10,9 @@
 //   server.stop();                                    // from any thread
 //   t.join();
 //
-// Endpoints: POST /search, POST /embed, GET /healthz. Bad requests get 400, requests over a
+// Endpoints: POST /search, POST /embed, GET /healthz, and POST /v1/chat/completions
+// (OpenAI-compatible generation with the served model, e.g. as the keyword teacher of
+// lrem/teacher.h). Bad requests get 400, requests over a
 // limit 413, multipart bodies 415, unknown paths 404, wrong methods 405, too many open
 // connections 503, unexpected failures 500 (details go to stderr, never to the client);
 // every body is JSON, errors as {"error": "..."}.
@@ -43,6 +45,7 @@ struct ServerOptions {
   int request_timeout_ms = 10000;       // to receive one whole request, and to send one response
   int idle_timeout_ms = 2000;           // a kept-alive connection with no new request is closed
   int max_query_bytes = 4096;           // a longer query or text gets 413
+  int max_completion_tokens = 512;      // /v1/chat/completions: larger max_tokens gets 413; the default length
   std::string default_mode = "reason";  // QueryMode when a request names none
   bool quiet = false;                   // no access log on stderr
 };

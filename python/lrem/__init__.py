@@ -45,6 +45,9 @@ from ._lrem import (  # noqa: E402,F401
     EvaluationRun,
     clean_cot,
     curate_triplets,
+    KeywordTeacher,
+    default_keyword_prompt,
+    parse_keywords,
     evaluate,
     num_threads,
 )

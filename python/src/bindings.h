@@ -21,6 +21,7 @@ void bind_embedder(py::module_& m);
 void bind_retriever(py::module_& m);
 void bind_train(py::module_& m);
 void bind_evaluation(py::module_& m);
+void bind_teacher(py::module_& m);
 
 // A judgement from Python: a dict {"query_id", "item_id"[, "relevance"]} or a
 // (query_id, item_id[, relevance]) tuple; query ids may be ints or strings (python/src/metrics.cc).

@@ -10,6 +10,7 @@
 #include "lrem/curation.h"
 #include "lrem/error.h"
 #include "lrem/evaluation.h"
+#include "lrem/teacher.h"
 #include "util/progress.h"
 
 namespace lrem::python {
@@ -167,6 +168,10 @@ Precision@K, MRR, NDCG), ``.rankings``, ``.overall``, ``.seconds``.
         Teacher t;
         if (is_path(teacher)) {
           t = read_teacher_cots(path_of(teacher));
+        } else if (py::isinstance<KeywordTeacher>(teacher)) {
+          KeywordTeacher& llm = teacher.cast<KeywordTeacher&>();
+          py::gil_scoped_release release;
+          t = llm.teacher(q);
         } else if (PyCallable_Check(teacher.ptr())) {
           t = [teacher](const Query& query) {
             py::gil_scoped_acquire gil;
@@ -176,7 +181,8 @@ Precision@K, MRR, NDCG), ``.rankings``, ``.overall``, ``.seconds``.
             return words.cast<std::vector<std::string>>();
           };
         } else {
-          throw InvalidArgument("curate_triplets: teacher must be a callable (query dict -> keywords) or a path");
+          throw InvalidArgument(
+              "curate_triplets: teacher must be a callable (query dict -> keywords), an lrem.KeywordTeacher or a path");
         }
         std::optional<Bm25> own_bm25;
         std::unique_ptr<BaselineRetriever> base;
@@ -200,7 +206,8 @@ Precision@K, MRR, NDCG), ``.rankings``, ``.overall``, ``.seconds``.
       R"doc(Curates stage-1 triplets as the LREM paper does.
 
 ``teacher(query) -> keywords``: called once per query with its dict (``id``, ``text``,
-``category``), returning a list of keywords or a string (``None``: no CoT); or a path to JSON
+``category``), returning a list of keywords or a string (``None``: no CoT); an
+``lrem.KeywordTeacher`` (a teacher LLM, asked for every query first); or a path to JSON
 Lines of ``{"query_id" or "query", "cot"}``. The keywords are cleaned (``clean_cot``; the stop
 list defaults to ``english_stop_words()``; ``model``, the backbone to be trained, caps each CoT at
 its ``max_cot_tokens`` tokens). The baseline (``"bm25"``, an ``lrem.BM25``, or an

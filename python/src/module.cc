@@ -19,4 +19,5 @@ PYBIND11_MODULE(_lrem, m) {
   lrem::python::bind_retriever(m);
   lrem::python::bind_train(m);
   lrem::python::bind_evaluation(m);
+  lrem::python::bind_teacher(m);
 }

@@ -34,7 +34,8 @@ void add_serve(CLI::App& app) {
     ServerOptions server;
   };
   auto args = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("serve", "Serve search over HTTP: POST /search, POST /embed, GET /healthz");
+  auto* cmd = app.add_subcommand(
+      "serve", "Serve search over HTTP: POST /search, POST /embed, GET /healthz, POST /v1/chat/completions");
   args->common.add_to(cmd);
   ServerOptions& s = args->server;
   cmd->add_option("--index", args->index, "Index directory from `lrem index build`")->required();
@@ -58,6 +59,9 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--max-results", s.max_results, "Most hits one /search may return: queries x k")
       ->capture_default_str();
   cmd->add_option("--max-query-bytes", s.max_query_bytes, "Longest query or text, in bytes")->capture_default_str();
+  cmd->add_option("--max-completion-tokens", s.max_completion_tokens,
+                  "POST /v1/chat/completions: largest max_tokens, and the length when a request names none")
+      ->capture_default_str();
   cmd->add_option("--mode", s.default_mode, "Query mode when a request names none: reason or direct")
       ->capture_default_str();
   cmd->callback([args] {

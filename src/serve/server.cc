@@ -4,11 +4,13 @@
 #include <malloc.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,6 +19,7 @@
 
 #include "lrem/error.h"
 #include "lrem/retriever.h"
+#include "model/chat_format.h"
 #include "retrieval/search_json.h"
 #include "serve/http_server.h"
 #include "serve/server_request.h"
@@ -50,7 +53,8 @@ struct Route {
   const char* path;
   const char* method;
 };
-constexpr Route kRoutes[] = {{"/search", "POST"}, {"/embed", "POST"}, {"/healthz", "GET"}};
+constexpr Route kRoutes[] = {
+    {"/search", "POST"}, {"/embed", "POST"}, {"/healthz", "GET"}, {"/v1/chat/completions", "POST"}};
 
 const Route* find_route(const std::string& path) {
   for (const Route& r : kRoutes)
@@ -127,6 +131,8 @@ struct Server::Impl {
   const std::string fingerprint;
   HttpServer http;
   mutable Slots compute;
+  const ChatFormat chat_format;
+  mutable std::atomic<uint64_t> completions{0};  // numbers the chat completions' ids
 
   enum class Phase { Idle, Running, Finished };
   mutable std::mutex mu;
@@ -139,13 +145,15 @@ struct Server::Impl {
         options(std::move(o)),
         fingerprint(r.embedder().model().fingerprint()),
         http(connection_limits(options)),
-        compute(options.threads > 0 ? options.threads : hardware_threads()) {
+        compute(options.threads > 0 ? options.threads : hardware_threads()),
+        chat_format(ChatFormat::for_tokenizer(r.embedder().model().tokenizer())) {
     configure();
   }
 
   void configure();
   void search(const std::string& body, httplib::Response& res) const;
   void embed(const std::string& body, httplib::Response& res) const;
+  void chat(const std::string& body, httplib::Response& res) const;
   std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res,
                                        const httplib::ContentReader& read) const;
   void healthz(httplib::Response& res) const;
@@ -223,6 +231,8 @@ void Server::Impl::configure() {
 
   http.Post("/search", with_body([this](const std::string& body, httplib::Response& res) { search(body, res); }));
   http.Post("/embed", with_body([this](const std::string& body, httplib::Response& res) { embed(body, res); }));
+  http.Post("/v1/chat/completions",
+            with_body([this](const std::string& body, httplib::Response& res) { chat(body, res); }));
   http.Get("/healthz", guarded([this](const httplib::Request&, httplib::Response& res) { healthz(res); }));
 
   http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -241,11 +251,12 @@ void Server::Impl::configure() {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     switch (res.status) {
       case 404:
-        reply_error(res, 404, "no endpoint " + req.path + "; use POST /search, POST /embed or GET /healthz");
+        reply_error(res, 404, "no endpoint " + req.path +
+                                  "; use POST /search, POST /embed, POST /v1/chat/completions or GET /healthz");
         break;
       case 413:  // a body on a path that takes none, read by httplib
         reply_error(res, 413, "the request body is too large for " + req.method + " " + printable(req.path) +
-                                  " (POST /search and POST /embed take up to " +
+                                  " (POST endpoints take up to " +
                                   std::to_string(options.max_body_bytes) + " bytes)");
         break;
       case 400:
@@ -303,6 +314,41 @@ void Server::Impl::embed(const std::string& body, httplib::Response& res) const 
         json{{"dim", e.dim}, {"embeddings", std::move(rows)}, {"cots", e.cots}, {"truncated", e.truncated}});
 }
 
+// One reply, generated with the served model from the conversation rendered in the chat
+// format its tokenizer implies (model/chat_format.h); OpenAI's response shape.
+void Server::Impl::chat(const std::string& body, httplib::Response& res) const {
+  const ChatRequest request = parse_chat_request(body, options);
+  const Model& model = retriever.embedder().model();
+  GenerationOptions g;
+  g.max_new_tokens = request.max_tokens > 0 ? request.max_tokens : options.max_completion_tokens;
+  g.temperature = request.temperature;
+  g.top_p = request.top_p;
+  g.seed = request.seed;
+  g.stop_ids = chat_format.stop_ids();
+  const Generation out = model.generate(chat_format.render(request.messages), g);
+  std::string content = out.text;
+  std::string finish_reason = out.finish_reason;
+  for (const std::string& stop : request.stop) {
+    const size_t at = stop.empty() ? std::string::npos : content.find(stop);
+    if (at == std::string::npos) continue;
+    content.resize(at);
+    finish_reason = "stop";
+  }
+  const size_t prompt_tokens = out.prompt_ids.size();
+  const size_t completion_tokens = out.token_ids.size();
+  reply(res, 200,
+        json{{"id", "chatcmpl-" + std::to_string(++completions)},
+             {"object", "chat.completion"},
+             {"created", static_cast<int64_t>(std::time(nullptr))},
+             {"model", request.model.empty() ? fingerprint : request.model},
+             {"choices", json::array({json{{"index", 0},
+                                           {"message", json{{"role", "assistant"}, {"content", content}}},
+                                           {"finish_reason", finish_reason}}})},
+             {"usage", json{{"prompt_tokens", prompt_tokens},
+                            {"completion_tokens", completion_tokens},
+                            {"total_tokens", prompt_tokens + completion_tokens}}}});
+}
+
 void Server::Impl::healthz(httplib::Response& res) const {
   reply(res, 200,
         json{{"status", "ok"}, {"items", retriever.items().size()}, {"dim", retriever.embedder().dim()},
@@ -326,6 +372,7 @@ ServerOptions validated(ServerOptions o) {
   check_positive(o.max_query_bytes, "max_query_bytes");
   check_positive(o.max_results, "max_results");
   check_positive(o.max_connections, "max_connections");
+  check_positive(o.max_completion_tokens, "max_completion_tokens");
   check_positive(o.request_timeout_ms, "request_timeout_ms");
   check_positive(o.idle_timeout_ms, "idle_timeout_ms");
   parse_query_mode(o.default_mode);

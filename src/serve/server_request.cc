@@ -111,4 +111,72 @@ EmbedRequest parse_embed_request(const std::string& text, const ServerOptions& o
   });
 }
 
+namespace {
+
+// Fields of OpenAI's request accepted only at the value that leaves the answer as it is.
+void accept_neutral(const JsonValue& body) {
+  for (const char* penalty : {"frequency_penalty", "presence_penalty"}) {
+    if (std::optional<JsonValue> v = body.find(penalty); v && !v->is_null() && v->as_double() != 0)
+      v->fail("is not supported (only 0)");
+  }
+  if (std::optional<JsonValue> v = body.find("logprobs"); v && !v->is_null() && v->as_bool())
+    v->fail("is not supported (only false)");
+  if (std::optional<JsonValue> v = body.find("user"); v && !v->is_null()) v->as_string();
+}
+
+}  // namespace
+
+ChatRequest parse_chat_request(const std::string& text, const ServerOptions& options) {
+  return client_error([&] {
+    const RequestBody body(text, options,
+                           {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed",
+                            "stop", "n", "stream", "user", "frequency_penalty", "presence_penalty", "logprobs"});
+    const JsonValue& fields = body.fields();
+    ChatRequest request;
+    fields.read("model", request.model);
+    const JsonValue messages = fields.at("messages");
+    if (!messages.is_array()) messages.expected("an array of {\"role\", \"content\"} objects");
+    if (messages.size() == 0) messages.fail("is empty");
+    if (messages.size() > static_cast<size_t>(options.max_batch))
+      throw LimitExceeded(messages.where() + ": holds " + std::to_string(messages.size()) +
+                          " messages, over the limit of " + std::to_string(options.max_batch));
+    for (const JsonValue& m : messages.elements()) {
+      if (!m.is_object()) m.expected("an object {\"role\", \"content\"}");
+      m.reject_unknown_fields({"role", "content", "name"});
+      ChatMessage message{m.at("role").as_string(), m.at("content").as_string()};
+      if (message.role != "system" && message.role != "user" && message.role != "assistant")
+        m.at("role").fail("unknown role '" + message.role + "': use system, user or assistant");
+      request.messages.push_back(std::move(message));
+    }
+    for (const char* name : {"max_tokens", "max_completion_tokens"}) {
+      std::optional<JsonValue> v = fields.find(name);
+      if (!v || v->is_null()) continue;
+      if (!v->raw().is_number_integer()) v->expected("an integer");
+      const bool too_large = v->raw().is_number_unsigned()
+                                 ? v->raw().get<uint64_t>() > static_cast<uint64_t>(options.max_completion_tokens)
+                                 : v->raw().get<int64_t>() > options.max_completion_tokens;
+      if (too_large)
+        throw LimitExceeded(v->where() + ": is over the limit of " + std::to_string(options.max_completion_tokens));
+      request.max_tokens = static_cast<int>(v->as_int(1, options.max_completion_tokens));
+    }
+    if (std::optional<JsonValue> v = fields.find("temperature"); v && !v->is_null()) {
+      request.temperature = static_cast<float>(v->as_double());
+      if (request.temperature < 0 || request.temperature > 2) v->fail("must be in [0, 2]");
+    }
+    if (std::optional<JsonValue> v = fields.find("top_p"); v && !v->is_null()) {
+      request.top_p = static_cast<float>(v->as_double());
+      if (!(request.top_p > 0) || request.top_p > 1) v->fail("must be in (0, 1]");
+    }
+    fields.read("seed", request.seed);
+    if (std::optional<JsonValue> v = fields.find("stop"); v && !v->is_null())
+      request.stop = v->is_string() ? std::vector<std::string>{v->as_string()} : v->as_strings();
+    if (std::optional<JsonValue> v = fields.find("n"); v && !v->is_null() && v->as_int() != 1)
+      v->fail("only 1 choice is offered");
+    if (std::optional<JsonValue> v = fields.find("stream"); v && !v->is_null() && v->as_bool())
+      v->fail("streaming is not offered; send \"stream\": false");
+    accept_neutral(fields);
+    return request;
+  });
+}
+
 }  // namespace lrem

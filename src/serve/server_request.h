@@ -1,4 +1,4 @@
-// The bodies of POST /search and POST /embed, parsed and checked against the server's
+// The bodies of POST /search, POST /embed and POST /v1/chat/completions, parsed and checked against the server's
 // limits before any work is done. Pure (body text in, request or lrem::Error out), so the
 // part of the server that reads what clients send can be fuzzed without a socket or a model.
 #pragma once
@@ -8,6 +8,7 @@
 
 #include "lrem/embedder.h"
 #include "lrem/server.h"
+#include "model/chat_format.h"
 
 namespace lrem {
 
@@ -24,11 +25,27 @@ struct EmbedRequest {
   QueryMode mode = QueryMode::Reason;
 };
 
+// OpenAI's chat-completions request, the part lrem serves (docs/SERVING.md).
+struct ChatRequest {
+  std::string model;  // echoed in the answer; the served model answers whatever it says
+  std::vector<ChatMessage> messages;
+  int max_tokens = 0;  // 0: the server's max_completion_tokens
+  float temperature = 1.0f;
+  float top_p = 1.0f;
+  uint64_t seed = 0;
+  std::vector<std::string> stop;  // the reply ends before the first of these strings
+};
+
 // InvalidArgument (HTTP 400) for a body that is not a JSON object, unknown or mistyped
 // fields, empty texts, k <= 0 or an unknown mode; LimitExceeded (HTTP 413) for more texts
 // than max_batch, a text over max_query_bytes or k over max_k. `options` supplies the limits
 // and the default mode.
 SearchRequest parse_search_request(const std::string& text, const ServerOptions& options);
 EmbedRequest parse_embed_request(const std::string& text, const ServerOptions& options);
+// Also 400 for "stream": true or "n" other than 1 (not offered), a role other than system,
+// user or assistant, no messages; 413 for more messages than max_batch, or max_tokens over
+// max_completion_tokens. Fields of OpenAI's API that do not change the answer ("user",
+// "frequency_penalty" and "presence_penalty" at 0, "logprobs": false) are accepted.
+ChatRequest parse_chat_request(const std::string& text, const ServerOptions& options);
 
 }  // namespace lrem

@@ -1,4 +1,5 @@
-// The body of POST /search and POST /embed (parse_search_request / parse_embed_request)
+// The body of POST /search, POST /embed and POST /v1/chat/completions (parse_search_request,
+// parse_embed_request, parse_chat_request)
 // with small limits, so the 413 paths are reachable. An accepted request must be within
 // every limit: the server never does work that a limit should have refused.
 #include <cstdlib>
@@ -13,6 +14,7 @@ lrem::ServerOptions small_limits() {
   options.max_k = 50;
   options.max_batch = 8;
   options.max_query_bytes = 64;
+  options.max_completion_tokens = 32;
   return options;
 }
 
@@ -29,12 +31,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const lrem::ServerOptions options = small_limits();
   const std::string body = lrem::fuzz::as_string(data + 1, size - 1);
   lrem::fuzz::expect_value_or_lrem_error([&] {
-    if (data[0] % 2 == 0) {
+    if (data[0] % 3 == 0) {
       const lrem::SearchRequest r = lrem::parse_search_request(body, options);
       check_texts(r.queries, options);
       if (r.k < 1 || r.k > options.max_k || (!r.batch && r.queries.size() != 1)) std::abort();
-    } else {
+    } else if (data[0] % 3 == 1) {
       check_texts(lrem::parse_embed_request(body, options).texts, options);
+    } else {
+      const lrem::ChatRequest r = lrem::parse_chat_request(body, options);
+      if (r.messages.empty() || r.messages.size() > size_t(options.max_batch)) std::abort();
+      if (r.max_tokens < 0 || r.max_tokens > options.max_completion_tokens) std::abort();
+      if (!(r.temperature >= 0 && r.temperature <= 2) || !(r.top_p > 0 && r.top_p <= 1)) std::abort();
     }
   });
   return 0;
