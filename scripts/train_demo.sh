@@ -50,10 +50,14 @@ with open("data/triplets_direct.jsonl", "w") as out:
 stage pretrain "$lrem" train pretrain --config "$configs/pretrain.json" --resume
 stage direct "$lrem" train sft --config "$configs/direct.json" --resume
 # Stage 1 reads data/triplets_stage1.jsonl: the curated triplets, or all of them for the ablation.
+# Relevance threshold 2: only exact items (grade 1 pairs "adder Amberlight" with other brands'
+# adders). No --backbone: the shipped models were curated on whole CoTs (18 of the teacher's
+# 1,345 CoTs exceed 16 tokens); stage 1 cuts every CoT to the model's max_cot_tokens anyway.
 if [ "${LREM_DEMO_CURATE:-1}" = 1 ]; then
   stage curate "$lrem" curate --model direct --baseline direct --items data/items.jsonl \
     --queries data/queries_train.jsonl --qrels data/qrels_train.jsonl \
-    --teacher-cots data/triplets_train.jsonl -o data/triplets_stage1.jsonl
+    --teacher-cots data/triplets_train.jsonl --relevance-threshold 2 \
+    -o data/triplets_stage1.jsonl
 else
   cp data/triplets_train.jsonl data/triplets_stage1.jsonl
 fi
