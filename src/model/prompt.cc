@@ -147,8 +147,8 @@ PromptFormat::PromptFormat(const Tokenizer& tokenizer, PromptConfig config)
 
 void PromptFormat::require_think(const std::string& what) const {
   if (!config_.think)
-    throw InvalidArgument(what + " needs a chain of thought, but this model's prompt config is a direct embedder's "
-                          "(lrem_config.json \"think\": false: no <think> section). Use direct mode, or give the "
+    throw InvalidArgument(what + " is not available: this model's prompt config is a direct embedder's "
+                          "(lrem_config.json \"think\": false, no <think> section). Use direct mode, or give the "
                           "model an LREM prompt preset and its tokens (`lrem add-tokens --prompt-preset qwen-chat`) "
                           "and train it");
 }
@@ -192,7 +192,7 @@ PromptIds PromptFormat::query_prompt(const std::string& query) const {
 }
 
 PromptIds PromptFormat::cot_completion(const std::string& cot, int max_cot_tokens) const {
-  require_think("a query with a chain of thought");
+  require_think("a chain of thought");
   const size_t cap = size_t(max_cot_tokens > 0 ? max_cot_tokens : config_.max_cot_tokens);
   PromptIds out;
   out.ids = encode_part(cot);
@@ -203,7 +203,7 @@ PromptIds PromptFormat::cot_completion(const std::string& cot, int max_cot_token
 }
 
 std::vector<int> PromptFormat::close_cot(std::vector<int> cot) const {
-  require_think("closing a chain of thought");
+  require_think("a chain of thought");
   cot.push_back(think_close_);
   cot.push_back(emb_);
   return cot;
