@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Reproduces the shipped default model (models/lrem-demo) from scratch with lrem's own recipe:
 # benchmark data (fixed seed) -> pretraining (tokenizer + a small Llama on the corpus, which
-# includes reasoning-format lines for every product type) -> stage 1 (SFT + InfoNCE on the
-# training types' triplets) -> stage 2 (GRPO), plus the direct-embedding baseline (stage 1 with
-# empty chains of thought). The configs are configs/demo/*.json.
+# includes reasoning-format lines for every product type) -> the direct-embedding baseline
+# (stage 1 with empty chains of thought) -> curation (`lrem curate`: the teacher's CoTs, cleaned,
+# kept for the relevant items that the direct baseline finds with query + CoT but not with the
+# query alone, as the paper curates) -> stage 1 (SFT + InfoNCE on the curated triplets) ->
+# stage 2 (GRPO). The configs are configs/demo/*.json.
 #
 #   scripts/train_demo.sh [OUT_DIR]          (default: runs/demo)
 #   LREM_INSTALL_DEMO=1 scripts/train_demo.sh   also copies the result into models/
+#   LREM_DEMO_CURATE=0 scripts/train_demo.sh    stage 1 on every teacher triplet, uncurated
+#                                               (the ablation in docs/RESULTS.md)
 #
 # Every stage prints its progress; the wall time of each is printed at the end.
 # docs/RESULTS.md gives the measured times.
@@ -44,8 +48,16 @@ with open("data/triplets_direct.jsonl", "w") as out:
         row = json.loads(line); row["cot"] = ""; out.write(json.dumps(row) + "\n")'
 # --resume: an interrupted stage continues from its last checkpoint; a finished one is skipped.
 stage pretrain "$lrem" train pretrain --config "$configs/pretrain.json" --resume
-stage stage1 "$lrem" train sft --config "$configs/stage1.json" --resume
 stage direct "$lrem" train sft --config "$configs/direct.json" --resume
+# Stage 1 reads data/triplets_stage1.jsonl: the curated triplets, or all of them for the ablation.
+if [ "${LREM_DEMO_CURATE:-1}" = 1 ]; then
+  stage curate "$lrem" curate --model direct --baseline direct --items data/items.jsonl \
+    --queries data/queries_train.jsonl --qrels data/qrels_train.jsonl \
+    --teacher-cots data/triplets_train.jsonl -o data/triplets_stage1.jsonl
+else
+  cp data/triplets_train.jsonl data/triplets_stage1.jsonl
+fi
+stage stage1 "$lrem" train sft --config "$configs/stage1.json" --resume
 stage stage2 "$lrem" train grpo --config "$configs/stage2.json" --resume
 
 if [ "${LREM_INSTALL_DEMO:-0}" = 1 ]; then

@@ -181,9 +181,47 @@ TEST(Index, KnobsRefuseWrongIndexType) {
   Index flat(4);
   EXPECT_THROW(flat.set_ef_search(10), InvalidArgument);
   EXPECT_THROW(flat.set_nprobe(10), InvalidArgument);
+  EXPECT_THROW(flat.set_ef_construction(10), InvalidArgument);
+  EXPECT_EQ(flat.hnsw_m(), 0);
   Index hnsw(4, "HNSW8");
   hnsw.set_ef_search(64);
   EXPECT_THROW(hnsw.set_nprobe(2), InvalidArgument);
+  EXPECT_THROW(hnsw.set_ef_construction(0), InvalidArgument);
+}
+
+TEST(Index, HnswBuildKnobsShapeTheGraphAndPersist) {
+  const int dim = 32, n = 2000, nq = 50, k = 10;
+  auto base = random_vectors(n, dim, 21);
+  auto ids = iota_ids(n, 0);
+  auto queries = random_vectors(nq, dim, 22);
+  Index exact(dim);
+  exact.add(base.data(), ids.data(), n);
+  const SearchResult truth = exact.search(queries.data(), nq, k);
+  // recall@k at efSearch 10, where the graph's quality shows.
+  auto recall = [&](const Index& index) {
+    const SearchResult r = index.search(queries.data(), nq, k);
+    int found = 0;
+    for (int64_t q = 0; q < nq; ++q)
+      for (int i = 0; i < k; ++i) found += std::count(r.ids_of(q), r.ids_of(q) + k, truth.ids_of(q)[i]) > 0;
+    return double(found) / (nq * k);
+  };
+  Index rough(dim, "HNSW4"), fine(dim, "HNSW4");
+  EXPECT_EQ(rough.hnsw_m(), 4);
+  EXPECT_EQ(rough.ef_construction(), 40);  // FAISS's default
+  rough.set_ef_construction(4);
+  fine.set_ef_construction(200);
+  for (Index* index : {&rough, &fine}) {
+    index->add(base.data(), ids.data(), n);
+    index->set_ef_search(10);
+  }
+  EXPECT_GT(recall(fine), recall(rough) + 0.05) << "a wider construction search must build a better graph";
+
+  TempDir tmp;
+  fine.save(tmp.file("idx"));
+  const Index loaded = Index::load(tmp.file("idx"));
+  EXPECT_EQ(loaded.hnsw_m(), 4);
+  EXPECT_EQ(loaded.ef_construction(), 200);
+  EXPECT_EQ(loaded.ef_search(), 10);
 }
 
 TEST(Index, RemoveWorks) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <tuple>
@@ -368,6 +369,24 @@ TEST_F(TrainLoops, ConfigErrorsNameTheField) {
   }
 }
 
+// Runs `rank0` here while this binary, re-executed, runs TrainDistributedWorker.Rank1 with
+// `env` (forking a process that already ran libtorch and OpenMP is unsafe beyond exec).
+void with_rank1(const std::vector<std::pair<std::string, std::string>>& env, const std::function<void()>& rank0) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (const auto& [key, value] : env) setenv(key.c_str(), value.c_str(), 1);
+    execl("/proc/self/exe", "test_train_loops", "--gtest_filter=TrainDistributedWorker.Rank1", nullptr);
+    _exit(127);
+  }
+  rank0();
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "rank 1 failed";
+}
+
+int test_port() { return 20000 + int(getpid() % 20000); }
+
 // Two processes (this binary re-run as rank 1) with grad_accum 1 against one process with
 // grad_accum 2 over the same global batches: the same weights up to summation order.
 TEST_F(TrainLoops, DataParallelMatchesOneProcess) {
@@ -378,34 +397,73 @@ TEST_F(TrainLoops, DataParallelMatchesOneProcess) {
   one.grad_accum = 2;
   pretrain(one);
 
-  const int port = 20000 + int(getpid() % 20000);
-  PretrainConfig two = data_parallel_config(toy->corpus, toy->pretrained, parallel.path(), port, 0);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    // Exec a fresh copy of this binary as rank 1 (forking a process that already ran
-    // libtorch and OpenMP is unsafe beyond exec).
-    setenv("LREM_TEST_RANK1_OUTPUT", parallel.path().c_str(), 1);
-    setenv("LREM_TEST_RANK1_TOKENIZER", toy->pretrained.c_str(), 1);
-    setenv("LREM_TEST_RANK1_CORPUS", toy->corpus.c_str(), 1);
-    setenv("LREM_TEST_RANK1_PORT", std::to_string(port).c_str(), 1);
-    execl("/proc/self/exe", "test_train_loops", "--gtest_filter=TrainDistributedWorker.Rank1", nullptr);
-    _exit(127);
-  }
-  pretrain(two);
-  int status = 0;
-  waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "rank 1 failed";
+  const int port = test_port();
+  with_rank1({{"LREM_TEST_RANK1_JOB", "pretrain"},
+              {"LREM_TEST_RANK1_OUTPUT", parallel.path()},
+              {"LREM_TEST_RANK1_TOKENIZER", toy->pretrained},
+              {"LREM_TEST_RANK1_CORPUS", toy->corpus},
+              {"LREM_TEST_RANK1_PORT", std::to_string(port)}},
+             [&] { pretrain(data_parallel_config(toy->corpus, toy->pretrained, parallel.path(), port, 0)); });
   const auto w1 = weights(single.path()), w2 = weights(parallel.path());
   for (const auto& [name, t] : w1) EXPECT_TRUE(at::allclose(t, w2.at(name), 1e-4, 1e-5)) << name;
 }
 
-// Runs only when DataParallelMatchesOneProcess starts it as rank 1.
+// One of two GRPO ranks with 2 queries each.
+GrpoConfig data_parallel_grpo(const std::string& model, const std::string& pairs, const std::string& out, int port,
+                              int rank) {
+  GrpoConfig c;
+  c.model = model;
+  c.data = pairs;
+  c.output_dir = rank == 0 ? out : out + "/rank1";
+  c.batch_size = 2;
+  c.group_size = 4;
+  c.max_steps = 4;
+  c.lr = 1e-3;
+  c.log_every = 1;
+  c.num_threads = 1;
+  c.quiet = true;
+  c.world_size = 2;
+  c.rank = rank;
+  c.master_port = port;
+  return c;
+}
+
+// The accuracy reward ranks each target among the items of the global batch, gathered from
+// every rank: with 2 queries per rank, the pool holds up to 4 distinct items, which one
+// process with the same batch_size never sees.
+TEST_F(TrainLoops, GrpoRewardPoolGathersEveryRanksItems) {
+  TempDir out;
+  const int port = test_port() + 1;
+  std::vector<TrainProgress> reports;
+  with_rank1({{"LREM_TEST_RANK1_JOB", "grpo"},
+              {"LREM_TEST_RANK1_OUTPUT", out.path()},
+              {"LREM_TEST_RANK1_MODEL", stage1_model()},
+              {"LREM_TEST_RANK1_DATA", toy->pairs},
+              {"LREM_TEST_RANK1_PORT", std::to_string(port)}},
+             [&] {
+               GrpoConfig c = data_parallel_grpo(stage1_model(), toy->pairs, out.path(), port, 0);
+               c.on_progress = [&](const TrainProgress& p) { reports.push_back(p); };
+               grpo(c);
+             });
+  ASSERT_EQ(reports.size(), 4u);
+  const std::vector<double> pool = series(reports, "reward_pool_size");
+  EXPECT_GT(*std::max_element(pool.begin(), pool.end()), 2.0) << "the pool holds only this rank's items";
+  for (double n : pool) EXPECT_LE(n, 4.0);
+}
+
+// Runs only when a data-parallel test above starts it as rank 1.
 TEST(TrainDistributedWorker, Rank1) {
-  const char* output = std::getenv("LREM_TEST_RANK1_OUTPUT");
-  if (!output) GTEST_SKIP() << "started by TrainLoops.DataParallelMatchesOneProcess only";
-  pretrain(data_parallel_config(std::getenv("LREM_TEST_RANK1_CORPUS"), std::getenv("LREM_TEST_RANK1_TOKENIZER"),
-                                output, std::atoi(std::getenv("LREM_TEST_RANK1_PORT")), 1));
+  const char* job = std::getenv("LREM_TEST_RANK1_JOB");
+  if (!job) GTEST_SKIP() << "started by the data-parallel tests of TrainLoops only";
+  const std::string output = std::getenv("LREM_TEST_RANK1_OUTPUT");
+  const int port = std::atoi(std::getenv("LREM_TEST_RANK1_PORT"));
+  if (std::string(job) == "pretrain") {
+    pretrain(data_parallel_config(std::getenv("LREM_TEST_RANK1_CORPUS"), std::getenv("LREM_TEST_RANK1_TOKENIZER"),
+                                  output, port, 1));
+  } else {
+    grpo(data_parallel_grpo(std::getenv("LREM_TEST_RANK1_MODEL"), std::getenv("LREM_TEST_RANK1_DATA"), output,
+                            port, 1));
+  }
 }
 
 }  // namespace

@@ -90,6 +90,16 @@ class Index {
   // InvalidArgument for a value < 1 or an index type the knob does not apply to.
   void set_ef_search(int ef_search);
   void set_nprobe(int nprobe);
+  // HNSW build knobs. M, the graph degree, is fixed when the index is made: the factory
+  // string's number ("HNSW32": M = 32; FAISS's default efConstruction is 40, efSearch 16).
+  // efConstruction, the candidate list of each insertion, applies to the vectors added after
+  // it is set (so set it before add); larger builds a better graph, more slowly. Both are
+  // saved with the index. Same errors as set_ef_search.
+  void set_ef_construction(int ef_construction);
+  // The HNSW parameters in force; 0 for an index that is not HNSW.
+  int hnsw_m() const;
+  int ef_construction() const;
+  int ef_search() const;
 
   // Writes `dir` (created if needed): index.faiss (the FAISS serialisation) and meta.json
   // (format_version, dim, metric "ip", factory, model_fingerprint, count, created (ISO-8601

@@ -75,6 +75,9 @@ class Retriever {
 // Embeds every item of the store and builds an index with the given FAISS factory string
 // (IVF/PQ indexes are trained on the item vectors). The index records the model fingerprint.
 Index build_index(const Embedder& embedder, const ItemStore& items, const std::string& factory = "Flat");
+// The same into an empty index made and tuned by the caller (e.g. HNSW efConstruction set).
+// InvalidArgument if `index` already holds vectors or its dim is not the embedder's.
+Index build_index(const Embedder& embedder, const ItemStore& items, Index index);
 
 // Saves the index and its catalogue into `dir` as one unit (Index::save(dir, items)), so the
 // directory is all a Retriever needs besides the model. InvalidArgument if `dir` already

@@ -98,6 +98,11 @@ Rows with fewer than k hits (k > len(index)) are padded with id -1 and score -in
           },
           py::arg("ids"), "Removes these ids (absent ones are ignored); returns how many were removed.")
       .def("set_ef_search", &Index::set_ef_search, py::arg("ef_search"), "HNSW search breadth.")
+      .def("set_ef_construction", &Index::set_ef_construction, py::arg("ef_construction"),
+           "HNSW construction breadth for the vectors added after it (set it before ``add``).")
+      .def_property_readonly("hnsw_m", &Index::hnsw_m, "HNSW graph degree M (from the factory string); 0 if not HNSW.")
+      .def_property_readonly("ef_construction", &Index::ef_construction, "HNSW efConstruction; 0 if not HNSW.")
+      .def_property_readonly("ef_search", &Index::ef_search, "HNSW efSearch; 0 if not HNSW.")
       .def("set_nprobe", &Index::set_nprobe, py::arg("nprobe"), "How many IVF lists a search visits.")
       .def(
           "save", [](const Index& self, const Path& dir) { self.save(dir.string()); }, py::arg("dir"),

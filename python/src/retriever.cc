@@ -3,6 +3,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "bindings.h"
 #include "lrem/error.h"
@@ -100,12 +101,17 @@ Thread-safe: several Python threads may search at once (the GIL is released).
 
   m.def(
       "build_index",
-      [](const Embedder& embedder, const ItemStore& items, const std::string& factory) {
+      [](const Embedder& embedder, const ItemStore& items, const std::string& factory,
+         std::optional<int> ef_construction) {
         ComputeCall call;
-        return build_index(embedder, items, factory);
+        Index index(embedder.dim(), factory);
+        if (ef_construction) index.set_ef_construction(*ef_construction);
+        return build_index(embedder, items, std::move(index));
       },
       py::arg("embedder"), py::arg("items"), py::kw_only(), py::arg("factory") = "Flat",
-      "Embed every item and build an index (IVF/PQ factories are trained on the item vectors).");
+      py::arg("ef_construction") = py::none(),
+      "Embed every item and build an index (IVF/PQ factories are trained on the item vectors).\n\n"
+      "``ef_construction`` sets HNSW's construction breadth (FAISS default 40); M is the factory's number (HNSW32).");
   m.def(
       "save_index",
       [](const Index& index, const ItemStore& items, const Path& dir, bool overwrite) {

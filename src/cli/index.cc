@@ -13,6 +13,7 @@ void add_index(CLI::App& app) {
   struct Args {
     EmbedderArgs common;
     std::string items, output, factory = "Flat";
+    int ef_construction = 0;
     bool overwrite = false;
   };
   auto args = std::make_shared<Args>();
@@ -24,6 +25,8 @@ void add_index(CLI::App& app) {
   build->add_option("--output,-o", args->output, "Index directory to write")->required();
   build->add_option("--factory", args->factory, "FAISS factory string: Flat, HNSW32, IVF1024,PQ32, ...")
       ->capture_default_str();
+  build->add_option("--ef-construction", args->ef_construction,
+                    "HNSW construction breadth (0: FAISS's default, 40); M is the factory's number, HNSW32");
   build->add_flag("--overwrite", args->overwrite, "Replace the index and catalogue already in the output directory");
   build->callback([args] {
     auto start = std::chrono::steady_clock::now();
@@ -34,7 +37,9 @@ void add_index(CLI::App& app) {
     ItemStore items = ItemStore::load(args->items);
     Embedder embedder = args->common.make_embedder();
     if (!args->common.quiet) std::cerr << "lrem index build: embedding " << items.size() << " items\n";
-    Index index = build_index(embedder, items, args->factory);
+    Index empty(embedder.dim(), args->factory);
+    if (args->ef_construction != 0) empty.set_ef_construction(args->ef_construction);
+    Index index = build_index(embedder, items, std::move(empty));
     save_index(index, items, args->output, args->overwrite);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cout << "lrem index build: " << index.size() << " items, dim " << index.dim() << ", " << args->factory

@@ -240,12 +240,50 @@ int64_t Index::remove(const int64_t* ids, int64_t n) {
   }
 }
 
+namespace {
+// The HNSW graph under an index, or nullptr.
+faiss::HNSW* find_hnsw(faiss::Index* index) {
+  auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(innermost(index));
+  return hnsw ? &hnsw->hnsw : nullptr;
+}
+// ... or InvalidArgument naming the knob that needs one.
+faiss::HNSW& hnsw_graph(faiss::Index* index, const std::string& factory, const char* knob) {
+  faiss::HNSW* hnsw = find_hnsw(index);
+  if (!hnsw) throw InvalidArgument(std::string("Index::") + knob + ": applies to HNSW indexes, not '" + factory + "'");
+  return *hnsw;
+}
+}  // namespace
+
 void Index::set_ef_search(int ef_search) {
   if (ef_search < 1) throw InvalidArgument("Index::set_ef_search: must be >= 1, got " + std::to_string(ef_search));
   auto lock = state_->write_lock();
-  auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(innermost(state_->index->index));
-  if (!hnsw) throw InvalidArgument("Index::set_ef_search: efSearch applies to HNSW indexes, not '" + state_->factory + "'");
-  hnsw->hnsw.efSearch = ef_search;
+  hnsw_graph(state_->index->index, state_->factory, "set_ef_search").efSearch = ef_search;
+}
+
+void Index::set_ef_construction(int ef_construction) {
+  if (ef_construction < 1)
+    throw InvalidArgument("Index::set_ef_construction: must be >= 1, got " + std::to_string(ef_construction));
+  auto lock = state_->write_lock();
+  hnsw_graph(state_->index->index, state_->factory, "set_ef_construction").efConstruction = ef_construction;
+}
+
+int Index::hnsw_m() const {
+  auto lock = state_->read_lock();
+  const faiss::HNSW* hnsw = find_hnsw(state_->index->index);
+  // Level 0 links 2*M neighbours, the levels above M (faiss::HNSW::set_default_probas).
+  return hnsw ? hnsw->nb_neighbors(1) : 0;
+}
+
+int Index::ef_construction() const {
+  auto lock = state_->read_lock();
+  const faiss::HNSW* hnsw = find_hnsw(state_->index->index);
+  return hnsw ? hnsw->efConstruction : 0;
+}
+
+int Index::ef_search() const {
+  auto lock = state_->read_lock();
+  const faiss::HNSW* hnsw = find_hnsw(state_->index->index);
+  return hnsw ? hnsw->efSearch : 0;
 }
 
 void Index::set_nprobe(int nprobe) {

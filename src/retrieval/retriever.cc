@@ -81,9 +81,16 @@ Retriever::Retriever(Retriever&&) noexcept = default;
 Retriever& Retriever::operator=(Retriever&&) noexcept = default;
 
 Index build_index(const Embedder& embedder, const ItemStore& items, const std::string& factory) {
+  return build_index(embedder, items, Index(embedder.dim(), factory));
+}
+
+Index build_index(const Embedder& embedder, const ItemStore& items, Index index) {
   if (items.empty()) throw InvalidArgument("cannot build an index from an empty catalogue");
+  if (index.size() != 0) throw InvalidArgument("build_index needs an empty index, this one holds " + std::to_string(index.size()) + " vectors");
+  if (index.dim() != embedder.dim())
+    throw InvalidArgument("build_index: the index has dim " + std::to_string(index.dim()) + ", the embedder " +
+                          std::to_string(embedder.dim()));
   Embeddings e = embedder.embed_items(items.titles());
-  Index index(embedder.dim(), factory);
   index.set_model_fingerprint(embedder.fingerprint());
   index.train(e.data.data(), e.rows, /*normalized=*/true);
   std::vector<int64_t> ids = items.ids();

@@ -46,12 +46,14 @@ def test_persistence_round_trip(tmp_path, data):
     base, ids = data
     index = lrem.Index(16, factory="HNSW16")
     index.model_fingerprint = "model-7"
+    index.set_ef_construction(80)
     index.add(base, ids)
     queries = base[:5] + 0.01
     before = index.search(queries, k=5)
     index.save(tmp_path / "idx")
     loaded = lrem.Index.load(tmp_path / "idx", expected_fingerprint="model-7")
     assert (loaded.dim, loaded.factory, len(loaded), loaded.model_fingerprint) == (16, "HNSW16", 300, "model-7")
+    assert (loaded.hnsw_m, loaded.ef_construction) == (16, 80)
     after = loaded.search(queries, k=5)
     np.testing.assert_array_equal(before[1], after[1])
     np.testing.assert_array_equal(before[0], after[0])
