@@ -118,7 +118,7 @@ def test_direct_embedder_from_the_command_line(qwen3_embedding, lrem_cli, tmp_pa
     (plain / "lrem_config.json").unlink()
 
     def lrem_run(*args):
-        return subprocess.run([str(lrem_cli), *map(str, args)], capture_output=True, text=True, timeout=120)
+        return subprocess.run([str(lrem_cli), *map(str, args)], capture_output=True, text=True, timeout=1200)
 
     # The preset given on the command line, over a directory without lrem_config.json.
     r = lrem_run("embed", "--model", plain, "--prompt-preset", "qwen3-embedding", "--items", items,
@@ -142,7 +142,7 @@ def test_direct_embedder_from_the_command_line(qwen3_embedding, lrem_cli, tmp_pa
 def test_add_tokens_command_reuses_qwen3_think_tokens(lrem_token_models, lrem_cli, tmp_path):
     base = lrem_token_models["qwen3"][0]
     r = subprocess.run([str(lrem_cli), "add-tokens", "--model", str(base), "-o", str(tmp_path / "out"),
-                        "--prompt-preset", "qwen-chat"], capture_output=True, text=True, timeout=120)
+                        "--prompt-preset", "qwen-chat"], capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stderr
     assert "<think> = 151646 (kept)" in r.stdout and "<emb> = 151648 (added)" in r.stdout
     model = lrem.Model.load(tmp_path / "out")
