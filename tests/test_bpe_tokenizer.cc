@@ -102,7 +102,48 @@ TEST(BpeTokenizer, DirectoryPrefersTokenizerJsonOverTokenizerModel) {
   const Tokenizer gpt2 = Tokenizer::load(kDataDir + "/gpt2.json");
   EXPECT_EQ(tok.vocab_size(), gpt2.vocab_size());
   EXPECT_EQ(tok.encode("red shoes"), gpt2.encode("red shoes"));
-  EXPECT_THROW(Tokenizer::load(dir.file("tokenizer.json"), dir.file("tokenizer_config.json")), InvalidArgument);
+}
+
+// A Qwen2 directory names its EOS (<|endoftext|> for base models, <|im_end|> for instruct
+// ones) only in tokenizer_config.json; its template adds nothing.
+TEST(BpeTokenizer, DirectoryReadsSpecialTokensFromTokenizerConfig) {
+  TempDir dir;
+  fs::copy_file(kDataDir + "/added.json", dir.file("tokenizer.json"));
+  const Tokenizer bare = Tokenizer::from_directory(dir.path());
+  EXPECT_EQ(bare.eos_id(), -1) << "no template suffix, no config";
+  const int endoftext = bare.piece_to_id("<|endoftext|>"), think_close = bare.piece_to_id("</think>");
+  write_file_atomic(dir.file("tokenizer_config.json"),
+                    R"({"bos_token": null, "eos_token": {"content": "</think>", "special": true},
+                        "pad_token": "<|endoftext|>", "add_bos_token": true, "model_max_length": 32768})");
+  const Tokenizer tok = Tokenizer::from_directory(dir.path());
+  EXPECT_EQ(tok.eos_id(), think_close);
+  EXPECT_EQ(tok.pad_id(), endoftext);
+  EXPECT_EQ(tok.bos_id(), -1);
+  EXPECT_FALSE(tok.add_bos_token()) << "no BOS token to add, whatever add_bos_token says";
+  EXPECT_EQ(tok.encode("a", false, true).back(), think_close);
+  EXPECT_EQ(tok.encode_with_special_tokens("a"), tok.encode("a")) << "the template (Hugging Face's) is unchanged";
+
+  TempDir saved;
+  tok.save(saved.path());
+  EXPECT_EQ(read_file(saved.file("tokenizer_config.json")), read_file(dir.file("tokenizer_config.json")));
+  EXPECT_EQ(Tokenizer::from_directory(saved.path()).eos_id(), think_close);
+
+  // Llama 3: the template's <|begin_of_text|> stays BOS; an instruct model's EOS is <|eot_id|>.
+  TempDir llama;
+  fs::copy_file(kDataDir + "/llama3.json", llama.file("tokenizer.json"));
+  write_file_atomic(llama.file("tokenizer_config.json"), R"({"eos_token": "<|eot_id|>"})");
+  const Tokenizer llama3 = Tokenizer::from_directory(llama.path());
+  EXPECT_EQ(llama3.bos_id(), llama3.piece_to_id("<|begin_of_text|>"));
+  EXPECT_TRUE(llama3.add_bos_token());
+  EXPECT_EQ(llama3.eos_id(), llama3.piece_to_id("<|eot_id|>"));
+
+  write_file_atomic(dir.file("tokenizer_config.json"), R"({"eos_token": "<|im_end|>"})");
+  try {
+    Tokenizer::from_directory(dir.path());
+    ADD_FAILURE() << "accepted an EOS the tokenizer does not have";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer_config.json: /eos_token:"), std::string::npos) << e.what();
+  }
 }
 
 TEST(BpeTokenizer, AddedSpecialTokensTakeTheNextIdsAndAreSaved) {

@@ -22,6 +22,9 @@ struct LoadOptions {
   // only). The residual stream, norms, softmax and returned embeddings stay float32. bfloat16
   // pays on CPUs with AVX512-BF16 or AMX (about 4x the float32 GEMM rate, bench/levers.md).
   std::string dtype = "float32";
+  // A prompt preset (PromptConfig::preset: plain, qwen-chat, llama3-chat, qwen3-embedding) to
+  // use instead of the directory's lrem_config.json; empty: the directory's (or the defaults).
+  std::string prompt_preset;
   // The compute thread count is process-wide (one OpenBLAS/OpenMP pool per process): set it
   // with lrem::set_num_threads (lrem/runtime.h), not per model.
 };
@@ -29,8 +32,8 @@ struct LoadOptions {
 class Model {
  public:
   // Loads a Hugging Face directory: config.json, model.safetensors (or sharded with
-  // model.safetensors.index.json), tokenizer.model, optional tokenizer_config.json,
-  // generation_config.json and lrem_config.json.
+  // model.safetensors.index.json), tokenizer.json or tokenizer.model, optional
+  // tokenizer_config.json and lrem_config.json. InvalidArgument for an unknown prompt preset.
   static Model load(const std::string& dir, const LoadOptions& options = {});
   // A randomly initialised model (for training from scratch, tests and benchmarks).
   static Model random(const ModelConfig& config, const Tokenizer& tokenizer, uint64_t seed = 0,
@@ -39,9 +42,11 @@ class Model {
   // Writes the Hugging Face layout atomically, file by file.
   void save(const std::string& dir) const;
 
-  // This model with `<think>`, `</think>`, `<emb>` (or those named by prompt_config()) added
-  // as special tokens if missing, the embedding rows grown to match (new rows start at the
-  // mean of the existing ones). Needed once before LREM training on a plain LLM.
+  // This model with `<think>`, `</think>`, `<emb>` (or those named by prompt_config(); no
+  // think tokens for a direct embedder's) added as special tokens where missing, the
+  // embedding rows grown to match (new rows start at the mean of the existing ones). Tokens
+  // the tokenizer already has keep their ids (Qwen3's <think>, </think>). Needed once before
+  // LREM training on a plain LLM.
   Model with_lrem_tokens() const;
   // This model with another prompt format (templates, special tokens, CoT and length caps);
   // InvalidArgument if `config` is invalid. The weights are shared.

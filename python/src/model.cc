@@ -66,6 +66,8 @@ void bind_model(py::module_& m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n") = 0,
         "Set the process's compute thread count (every model shares one thread pool); n <= 0 means "
         "all cores. Returns the count in effect.");
+  m.def("prompt_presets", &PromptConfig::preset_names,
+        "The names of the prompt presets (Model.load(prompt_preset=...), Model.with_prompt_config(preset=...)).");
   m.def("num_threads", &num_threads,
         "The compute thread count in effect: set_num_threads's, or 1 while several Python threads are "
         "inside compute calls at once (their pools would otherwise fight over the cores).");
@@ -79,15 +81,18 @@ Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model):
 )doc")
       .def_static(
           "load",
-          [](const Path& path, const std::string& device, const std::string& dtype) {
+          [](const Path& path, const std::string& device, const std::string& dtype,
+             const std::optional<std::string>& prompt_preset) {
             py::gil_scoped_release release;
-            return Model::load(path.string(), LoadOptions{device, dtype});
+            return Model::load(path.string(), LoadOptions{device, dtype, prompt_preset.value_or("")});
           },
           py::arg("path"), py::kw_only(), py::arg("device") = "cpu", py::arg("dtype") = "float32",
+          py::arg("prompt_preset") = py::none(),
           "Load a Hugging Face model directory. dtype: 'float32' or 'bfloat16' (matrix products and the KV "
           "cache in bfloat16; norms, softmax and embeddings stay float32; several times faster on CPUs with "
-          "AVX512-BF16 or AMX) or 'float16' (CUDA only). The compute thread count is process-wide: "
-          "lrem.set_num_threads.")
+          "AVX512-BF16 or AMX) or 'float16' (CUDA only). prompt_preset: one of lrem.prompt_presets() "
+          "('plain', 'qwen-chat', 'llama3-chat', 'qwen3-embedding') instead of the directory's "
+          "lrem_config.json. The compute thread count is process-wide: lrem.set_num_threads.")
       .def(
           "save",
           [](const Model& self, const std::filesystem::path& path) {
@@ -128,22 +133,26 @@ Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model):
           "missing. This model, and embedders made from it, are unchanged.")
       .def(
           "with_prompt_config",
-          [](const Model& self, const std::optional<std::string>& query_template,
-             const std::optional<std::string>& item_template, const std::optional<int>& max_cot_tokens,
-             const std::optional<int>& max_query_tokens, const std::optional<int>& max_item_tokens) {
-            PromptConfig config = self.prompt_config();
+          [](const Model& self, const std::optional<std::string>& preset, const std::optional<std::string>& query_template,
+             const std::optional<std::string>& item_template, const std::optional<std::string>& task,
+             const std::optional<int>& max_cot_tokens, const std::optional<int>& max_query_tokens,
+             const std::optional<int>& max_item_tokens) {
+            PromptConfig config = preset ? PromptConfig::preset(*preset) : self.prompt_config();
             if (query_template) config.query_template = *query_template;
+            if (task) config.task = *task;
             if (item_template) config.item_template = *item_template;
             if (max_cot_tokens) config.max_cot_tokens = *max_cot_tokens;
             if (max_query_tokens) config.max_query_tokens = *max_query_tokens;
             if (max_item_tokens) config.max_item_tokens = *max_item_tokens;
             return self.with_prompt_config(config);
           },
-          py::kw_only(), py::arg("query_template") = py::none(), py::arg("item_template") = py::none(),
-          py::arg("max_cot_tokens") = py::none(), py::arg("max_query_tokens") = py::none(),
-          py::arg("max_item_tokens") = py::none(),
-          "A new model whose prompt format differs in the given fields (templates hold {query} or {title}); "
-          "the weights are shared. This model, and embedders made from it, are unchanged.")
+          py::kw_only(), py::arg("preset") = py::none(), py::arg("query_template") = py::none(),
+          py::arg("item_template") = py::none(), py::arg("task") = py::none(), py::arg("max_cot_tokens") = py::none(),
+          py::arg("max_query_tokens") = py::none(), py::arg("max_item_tokens") = py::none(),
+          "A new model whose prompt format differs in the given fields (templates hold {query} or {title}; "
+          "task replaces {task}); with preset (one of lrem.prompt_presets()), the fields change that preset "
+          "instead of the current format. The weights are shared. This model, and embedders made from it, "
+          "are unchanged.")
       .def_property_readonly(
           "prompt_config",
           [](const Model& self) { return py::module_::import("json").attr("loads")(self.prompt_config().to_json()); },

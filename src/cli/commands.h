@@ -7,6 +7,7 @@ namespace lrem::cli {
 
 // Each registers a subcommand whose callback does the work; errors propagate as lrem::Error.
 void add_generate(CLI::App& app);
+void add_add_tokens(CLI::App& app);
 void add_train(CLI::App& app);
 void add_embed(CLI::App& app);
 void add_index(CLI::App& app);

@@ -8,6 +8,14 @@ namespace lrem::cli {
 void LoadArgs::add_to(CLI::App* cmd) {
   cmd->add_option("--threads", threads, "Compute threads of this process; 0 = all cores")->capture_default_str();
   cmd->add_option("--dtype", options.dtype, "Compute dtype: float32, bfloat16, float16")->capture_default_str();
+  add_prompt_preset(cmd, options.prompt_preset);
+}
+
+void add_prompt_preset(CLI::App* cmd, std::string& preset) {
+  std::string names;
+  for (const std::string& name : PromptConfig::preset_names()) names += (names.empty() ? "" : ", ") + name;
+  cmd->add_option("--prompt-preset", preset,
+                  "Prompt format instead of the model's lrem_config.json: " + names + " (README: prompt format)");
 }
 
 Model LoadArgs::load(const std::string& dir) const {

@@ -11,7 +11,10 @@
 
 namespace lrem::cli {
 
-// --threads and --dtype: how every subcommand that loads a model loads it. The thread count
+// --prompt-preset NAME (LoadOptions::prompt_preset), listing the presets in its help.
+void add_prompt_preset(CLI::App* cmd, std::string& preset);
+
+// --threads, --dtype and --prompt-preset: how every subcommand that loads a model loads it. The thread count
 // is the process's (lrem::set_num_threads), set just before loading.
 struct LoadArgs {
   LoadOptions options;
@@ -27,7 +30,7 @@ struct EmbedderArgs {
   EmbedderOptions embedder;
   bool quiet = false;
 
-  // Adds --model, --threads, --dtype, --batch-size, --max-cot-tokens, --output-dim,
+  // Adds --model, --threads, --dtype, --prompt-preset, --batch-size, --max-cot-tokens, --output-dim,
   // --temperature, --seed, --pooling and --quiet to `cmd`.
   void add_to(CLI::App* cmd);
   // Sets the compute threads and loads the model; unless quiet, progress on long runs goes to stderr.

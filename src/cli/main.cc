@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "lrem " LREM_VERSION);
   lrem::cli::add_generate(app);
+  lrem::cli::add_add_tokens(app);
   lrem::cli::add_train(app);
   lrem::cli::add_embed(app);
   lrem::cli::add_index(app);

@@ -8,6 +8,7 @@
 #include "model/pre_tokenizer.h"
 #include "model/text_normalizer.h"
 #include "model/token_decoder.h"
+#include "model/tokenizer_config.h"
 #include "util/file_io.h"
 #include "util/json_reader.h"
 #include "util/utf8.h"
@@ -15,7 +16,9 @@
 namespace lrem {
 
 struct BpeTokenizer::Pipeline {
-  std::string source;  // the file as read, for save()
+  std::string source;         // the file as read, for save()
+  std::string config_source;  // tokenizer_config.json as read, or empty
+  SpecialIds special;
   std::unique_ptr<const TextNormalizer> normalizer;
   std::unique_ptr<const PreTokenizer> pre_tokenizer;
   std::unique_ptr<const BpeModel> model;
@@ -49,7 +52,13 @@ AddedToken read_added_token(const JsonValue& value) {
 
 BpeTokenizer::BpeTokenizer(std::shared_ptr<const Pipeline> pipeline) : pipeline_(std::move(pipeline)) {}
 
-BpeTokenizer BpeTokenizer::load(const std::string& path) {
+namespace {
+
+int single_or_none(const std::vector<int>& ids) { return ids.size() == 1 ? ids[0] : -1; }
+
+}  // namespace
+
+BpeTokenizer BpeTokenizer::load(const std::string& path, const std::string& config_path) {
   auto pipeline = std::make_shared<Pipeline>();
   pipeline->source = read_file(path, size_t(1) << 30);
   const JsonDocument document(pipeline->source, path);
@@ -77,8 +86,30 @@ BpeTokenizer BpeTokenizer::load(const std::string& path) {
   for (const std::vector<int>* ids : {&pipeline->post_processor.prefix(), &pipeline->post_processor.suffix()})
     for (const int id : *ids)
       if (id >= end) root.at("post_processor").fail("special token id " + std::to_string(id) + " is not in the vocabulary");
+
+  SpecialIds& special = pipeline->special;
+  special.bos = single_or_none(pipeline->post_processor.prefix());
+  special.eos = single_or_none(pipeline->post_processor.suffix());
+  special.add_bos = !pipeline->post_processor.prefix().empty();
+  special.add_eos = !pipeline->post_processor.suffix().empty();
+  if (!config_path.empty()) {
+    pipeline->config_source = read_file(config_path, size_t(64) << 20);
+    const JsonDocument config_document(pipeline->config_source, config_path);
+    const JsonValue config = config_document.object();
+    const auto to_id = [&](std::string_view text) { return tokenizer.token_to_id(text); };
+    special.bos = read_special_token(config, "bos_token", to_id).value_or(special.bos);
+    special.eos = read_special_token(config, "eos_token", to_id).value_or(special.eos);
+    special.pad = read_special_token(config, "pad_token", to_id).value_or(special.pad);
+    config.read("add_bos_token", special.add_bos);
+    config.read("add_eos_token", special.add_eos);
+  }
+  // Never ask for a token the tokenizer lacks (Qwen2 says bos_token null).
+  special.add_bos = special.add_bos && special.bos >= 0;
+  special.add_eos = special.add_eos && special.eos >= 0;
   return tokenizer;
 }
+
+const BpeTokenizer::SpecialIds& BpeTokenizer::special_ids() const { return pipeline_->special; }
 
 void BpeTokenizer::register_token(AddedToken token) {
   added_.add(token, pipeline_->normalizer.get());
@@ -148,14 +179,18 @@ int BpeTokenizer::add_special_token(const std::string& content) {
   return appended_.back().id;
 }
 
-void BpeTokenizer::save(const std::string& path) const {
+void BpeTokenizer::save(const std::string& path, const std::string& config_path) const {
+  if (!pipeline_->config_source.empty()) write_file_atomic(config_path, pipeline_->config_source);
   if (appended_.empty()) {
     write_file_atomic(path, pipeline_->source);
     return;
   }
-  nlohmann::ordered_json json = nlohmann::ordered_json::parse(pipeline_->source);
-  nlohmann::ordered_json& added = json["added_tokens"];
-  if (added.is_null()) added = nlohmann::ordered_json::array();
+  // nlohmann::json, not ordered_json: keeping the member order costs a linear search per key,
+  // minutes for a 151k-entry vocabulary. Object members come out sorted; arrays (merges,
+  // added_tokens) keep their order, and member order means nothing to a tokenizer.json reader.
+  nlohmann::json json = nlohmann::json::parse(pipeline_->source);
+  nlohmann::json& added = json["added_tokens"];
+  if (added.is_null()) added = nlohmann::json::array();
   for (const AddedToken& token : appended_)
     added.push_back({{"id", token.id},
                      {"content", token.content},

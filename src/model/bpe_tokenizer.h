@@ -21,8 +21,20 @@ namespace lrem {
 
 class BpeTokenizer {
  public:
-  // Reads a tokenizer.json. IoError if it cannot be read, FormatError as above.
-  static BpeTokenizer load(const std::string& path);
+  // Reads a tokenizer.json and, if `config_path` is not empty, the model's
+  // tokenizer_config.json for its `bos_token`, `eos_token`, `pad_token`, `add_bos_token` and
+  // `add_eos_token` (its other fields are transformers' business). IoError if a file cannot
+  // be read, FormatError as above or for a special token the tokenizer does not have.
+  static BpeTokenizer load(const std::string& path, const std::string& config_path = "");
+
+  // BOS and EOS: tokenizer_config.json's if it names them, else the single special token the
+  // post-processor template puts before or after the text (-1 if none). add_bos/add_eos:
+  // the config's add_bos_token/add_eos_token if given, else whether the template adds them.
+  struct SpecialIds {
+    int bos = -1, eos = -1, pad = -1;
+    bool add_bos = false, add_eos = false;
+  };
+  const SpecialIds& special_ids() const;
 
   // Appends the ids of `text` (valid UTF-8, else InvalidArgument), without the
   // post-processor's special tokens.
@@ -38,8 +50,8 @@ class BpeTokenizer {
   // that content) and returns its id; an existing added token returns its id.
   int add_special_token(const std::string& content);
   // Writes the tokenizer.json it was loaded from, with the tokens added since appended to
-  // `added_tokens`.
-  void save(const std::string& path) const;
+  // `added_tokens`, and the tokenizer_config.json it was loaded with (if any) to `config_path`.
+  void save(const std::string& path, const std::string& config_path) const;
 
   int token_to_id(std::string_view token) const;  // -1 if unknown
   // "" for an id no token has; InvalidArgument outside [0, vocab_size()).

@@ -130,7 +130,8 @@ Model Model::load(const std::string& dir, const LoadOptions& options) {
     throw IoError("model directory '" + dir + "' does not exist (expected config.json, model.safetensors, tokenizer.model)");
   auto config = ModelConfig::load((fs::path(dir) / "config.json").string());
   auto tokenizer = Tokenizer::from_directory(dir);
-  auto prompt = PromptConfig::load_or_default(dir);
+  auto prompt = options.prompt_preset.empty() ? PromptConfig::load_or_default(dir)
+                                              : PromptConfig::preset(options.prompt_preset);
   if (tokenizer.vocab_size() > config.vocab_size)
     throw FormatError(dir + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
                       " tokens but config.json says vocab_size " + std::to_string(config.vocab_size));
@@ -171,8 +172,11 @@ void Model::save(const std::string& dir) const {
 Model Model::with_lrem_tokens() const {
   const Impl& m = *impl_;
   Tokenizer tokenizer = m.tokenizer;
-  for (const auto& s : {m.prompt_config.think_open, m.prompt_config.think_close, m.prompt_config.emb})
-    tokenizer.add_special_token(s);
+  // Only the tokens the prompt format uses: a direct embedder's has no think section.
+  std::vector<std::string> tokens;
+  if (m.prompt_config.think) tokens = {m.prompt_config.think_open, m.prompt_config.think_close};
+  tokens.push_back(m.prompt_config.emb);
+  for (const std::string& s : tokens) tokenizer.add_special_token(s);
   ModelConfig config = m.config;
   Transformer transformer = m.transformer;  // resize_vocab replaces the grown tensors, never writes into them
   if (tokenizer.vocab_size() > config.vocab_size) {

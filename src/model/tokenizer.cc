@@ -10,6 +10,7 @@
 #include "lrem/error.h"
 #include "model/bpe_tokenizer.h"
 #include "model/sentencepiece_library.h"
+#include "model/tokenizer_config.h"
 #include "util/file_io.h"
 #include "util/json_reader.h"
 
@@ -44,8 +45,6 @@ struct Tokenizer::Impl {
   // tokenizer_config.json (Hugging Face's) over this SentencePiece model.
   void read_config(const std::string& path);
   void read_added_tokens(const JsonValue& decoder);
-  // A special-token field is a string, {"content": string, ...} or null (none).
-  int read_special_token(const JsonValue& config, const char* key, int fallback) const;
 
   explicit Impl(std::shared_ptr<const SentencePieceModel> model)
       : sp(std::move(model)), bos_id(sp->bos_id()), eos_id(sp->eos_id()), unk_id(sp->unk_id()), pad_id(sp->pad_id()) {}
@@ -117,10 +116,11 @@ void Tokenizer::Impl::read_config(const std::string& path) {
   if (std::optional<JsonValue> decoder = config.find("added_tokens_decoder")) read_added_tokens(*decoder);
   config.read("add_bos_token", add_bos_token);
   config.read("add_eos_token", add_eos_token);
-  bos_id = read_special_token(config, "bos_token", bos_id);
-  eos_id = read_special_token(config, "eos_token", eos_id);
-  unk_id = read_special_token(config, "unk_token", unk_id);
-  pad_id = read_special_token(config, "pad_token", pad_id);
+  const auto to_id = [this](std::string_view text) { return piece_to_id(text); };
+  bos_id = read_special_token(config, "bos_token", to_id).value_or(bos_id);
+  eos_id = read_special_token(config, "eos_token", to_id).value_or(eos_id);
+  unk_id = read_special_token(config, "unk_token", to_id).value_or(unk_id);
+  pad_id = read_special_token(config, "pad_token", to_id).value_or(pad_id);
 }
 
 void Tokenizer::Impl::read_added_tokens(const JsonValue& decoder) {
@@ -160,18 +160,6 @@ void Tokenizer::Impl::read_added_tokens(const JsonValue& decoder) {
   for (AddedToken& token : tokens) insert(std::move(token));
 }
 
-int Tokenizer::Impl::read_special_token(const JsonValue& config, const char* key, int fallback) const {
-  std::optional<JsonValue> value = config.find(key);
-  if (!value) return fallback;
-  if (value->is_null()) return -1;
-  const JsonValue content = value->is_object() ? value->at("content") : *value;
-  if (!content.is_string()) content.expected("a string or {\"content\": string}");
-  const std::string text = content.as_string();
-  const int id = piece_to_id(text);
-  if (id < 0) content.fail("'" + text + "' is neither a SentencePiece piece nor an added token");
-  return id;
-}
-
 // --- construction -----------------------------------------------------------------------
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -188,12 +176,8 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::load(const std::string& model_path, const std::string& tokenizer_config_path) {
-  if (fs::path(model_path).extension() == ".json") {
-    if (!tokenizer_config_path.empty())
-      throw InvalidArgument("a tokenizer.json carries its own added tokens: load '" + model_path +
-                            "' without a tokenizer_config.json");
-    return Tokenizer(std::make_unique<BpeTokenizer>(BpeTokenizer::load(model_path)));
-  }
+  if (fs::path(model_path).extension() == ".json")
+    return Tokenizer(std::make_unique<BpeTokenizer>(BpeTokenizer::load(model_path, tokenizer_config_path)));
   auto impl = std::make_unique<Impl>(SentencePieceModel::from_serialized(read_file(model_path), model_path));
   if (!tokenizer_config_path.empty()) impl->read_config(tokenizer_config_path);
   return Tokenizer(std::move(impl));
@@ -201,9 +185,10 @@ Tokenizer Tokenizer::load(const std::string& model_path, const std::string& toke
 
 Tokenizer Tokenizer::from_directory(const std::string& dir) {
   if (!fs::is_directory(dir)) throw IoError("'" + dir + "' is not a directory (expected a model directory)");
-  if (const fs::path json = fs::path(dir) / kJsonFile; fs::exists(json)) return load(json.string());
+  const fs::path json = fs::path(dir) / kJsonFile;
   const fs::path config = fs::path(dir) / kConfigFile;
-  return load((fs::path(dir) / kModelFile).string(), fs::exists(config) ? config.string() : std::string());
+  return load(fs::exists(json) ? json.string() : (fs::path(dir) / kModelFile).string(),
+              fs::exists(config) ? config.string() : std::string());
 }
 
 Tokenizer Tokenizer::train(const std::string& corpus_path, const std::string& output_prefix,
@@ -244,7 +229,7 @@ int Tokenizer::add_special_token(const std::string& content) {
 
 void Tokenizer::save(const std::string& dir) const {
   ensure_directory(dir);
-  if (bpe_) return bpe_->save((fs::path(dir) / kJsonFile).string());
+  if (bpe_) return bpe_->save((fs::path(dir) / kJsonFile).string(), (fs::path(dir) / kConfigFile).string());
   write_file_atomic((fs::path(dir) / kModelFile).string(), impl_->sp->serialized());
 
   nlohmann::ordered_json decoder = nlohmann::ordered_json::object();
@@ -346,11 +331,6 @@ std::string Tokenizer::decode(const std::vector<int>& ids, bool skip_special_tok
 
 // --- vocabulary -------------------------------------------------------------------------
 
-// A tokenizer.json has no BOS/EOS of its own: they are what its template puts around the text.
-namespace {
-int single_or_none(const std::vector<int>& ids) { return ids.size() == 1 ? ids[0] : -1; }
-}  // namespace
-
 int Tokenizer::piece_to_id(std::string_view piece) const {
   return bpe_ ? bpe_->token_to_id(piece) : impl_->piece_to_id(piece);
 }
@@ -365,12 +345,12 @@ std::string Tokenizer::id_to_piece(int id) const {
 bool Tokenizer::is_special(int id) const { return bpe_ ? bpe_->is_special(id) : impl_->is_special(id); }
 int Tokenizer::vocab_size() const { return bpe_ ? bpe_->vocab_size() : impl_->vocab_size(); }
 int Tokenizer::sentencepiece_size() const { return bpe_ ? bpe_->model_size() : impl_->sp->size(); }
-int Tokenizer::bos_id() const { return bpe_ ? single_or_none(bpe_->template_prefix()) : impl_->bos_id; }
-int Tokenizer::eos_id() const { return bpe_ ? single_or_none(bpe_->template_suffix()) : impl_->eos_id; }
-int Tokenizer::pad_id() const { return bpe_ ? -1 : impl_->pad_id; }
+int Tokenizer::bos_id() const { return bpe_ ? bpe_->special_ids().bos : impl_->bos_id; }
+int Tokenizer::eos_id() const { return bpe_ ? bpe_->special_ids().eos : impl_->eos_id; }
+int Tokenizer::pad_id() const { return bpe_ ? bpe_->special_ids().pad : impl_->pad_id; }
 int Tokenizer::unk_id() const { return bpe_ ? bpe_->unk_id() : impl_->unk_id; }
-bool Tokenizer::add_bos_token() const { return bpe_ ? bos_id() >= 0 : impl_->add_bos_token; }
-bool Tokenizer::add_eos_token() const { return bpe_ ? eos_id() >= 0 : impl_->add_eos_token; }
+bool Tokenizer::add_bos_token() const { return bpe_ ? bpe_->special_ids().add_bos : impl_->add_bos_token; }
+bool Tokenizer::add_eos_token() const { return bpe_ ? bpe_->special_ids().add_eos : impl_->add_eos_token; }
 const std::vector<AddedToken>& Tokenizer::added_tokens() const {
   return bpe_ ? bpe_->added_tokens() : impl_->added;
 }

@@ -273,6 +273,7 @@ Embeddings empty_embeddings(size_t rows, int64_t dim) {
 Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, QueryMode mode) const {
   const Impl& m = *impl_;
   const PromptFormat& prompt = ModelAccess::parts(m.model).prompt();
+  if (mode == QueryMode::Reason) prompt.require_think("reason mode");
   Embeddings out = empty_embeddings(queries.size(), m.dim);
 
   // Only greedy CoTs are deterministic, so only they are cached.
@@ -297,7 +298,7 @@ Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, Quer
     rows.push_back(i);
   }
   std::vector<std::vector<int>> tails;  // empty: generate
-  if (mode == QueryMode::Direct) tails.assign(bodies.size(), {prompt.think_close_id(), prompt.emb_id()});
+  if (mode == QueryMode::Direct) tails.assign(bodies.size(), prompt.direct_tail());
   m.embed_query_rows(bodies, tails, rows, out);
   for (size_t j = 0; j < keys.size(); ++j) {
     size_t i = rows[j];

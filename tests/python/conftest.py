@@ -53,3 +53,25 @@ def lrem_model_dir(stories_dir: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("lrem_model")
     model.save(str(out))
     return out
+
+
+@pytest.fixture(scope="session")
+def qwen2_tokenizer_json(fixtures_dir: Path) -> Path:
+    """The real Qwen2 tokenizer.json fixture (qwen2-bpe)."""
+    path = fixtures_dir / "qwen2-bpe" / "tokenizer.json"
+    if not path.is_file():
+        pytest.skip(f"*** SKIPPED: fixture qwen2-bpe not found at {path}; set LREM_FIXTURES_DIR ***")
+    return path
+
+
+@pytest.fixture(scope="session")
+def lrem_token_models(qwen2_tokenizer_json: Path, tmp_path_factory):
+    """Tiny Qwen2 and Qwen3 checkpoints over the fixture tokenizer, given the LREM tokens and
+    saved by lrem (what tests/data/tokenizers/make_saved_reference.js gave to Hugging Face):
+    {"qwen2" | "qwen3": (base_dir, saved_dir)}."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import checkpoints
+
+    return checkpoints.save_lrem_token_models(qwen2_tokenizer_json.parents[1], tmp_path_factory.mktemp("lrem_tokens"))

@@ -8,7 +8,6 @@ tests/python/reference_llama.py, which follows the HF modeling code and shares n
 
 import json
 import shutil
-import struct
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_llama  # noqa: E402
+from checkpoints import head_dim, random_weights, write_safetensors  # noqa: E402
 
 import lrem  # noqa: E402
 
@@ -47,57 +47,6 @@ ARCHITECTURES = {
     # Linear scaling, in the older spelling with "type".
     "llama-linear": {"model_type": "llama", "rope_scaling": {"type": "linear", "factor": 4.0}},
 }
-
-
-def _head_dim(config):
-    return config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
-
-
-def random_weights(config, seed):
-    """HF parameter names and shapes for the config, with weights large enough (std 0.15) that
-    attention patterns and logits differ clearly between positions."""
-    rng = np.random.default_rng(seed)
-    h, inter, d = config["hidden_size"], config["intermediate_size"], _head_dim(config)
-    q, kv = config["num_attention_heads"] * d, config["num_key_value_heads"] * d
-
-    def matrix(rows, cols):
-        return rng.normal(0.0, 0.15, (rows, cols)).astype(np.float32)
-
-    def norm(n):
-        return (1.0 + rng.normal(0.0, 0.1, n)).astype(np.float32)
-
-    w = {"model.embed_tokens.weight": matrix(VOCAB, h), "model.norm.weight": norm(h)}
-    if not config["tie_word_embeddings"]:
-        w["lm_head.weight"] = matrix(VOCAB, h)
-    for i in range(config["num_hidden_layers"]):
-        p = f"model.layers.{i}."
-        w.update({p + "self_attn.q_proj.weight": matrix(q, h), p + "self_attn.k_proj.weight": matrix(kv, h),
-                  p + "self_attn.v_proj.weight": matrix(kv, h), p + "self_attn.o_proj.weight": matrix(h, q),
-                  p + "mlp.gate_proj.weight": matrix(inter, h), p + "mlp.up_proj.weight": matrix(inter, h),
-                  p + "mlp.down_proj.weight": matrix(h, inter), p + "input_layernorm.weight": norm(h),
-                  p + "post_attention_layernorm.weight": norm(h)})
-        if config["model_type"] == "qwen2":
-            for name, n in (("q_proj", q), ("k_proj", kv), ("v_proj", kv)):
-                w[p + f"self_attn.{name}.bias"] = rng.normal(0.0, 0.3, n).astype(np.float32)
-        if config["model_type"] == "qwen3":
-            w[p + "self_attn.q_norm.weight"] = norm(d)
-            w[p + "self_attn.k_norm.weight"] = norm(d)
-    return w
-
-
-def write_safetensors(path, tensors):
-    """The safetensors layout (8-byte header length, JSON header, data), float32 only."""
-    header, offset = {}, 0
-    for name in sorted(tensors):
-        n = tensors[name].nbytes
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + n]}
-        offset += n
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text)
-        for name in sorted(tensors):
-            f.write(np.ascontiguousarray(tensors[name]).tobytes())
 
 
 @pytest.fixture(scope="module", params=sorted(ARCHITECTURES))
@@ -148,7 +97,7 @@ def test_saved_model_reloads_as_the_same_architecture(checkpoint, tmp_path):
     original = json.loads((checkpoint / "config.json").read_text())
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["model_type"] == original["model_type"]
-    assert saved["head_dim"] == _head_dim(original)
+    assert saved["head_dim"] == head_dim(original)
     scaling = original.get("rope_scaling") or {}
     assert (saved["rope_scaling"] or {}) == {("rope_type" if k == "type" else k): v for k, v in scaling.items()}
     # The reloaded model still computes what the original checkpoint defines.

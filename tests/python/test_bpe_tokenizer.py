@@ -25,9 +25,8 @@ def tokenizer_path(name, fixtures_dir):
     return path
 
 
-@pytest.mark.parametrize("name", SMALL + ["qwen2"])
-def test_matches_hugging_face(name, fixtures_dir):
-    tok = lrem.Tokenizer.load(tokenizer_path(name, fixtures_dir))
+def assert_matches(tok, name):
+    """tok's ids, special tokens and decodes are those Hugging Face recorded in expected_<name>.json."""
     expected = json.loads((DATA / f"expected_{name}.json").read_text(encoding="utf-8"))
     assert tok.vocab_size == expected["vocab_size"]
     for case in expected["cases"]:
@@ -40,6 +39,32 @@ def test_matches_hugging_face(name, fixtures_dir):
     assert tok.encode_batch([c["text"] for c in expected["cases"]]) == [c["ids"] for c in expected["cases"]]
     for d in expected["decodes"]:
         assert tok.decode(d["ids"]) == d["text"]
+
+
+@pytest.mark.parametrize("name", SMALL + ["qwen2"])
+def test_matches_hugging_face(name, fixtures_dir):
+    assert_matches(lrem.Tokenizer.load(tokenizer_path(name, fixtures_dir)), name)
+
+
+@pytest.mark.parametrize("name", ["qwen2", "qwen3"])
+def test_tokenizer_saved_with_lrem_tokens_encodes_as_hugging_face_reads_it(lrem_token_models, name):
+    assert_matches(lrem.Tokenizer.from_directory(lrem_token_models[name][1]), f"{name}_lrem_saved")
+
+
+def test_lrem_tokens_are_appended_only_where_missing(lrem_token_models):
+    def added(name, which):
+        saved = json.loads((lrem_token_models[name][which] / "tokenizer.json").read_text(encoding="utf-8"))
+        return [(t["id"], t["content"], t["special"], t["normalized"], t["lstrip"], t["rstrip"], t["single_word"])
+                for t in saved["added_tokens"]]
+
+    qwen2_base = [(151643, "<|endoftext|>"), (151644, "<|im_start|>"), (151645, "<|im_end|>")]
+    assert [t[:2] for t in added("qwen2", 0)] == qwen2_base
+    assert added("qwen2", 1)[3:] == [(151646, "<think>", True, False, False, False, False),
+                                     (151647, "</think>", True, False, False, False, False),
+                                     (151648, "<emb>", True, False, False, False, False)]
+    # Qwen3 has <think> and </think> (not special): they keep their ids and spelling; only <emb> is new.
+    assert added("qwen3", 1) == added("qwen3", 0) + [(151648, "<emb>", True, False, False, False, False)]
+    assert [t[:3] for t in added("qwen3", 1)[3:5]] == [(151646, "<think>", False), (151647, "</think>", False)]
 
 
 def test_special_tokens_follow_the_template():

@@ -16,5 +16,5 @@ def test_stub_covers_the_extension():
     assert public <= defined, f"missing from the stub: {sorted(public - defined)}"
     model = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Model")
     load = next(n for n in model.body if isinstance(n, ast.FunctionDef) and n.name == "load")
-    assert [a.arg for a in load.args.kwonlyargs] == ["device", "dtype"]
+    assert [a.arg for a in load.args.kwonlyargs] == ["device", "dtype", "prompt_preset"]
     assert (Path(lrem.__file__).parent / "py.typed").is_file()

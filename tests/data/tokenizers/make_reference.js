@@ -11,7 +11,9 @@ const path = require('path');
 const { Tokenizer } = require('tokenizers');
 
 const here = __dirname;
-const fixtures = process.argv[2];
+const main = require.main === module;  // else make_saved_reference.js borrows texts and reference()
+const fixtures = main ? process.argv[2]
+  : process.env.LREM_FIXTURES_DIR || path.join(here, '..', '..', '..', '..', 'shared', 'fixtures');
 if (!fixtures) throw new Error('usage: make_reference.js <fixtures dir>');
 const qwen2Path = path.join(fixtures, 'qwen2-bpe', 'tokenizer.json');
 const qwen2 = JSON.parse(fs.readFileSync(qwen2Path, 'utf8'));
@@ -171,9 +173,9 @@ const texts = [
 ];
 
 // --- expectations ----------------------------------------------------------------------
-async function reference(tokenizer, name, source) {
+async function reference(tokenizer, name, source, moreTexts = []) {
   const cases = [];
-  for (const text of texts) {
+  for (const text of texts.concat(moreTexts)) {
     const plain = await tokenizer.encode(text, null, { addSpecialTokens: false });
     const special = await tokenizer.encode(text, null, { addSpecialTokens: true });
     const ids = plain.getIds();
@@ -198,7 +200,9 @@ async function reference(tokenizer, name, source) {
     `${head.slice(0, -1)},\n"cases": [\n${lines('cases')}\n],\n"decodes": [\n${lines('decodes')}\n]}\n`);
 }
 
-(async () => {
+module.exports = { reference };
+
+if (main) (async () => {
   for (const [name, json] of Object.entries(small)) {
     const file = path.join(here, `${name}.json`);
     fs.writeFileSync(file, JSON.stringify(json) + '\n');
