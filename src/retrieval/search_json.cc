@@ -4,15 +4,15 @@
 
 namespace lrem {
 
-Json search_response_json(const SearchResponse& response, const ItemStore& items) {
-  Json hits = Json::array();
+OrderedJson search_response_json(const SearchResponse& response, const ItemStore& items) {
+  OrderedJson hits = OrderedJson::array();
   for (const SearchHit& hit : response.hits) {
-    Json out{{"id", hit.id}, {"score", hit.score}, {"title", hit.title}};
+    OrderedJson out{{"id", hit.id}, {"score", hit.score}, {"title", hit.title}};
     for (const auto& field : items.fields(hit.id).object.items())
-      if (!out.contains(field.key())) out[field.key()] = field.value();
+      if (!out.contains(field.key())) out[field.key()] = OrderedJson(field.value());
     hits.push_back(std::move(out));
   }
-  return Json{{"query", response.query}, {"mode", to_string(response.mode)}, {"cot", response.cot},
+  return OrderedJson{{"query", response.query}, {"mode", to_string(response.mode)}, {"cot", response.cot},
               {"truncated", response.truncated}, {"hits", std::move(hits)}};
 }
 

@@ -11,6 +11,6 @@ namespace lrem {
 
 // `items` is the catalogue the hits came from (Retriever::items()); it supplies each hit's
 // fields as parsed when the catalogue was loaded.
-Json search_response_json(const SearchResponse& response, const ItemStore& items);
+OrderedJson search_response_json(const SearchResponse& response, const ItemStore& items);
 
 }  // namespace lrem

@@ -28,7 +28,7 @@ namespace lrem {
 
 namespace {
 
-using json = nlohmann::ordered_json;
+using json = OrderedJson;
 using Clock = std::chrono::steady_clock;
 
 double millis_since(Clock::time_point start) {

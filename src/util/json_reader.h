@@ -23,6 +23,8 @@
 namespace lrem {
 
 using Json = nlohmann::json;
+// For documents lrem writes (responses, reports): members stay in the order they are set.
+using OrderedJson = nlohmann::ordered_json;
 
 class JsonValue {
  public:
