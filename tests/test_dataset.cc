@@ -132,6 +132,12 @@ TEST(Dataset, ItemStoreRoundTrip) {
   EXPECT_EQ(loaded.at(5).extra_json, R"({"brand":"x","stock":3})");  // field order kept
   // The file itself: id and title first.
   EXPECT_EQ(read_file(tmp.file("items.jsonl")).substr(0, 47), R"({"id":5,"title":"blue lamp","brand":"x","stock")");
+  // A catalogue's own field order survives loading and saving, alphabetical or not.
+  write_file_atomic(tmp.file("mixed.jsonl"), R"({"title": "red cup", "stock": 1, "id": 3, "brand": "y"})" "\n");
+  const ItemStore mixed = ItemStore::load(tmp.file("mixed.jsonl"));
+  EXPECT_EQ(mixed.at(3).extra_json, R"({"stock":1,"brand":"y"})");
+  mixed.save(tmp.file("mixed2.jsonl"));
+  EXPECT_EQ(read_file(tmp.file("mixed2.jsonl")), R"({"id":3,"title":"red cup","stock":1,"brand":"y"})" "\n");
 }
 
 TEST(Utf8, Validation) {

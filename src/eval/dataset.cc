@@ -32,7 +32,7 @@ class JsonLinesReader {
   // The next non-blank line, parsed; nullopt at the end. Its source, which every error
   // about it names, is "<path> line <n>".
   std::optional<JsonDocument> next() {
-    std::string line;
+    std::string& line = line_;
     while (read_line(line)) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       const size_t bad = find_invalid_utf8(line);
@@ -45,6 +45,8 @@ class JsonLinesReader {
   }
 
   size_t line_number() const { return line_number_; }
+  // The text of the line next() returned last.
+  const std::string& line() const { return line_; }
 
   [[noreturn]] void fail(const std::string& problem) const { throw FormatError(where() + ": " + problem); }
 
@@ -96,18 +98,19 @@ class JsonLinesReader {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_;
   std::string_view text_;  // what is left to read when there is no file
   size_t line_number_ = 0;
+  std::string line_;
 };
 
 bool is_blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
 
 // The problem with an item, or "" if it can be written.
-std::string item_problem(const Item& item, Json& extra) {
+std::string item_problem(const Item& item, OrderedJson& extra) {
   if (item.id < 0) return "id " + std::to_string(item.id) + " is negative";
   if (is_blank(item.title)) return "item " + std::to_string(item.id) + " has an empty title";
   if (!is_valid_utf8(item.title)) return "item " + std::to_string(item.id) + " has a title that is not valid UTF-8";
   try {
-    extra = Json::parse(item.extra_json.empty() ? "{}" : item.extra_json);
-  } catch (const Json::exception& e) {
+    extra = OrderedJson::parse(item.extra_json.empty() ? "{}" : item.extra_json);
+  } catch (const OrderedJson::exception& e) {
     return "item " + std::to_string(item.id) + " has extra_json that is not valid JSON: " + json_error_text(e);
   }
   if (!extra.is_object()) return "item " + std::to_string(item.id) + " has extra_json that is not a JSON object";
@@ -145,7 +148,8 @@ std::vector<Item> items_from(JsonLinesReader&& reader) {
     const JsonValue title = object.at("title");
     item.title = title.as_string();
     if (is_blank(item.title)) title.fail("item " + std::to_string(item.id) + " has an empty title");
-    Json extra = object.raw();
+    // The item's own field order, which the sorted document lost (the line parsed already).
+    OrderedJson extra = OrderedJson::parse(reader.line());
     extra.erase("id");
     extra.erase("title");
     item.extra_json = extra.dump();
@@ -217,13 +221,13 @@ void write_items(const std::string& path, const std::vector<Item>& items) {
   std::string out;
   std::unordered_set<int64_t> seen;
   for (const Item& item : items) {
-    Json extra;
+    OrderedJson extra;
     const std::string problem = item_problem(item, extra);
     if (!problem.empty()) throw InvalidArgument("write_items('" + path + "'): " + problem);
     if (!seen.insert(item.id).second) {
       throw InvalidArgument("write_items('" + path + "'): duplicate item id " + std::to_string(item.id));
     }
-    Json line = {{"id", item.id}, {"title", item.title}};
+    OrderedJson line = {{"id", item.id}, {"title", item.title}};
     line.update(extra);
     out += line.dump();
     out += '\n';
@@ -243,7 +247,7 @@ ItemStore ItemStore::load(const std::string& path, size_t max_line_bytes) {
 void ItemStore::save(const std::string& path) const { write_items(path, items_); }
 
 void ItemStore::add(Item item) {
-  Json extra;
+  OrderedJson extra;
   const std::string problem = item_problem(item, extra);
   if (!problem.empty()) throw InvalidArgument("ItemStore: " + problem);
   if (by_id_.count(item.id)) throw InvalidArgument("ItemStore: item id " + std::to_string(item.id) + " is already present");

@@ -7,7 +7,7 @@
 namespace lrem {
 
 struct ItemFields {
-  Json object;  // always a JSON object without "id" or "title"
+  OrderedJson object;  // always a JSON object without "id" or "title", in the item's field order
 };
 
 }  // namespace lrem
