@@ -29,9 +29,11 @@
 
 namespace lrem {
 
-enum class QueryMode { Reason, Direct };
+// Auto is a retrieval mode (Retriever::search): a query whose direct-mode results look
+// confident keeps them, the others are embedded again with reasoning. Embedder refuses it.
+enum class QueryMode { Reason, Direct, Auto };
 
-// "reason" / "direct"; InvalidArgument otherwise.
+// "reason" / "direct" / "auto"; InvalidArgument otherwise.
 QueryMode parse_query_mode(const std::string& name);
 const char* to_string(QueryMode mode);
 

@@ -62,7 +62,7 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--max-completion-tokens", s.max_completion_tokens,
                   "POST /v1/chat/completions: largest max_tokens, and the length when a request names none")
       ->capture_default_str();
-  cmd->add_option("--mode", s.default_mode, "Query mode when a request names none: reason or direct")
+  cmd->add_option("--mode", s.default_mode, "Query mode when a request names none: reason, direct or auto (needs the index's router.json)")
       ->capture_default_str();
   cmd->callback([args] {
     // First, so the thread pools that loading starts inherit the blocked signals.

@@ -273,6 +273,9 @@ Embeddings empty_embeddings(size_t rows, int64_t dim) {
 Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, QueryMode mode) const {
   const Impl& m = *impl_;
   const PromptFormat& prompt = ModelAccess::parts(m.model).prompt();
+  if (mode == QueryMode::Auto)
+    throw InvalidArgument("mode \"auto\" chooses between reason and direct from search results: use "
+                          "Retriever::search (Python: Retriever.search), or embed with \"reason\" or \"direct\"");
   if (mode == QueryMode::Reason) prompt.require_think("reason mode");
   Embeddings out = empty_embeddings(queries.size(), m.dim);
 

@@ -383,8 +383,12 @@ ServerOptions validated(ServerOptions o) {
 
 }  // namespace
 
-Server::Server(const Retriever& retriever, ServerOptions options)
-    : impl_(std::make_unique<Impl>(retriever, validated(std::move(options)))) {}
+Server::Server(const Retriever& retriever, ServerOptions options) {
+  if (parse_query_mode(options.default_mode) == QueryMode::Auto && !retriever.routing())
+    throw InvalidArgument("default mode \"auto\" needs the index's router.json (scripts/fit_router.py writes it); "
+                          "serve with --mode reason or direct, or fit a router first");
+  impl_ = std::make_unique<Impl>(retriever, validated(std::move(options)));
+}
 
 Server::~Server() { stop(); }
 
