@@ -26,7 +26,10 @@
 // `--batching off,on` runs every cell once per arm, back to back, so both arms see the same
 // machine load: `off` is the server as above (`--no-batching`, --threads per request and
 // --http-threads requests computing at once), `on` is `--batching` with one model worker
-// using --batching-threads compute threads (default: every core) that every request shares.
+// using --batching-threads compute threads (default: --threads) that every request shares. On a
+// loaded machine a second compute thread costs more than it gives: each parallel region
+// waits for a thread the other jobs have descheduled (2 threads made the 1-client p50 2.5x
+// worse at load average 10), so the default gives the arms the same threads per forward.
 //
 // One JSON line per cell: throughput (queries/s and requests/s), queries per CPU-second of
 // the server, request latency p50/p99, the server's CPU use (cores busy), errors, the load
@@ -297,7 +300,7 @@ int main(int argc, char** argv) {
     const std::vector<std::string> queries = bench::read_jsonl_strings(args.required("queries"), "text");
     const int64_t requests = args.integer("requests", 400), threads = args.integer("threads", 1);
     const int64_t http_threads = args.integer("http-threads", std::thread::hardware_concurrency());
-    const int64_t batching_threads = args.integer("batching-threads", std::thread::hardware_concurrency());
+    const int64_t batching_threads = args.integer("batching-threads", threads);
     const double seconds = args.number("seconds", 20), startup = args.number("startup-seconds", 300);
     const int k = static_cast<int>(args.integer("k", 10));
     auto list = [&](const std::string& key, const std::string& fallback) {

@@ -165,7 +165,8 @@ void BatchScheduler::step() {
     }
     rows_[b].job->done.set_value({hidden[int64_t(b)].clone(), std::move(rows_[b].generated.token_ids)});
   }
-  if (kept.size() < rows_.size()) d.keep_rows(kept);
+  if (kept.empty()) running_.reset();  // the next arrivals start a fresh batch, no copy
+  else if (kept.size() < rows_.size()) d.keep_rows(kept);
   rows_ = std::move(staying);
 }
 
