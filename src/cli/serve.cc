@@ -46,6 +46,14 @@ void add_serve(CLI::App& app) {
   // many requests compute at once.
   cmd->add_option("--http-threads", s.threads, "Requests running the model at once; 0 = all cores")
       ->capture_default_str();
+  EmbedderOptions& e = args->common.embedder;
+  cmd->add_flag("--batching,!--no-batching", e.batching,
+                "Continuous batching: concurrent requests share the model's forward passes (up to --batch-size "
+                "sequences; reason-mode queries join and leave at each decode step)")
+      ->capture_default_str();
+  cmd->add_option("--max-wait-ms", e.max_wait_ms,
+                  "With batching: how long an idle model waits for more requests before it starts")
+      ->capture_default_str();
   cmd->add_option("--max-connections", s.max_connections, "Open connections served at once; more get 503")
       ->capture_default_str();
   cmd->add_option("--request-timeout-ms", s.request_timeout_ms,

@@ -173,6 +173,28 @@ def test_threads_search_concurrently_with_serial_results(model, items):
     assert results == serial
 
 
+def test_batching_threads_get_their_serial_results(model, items):
+    emb = lrem.Embedder(model, batching=True, cot_cache_capacity=0)
+    plain = lrem.Embedder(model, cot_cache_capacity=0)
+    r = lrem.Retriever(emb, lrem.build_index(emb, items), items)
+    queries = QUERIES * 2
+    results = [None] * len(queries)
+
+    def run(i):
+        results[i] = (r.search(queries[i], k=3), emb.embed_queries([queries[i]], return_cots=True))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(queries))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for q, (res, (vec, cots)) in zip(queries, results):
+        want, want_cots = plain.embed_queries([q], return_cots=True)
+        assert res.cot == cots[0] == want_cots[0]
+        np.testing.assert_allclose(vec[0], want[0], atol=1e-4)
+    np.testing.assert_allclose(emb.embed_items(TITLES[:2]), plain.embed_items(TITLES[:2]), atol=1e-4)
+
+
 def test_cli_index_build_and_search_match_python(model, items, lrem_model_dir, lrem_cli, tmp_path):
     items_path = tmp_path / "items.jsonl"
     items.save(items_path)
