@@ -26,9 +26,28 @@
 #include "lrem/error.h"
 #include "lrem/model.h"
 #include "lrem/train.h"
+#include "model/model_access.h"
 #include "model/model_impl.h"
 
 using namespace lrem;
+
+namespace {
+
+// A vocabulary larger than the tokenizer (Qwen2's 151,936 rows over 32,003 pieces here):
+// zero rows give logits of 0, below the best real token's, so generation never emits an id
+// the tokenizer cannot decode, as a trained checkpoint never emits its padding rows.
+void zero_rows_past_the_tokenizer(Model& model) {
+  const int64_t pieces = model.tokenizer().vocab_size();
+  at::NoGradGuard no_grad;
+  for (const char* name : {"model.embed_tokens.weight", "lm_head.weight"}) {
+    const auto& params = ModelAccess::trainable_parts(model).transformer.parameters();
+    auto it = params.find(name);
+    if (it != params.end() && it->second.size(0) > pieces)
+      it->second.narrow(0, pieces, it->second.size(0) - pieces).zero_();
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   return bench::run_main("bench_make_model", [&] {
@@ -75,7 +94,8 @@ int main(int argc, char** argv) {
     PromptConfig prompt = lrem.prompt_config();
     prompt.query_template = "Shopping search. Think about what the customer needs, then embed the query: {query}";
     prompt.item_template = "Product: {title}";
-    const Model model = lrem.with_prompt_config(prompt);
+    Model model = lrem.with_prompt_config(prompt);
+    zero_rows_past_the_tokenizer(model);
     model.save(args.required("out"));
     bench::emit({{"bench", "make_model"}, {"size", size}, {"parameters", model.config().num_parameters()},
                  {"out", args.required("out")}});

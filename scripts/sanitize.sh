@@ -25,8 +25,13 @@ if [ "$mode" = thread ]; then
   flags=thread
   # The layer programs (tests/CMakeLists.txt) that hold the threaded suites, and those suites.
   threaded_tests=(test_model test_retrieval test_serve test_train)
+  # Left out: the two data-parallel tests (and the rank-1 worker they start). Their second
+  # thread is Gloo's, inside libtorch and libgloo, which are not instrumented: TSan sees only
+  # the libc calls those libraries make, not how they order them, and reported races there
+  # between Gloo's worker and libtorch's own frees and condition variables (docs/RELIABILITY.md
+  # lists them). lrem's training code runs on one thread per rank; ASan covers those tests.
   if [ $# -eq 0 ]; then
-    set -- --gtest_filter='Bm25.*:Embedder.*:Retriever.*:Index.*:ServerTest.*:Stress.*:StoriesTokenizer.*:TokenizerTraining.*:TrainConfig.*:TrainDistributedWorker.*:TrainLoops.*'
+    set -- --gtest_filter='Bm25.*:Embedder.*:EmbedderBatching.*:Retriever.*:Index.*:ServerTest.*:Stress.*:StoriesTokenizer.*:TokenizerTraining.*:TrainConfig.*:TrainLoops.*-TrainLoops.DataParallelMatchesOneProcess:TrainLoops.GrpoRewardPoolGathersEveryRanksItems'
   fi
   targets=(--target lrem_cli "${threaded_tests[@]}")
   # libtorch, FAISS, OpenBLAS and libgomp are not instrumented: TSan cannot see their
