@@ -187,9 +187,11 @@ struct Server::Impl {
   template <class Endpoint>
   httplib::Server::HandlerWithContentReader with_body(Endpoint endpoint) const {
     return [this, endpoint](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
+      // Before the body: a request whose headers arrived before the drain began is in
+      // flight, and finishes however slowly its body follows.
+      if (draining) return reply_unavailable(res, "the server is shutting down; send the request to another instance");
       const std::optional<std::string> body = read_body(req, res, read);
       if (!body) return;
-      if (draining) return reply_unavailable(res, "the server is shutting down; send the request to another instance");
       const ComputeSlots::Turn turn(compute);
       if (!turn)
         return reply_unavailable(res, "all " + std::to_string(compute.slots()) + " compute slots are busy and " +
