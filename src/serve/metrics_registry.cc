@@ -22,15 +22,15 @@ std::string number(double v) {
   return buf;
 }
 
-// Label values may hold anything; the format escapes backslash, double quote and newline.
-std::string escaped(const std::string& s) {
+// The format escapes backslash and newline in help texts, and double quotes too in label values.
+std::string escaped(const std::string& s, bool quotes) {
   std::string out;
   for (char c : s) {
-    if (c == '\\' || c == '"') out += '\\';
     if (c == '\n') {
       out += "\\n";
       continue;
     }
+    if (c == '\\' || (quotes && c == '"')) out += '\\';
     out += c;
   }
   return out;
@@ -41,22 +41,12 @@ std::string label_text(const MetricsRegistry::Labels& labels) {
   std::string out;
   for (const auto& [name, value] : labels) {
     if (!out.empty()) out += ',';
-    out += name + "=\"" + escaped(value) + '"';
+    out += name + "=\"" + escaped(value, true) + '"';
   }
   return out;
 }
 
 std::string braced(const std::string& labels) { return labels.empty() ? "" : "{" + labels + "}"; }
-
-std::string help_text(const std::string& help) {
-  std::string out;
-  for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -113,17 +103,19 @@ MetricsRegistry::Histogram& MetricsRegistry::histogram(const std::string& name, 
 
 void MetricsRegistry::counter_from(const std::string& name, const std::string& help, const Labels& labels,
                                    std::function<double()> read) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Series& s = series(name, help, Type::Counter, labels);
-  if (s.counter) throw InvalidArgument("metric " + name + " is already counted directly");
-  s.read = std::move(read);
+  read_from(name, help, Type::Counter, labels, std::move(read));
 }
 
 void MetricsRegistry::gauge_from(const std::string& name, const std::string& help, const Labels& labels,
                                  std::function<double()> read) {
+  read_from(name, help, Type::Gauge, labels, std::move(read));
+}
+
+void MetricsRegistry::read_from(const std::string& name, const std::string& help, Type type, const Labels& labels,
+                                std::function<double()> read) {
   std::lock_guard<std::mutex> lock(mu_);
-  Series& s = series(name, help, Type::Gauge, labels);
-  if (s.gauge) throw InvalidArgument("metric " + name + " is already set directly");
+  Series& s = series(name, help, type, labels);
+  if (s.counter || s.gauge) throw InvalidArgument("metric " + name + " is already recorded directly");
   s.read = std::move(read);
 }
 
@@ -132,7 +124,7 @@ std::string MetricsRegistry::render() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   for (const auto& [name, family] : families_) {
-    out += "# HELP " + name + " " + help_text(family.help) + "\n";
+    out += "# HELP " + name + " " + escaped(family.help, false) + "\n";
     out += "# TYPE " + name + " " + kTypeNames[static_cast<int>(family.type)] + "\n";
     for (const auto& [labels, s] : family.series) {
       if (s.histogram) {

@@ -94,6 +94,8 @@ class MetricsRegistry {
   };
 
   Series& series(const std::string& name, const std::string& help, Type type, const Labels& labels);
+  void read_from(const std::string& name, const std::string& help, Type type, const Labels& labels,
+                 std::function<double()> read);
 
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;
