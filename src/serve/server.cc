@@ -291,17 +291,19 @@ void Server::Impl::configure() {
     std::fprintf(stderr, "lrem serve: internal error on %s %s\n", req.method.c_str(), printable(req.path).c_str());
     reply_error(res, 500, "internal error");
   });
+  // Called with the final status, before the response is written: counted here rather than
+  // in the logger, so a client that has its answer sees it counted in /metrics.
+  http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    std::optional<double> seconds;
+    if (request_start) seconds = millis_since(*request_start) / 1000;
+    metrics.answered(route_label(req.path), res.status, seconds);
+  });
   // Called once the response is sent.
-  http.set_logger([this, quiet = options.quiet](const httplib::Request& req, const httplib::Response& res) {
+  http.set_logger([quiet = options.quiet](const httplib::Request& req, const httplib::Response& res) {
     if (res.body.size() > kTrimAfterBytes) malloc_trim(0);
     std::string took = "-";
-    std::optional<double> seconds;
-    if (request_start) {
-      seconds = millis_since(*request_start) / 1000;
-      took = std::to_string(*seconds * 1000) + "ms";
-    }
+    if (request_start) took = std::to_string(millis_since(*request_start)) + "ms";
     request_start.reset();
-    metrics.answered(route_label(req.path), res.status, seconds);
     if (!quiet)
       std::fprintf(stderr, "%s %s %d %s\n", printable(req.method).c_str(), printable(req.path).c_str(), res.status,
                    took.c_str());

@@ -26,7 +26,7 @@ void ServerMetrics::answered(const std::string& route, int status, std::optional
   if (seconds)
     registry_
         .histogram("lrem_http_request_duration_seconds",
-                   "Time from routing a request to having sent its response, by route.", kLatencyBounds,
+                   "Time from routing a request to its response being ready to send, by route.", kLatencyBounds,
                    {{"route", route}})
         .observe(*seconds);
 }
