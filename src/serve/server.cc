@@ -105,6 +105,13 @@ constexpr size_t kTrimAfterBytes = size_t(1) << 20;
 
 int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
+// With batching, requests share the embedder's forward passes: as many may wait in its
+// batch as it decodes at once.
+int compute_slots(const ServerOptions& o, const EmbedderOptions& e) {
+  if (o.threads > 0) return o.threads;
+  return e.batching ? std::max(e.batch_size, hardware_threads()) : hardware_threads();
+}
+
 ConnectionLimits connection_limits(const ServerOptions& o) {
   ConnectionLimits limits;
   limits.max_connections = o.max_connections;
@@ -143,7 +150,7 @@ struct Server::Impl {
         fingerprint(r.embedder().model().fingerprint()),
         model_name(options.model_name.empty() ? fingerprint : options.model_name),
         http(connection_limits(options)),
-        compute(options.threads > 0 ? options.threads : hardware_threads(), options.max_queue),
+        compute(compute_slots(options, r.embedder().options()), options.max_queue),
         chat_format(ChatFormat::for_tokenizer(r.embedder().model().tokenizer())) {
     configure();
     observe();
@@ -346,7 +353,7 @@ void Server::Impl::search(const std::string& body, httplib::Response& res) const
                         std::to_string(options.max_results) + " per request; lower k or split the batch");
   metrics.batch_size("request").observe(static_cast<double>(request.queries.size()));
   std::vector<SearchResponse> found = retriever.search_many(request.queries, request.k, request.mode);
-  for (const SearchResponse& r : found) metrics.queries(r.mode, 1);
+  for (const SearchResponse& r : found) metrics.queries(request.mode, r.mode, 1);
   json out;
   if (request.batch) {
     json results = json::array();
@@ -364,8 +371,9 @@ Embeddings Server::Impl::embeddings(const EmbedRequest& request) const {
   const Embedder& embedder = retriever.embedder();
   metrics.batch_size("request").observe(static_cast<double>(request.texts.size()));
   if (request.items) return embedder.embed_items(request.texts);
-  metrics.queries(request.mode, request.texts.size());
-  return embedder.embed_queries(request.texts, request.mode);
+  Embeddings e = embedder.embed_queries(request.texts, request.mode);
+  metrics.queries(request.mode, request.mode, request.texts.size());
+  return e;
 }
 
 void Server::Impl::embed(const std::string& body, httplib::Response& res) const {
@@ -500,8 +508,12 @@ ServerOptions validated(ServerOptions o) {
 
 }  // namespace
 
-Server::Server(const Retriever& retriever, ServerOptions options)
-    : impl_(std::make_unique<Impl>(retriever, validated(std::move(options)))) {}
+Server::Server(const Retriever& retriever, ServerOptions options) {
+  if (parse_query_mode(options.default_mode) == QueryMode::Auto && !retriever.routing())
+    throw InvalidArgument("default mode \"auto\" needs the index's router.json (scripts/fit_router.py writes it); "
+                          "serve with --mode reason or direct, or fit a router first");
+  impl_ = std::make_unique<Impl>(retriever, validated(std::move(options)));
+}
 
 Server::~Server() { stop(); }
 

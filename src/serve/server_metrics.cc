@@ -14,7 +14,10 @@ const std::vector<double> kBatchBounds = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 
 ServerMetrics::ServerMetrics() {
   // Present from the first scrape, so rates and ratios have a zero to start from.
-  for (QueryMode mode : {QueryMode::Reason, QueryMode::Direct}) queries(mode, 0);
+  for (QueryMode mode : {QueryMode::Reason, QueryMode::Direct}) {
+    queries(mode, mode, 0);
+    queries(QueryMode::Auto, mode, 0);
+  }
   batch_size("request");
 }
 
@@ -31,8 +34,11 @@ void ServerMetrics::answered(const std::string& route, int status, std::optional
         .observe(*seconds);
 }
 
-void ServerMetrics::queries(QueryMode mode, size_t n) {
-  registry_.counter("lrem_queries_total", "Queries embedded, by the mode that ran.", {{"mode", to_string(mode)}}).inc(n);
+void ServerMetrics::queries(QueryMode requested, QueryMode ran, size_t n) {
+  registry_
+      .counter("lrem_queries_total", "Queries embedded, by the mode asked for and the mode that ran.",
+               {{"requested", to_string(requested)}, {"ran", to_string(ran)}})
+      .inc(n);
 }
 
 MetricsRegistry::Histogram& ServerMetrics::batch_size(const std::string& stage) {

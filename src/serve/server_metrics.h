@@ -19,8 +19,9 @@ class ServerMetrics {
   // One answered request, by route (a served path, or "other": never the client's path) and
   // status; its latency, when known, goes into the route's histogram.
   void answered(const std::string& route, int status, std::optional<double> seconds);
-  // `n` queries embedded in `mode` (the mode that ran).
-  void queries(QueryMode mode, size_t n);
+  // `n` queries asked for in mode `requested` that ran in mode `ran` (auto runs as reason
+  // or direct).
+  void queries(QueryMode requested, QueryMode ran, size_t n);
   // The sizes of the batches a stage ran, as lrem_batch_size{stage}: "request" counts the
   // queries or texts of each request; a batching scheduler records its own stages (e.g.
   // "decode_step", the sequences in each decode step) through the same histogram.

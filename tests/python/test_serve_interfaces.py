@@ -174,7 +174,8 @@ def test_metrics_are_valid_prometheus_text_and_count_what_happened(server):
     assert delta("lrem_http_requests_total", route="/v1/embeddings", status="200") == 1
     assert delta("lrem_http_requests_total", route="other", status="404") == 1  # never the client's path
     assert not any("/no/such/path" in l.values() for _, l, _ in after)
-    assert delta("lrem_queries_total", mode="reason") == 2 and delta("lrem_queries_total", mode="direct") == 3
+    assert delta("lrem_queries_total", requested="reason", ran="reason") == 2
+    assert delta("lrem_queries_total", requested="direct", ran="direct") == 3
     assert delta("lrem_cot_cache_hits_total") == 1 and delta("lrem_cot_cache_misses_total") == 1
     assert delta("lrem_batch_size_bucket", stage="request", le="2") == 2  # the two single searches
     assert delta("lrem_batch_size_bucket", stage="request", le="4") == 3  # and the three texts
