@@ -15,6 +15,11 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-tidy
 )
 
+# Optional test dependencies: the search page's browser test (tests/python/test_search_page.py)
+# drives headless chromium over its DevTools websocket, and skips when they are absent.
+# LREM_NO_BROWSER=1 leaves them out (chromium is about 300 MB installed).
+if [ "${LREM_NO_BROWSER:-0}" != 1 ]; then PACKAGES+=(chromium python3-websocket); fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <fstream>
+#include <iterator>
 #include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -18,8 +20,11 @@
 #include "lrem/error.h"
 #include "lrem/retriever.h"
 #include "lrem/server.h"
+#include "lrem/tokenizer.h"
 #include "model/chat_format.h"
+#include "serve/compute_slots.h"
 #include "test_support.h"
+#include "util/base64.h"
 
 namespace lrem {
 namespace {
@@ -219,6 +224,173 @@ TEST_F(ServerTest, EmbedEqualsEmbedder) {
       EXPECT_EQ(body.at("cots")[i], c.want.cots[i]);
     }
   }
+}
+
+// POST /v1/embeddings: OpenAI's shape over the /embed path; queries by default (in the
+// server's mode), items with "kind": "item"; dimensions is Matryoshka truncation.
+TEST_F(ServerTest, OpenAIEmbeddingsEqualEmbedder) {
+  const std::vector<std::string> texts = {"red shoes", "a hammer for nails"};
+  const Embedder& e = retriever().embedder();
+  const Tokenizer& tokenizer = e.model().tokenizer();
+  const size_t tokens = tokenizer.encode(texts[0]).size() + tokenizer.encode(texts[1]).size();
+  struct Case {
+    json request;
+    Embeddings want;
+  };
+  for (const Case& c : {Case{json{{"input", texts}, {"model", "anything"}}, e.embed_queries(texts, QueryMode::Reason)},
+                        Case{json{{"input", texts}, {"mode", "direct"}}, e.embed_queries(texts, QueryMode::Direct)},
+                        Case{json{{"input", texts}, {"kind", "item"}}, e.embed_items(texts)}}) {
+    auto [status, body] = post("/v1/embeddings", c.request.dump());
+    ASSERT_EQ(status, 200) << body;
+    EXPECT_EQ(body.at("object"), "list");
+    EXPECT_EQ(body.at("model"), e.model().fingerprint());  // the served model, whatever the request named
+    EXPECT_EQ(body.at("usage"), (json{{"prompt_tokens", tokens}, {"total_tokens", tokens}}));
+    ASSERT_EQ(body.at("data").size(), texts.size());
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const json& d = body.at("data")[i];
+      EXPECT_EQ(d.at("object"), "embedding");
+      EXPECT_EQ(d.at("index"), i);
+      const std::vector<float> row = d.at("embedding").get<std::vector<float>>();
+      ASSERT_EQ(row.size(), static_cast<size_t>(c.want.dim));
+      for (int64_t k = 0; k < c.want.dim; ++k) ASSERT_NEAR(row[k], c.want.row(i)[k], 1e-5) << c.request;
+    }
+  }
+  // A lone string is one input.
+  auto [status, one] = post("/v1/embeddings", R"({"input": "red shoes", "mode": "direct"})");
+  ASSERT_EQ(status, 200) << one;
+  ASSERT_EQ(one.at("data").size(), 1u);
+  EXPECT_EQ(one.at("usage").at("prompt_tokens"), tokenizer.encode("red shoes").size());
+
+  // dimensions: the vector an embedder with that output_dim gives.
+  EmbedderOptions truncated_options;
+  truncated_options.output_dim = 4;
+  const Embeddings want4 = Embedder(e.model(), truncated_options).embed_queries(texts, QueryMode::Direct);
+  auto [status4, body4] = post("/v1/embeddings", json{{"input", texts}, {"mode", "direct"}, {"dimensions", 4}}.dump());
+  ASSERT_EQ(status4, 200) << body4;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::vector<float> row = body4.at("data")[i].at("embedding").get<std::vector<float>>();
+    ASSERT_EQ(row.size(), 4u);
+    for (int k = 0; k < 4; ++k) EXPECT_NEAR(row[k], want4.row(i)[k], 1e-5);
+  }
+
+  // base64: the same floats as little-endian float32 bytes.
+  auto [status64, body64] =
+      post("/v1/embeddings", json{{"input", texts}, {"mode", "direct"}, {"dimensions", 4}, {"encoding_format", "base64"}}.dump());
+  ASSERT_EQ(status64, 200) << body64;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    std::string bytes;
+    for (float v : body4.at("data")[i].at("embedding").get<std::vector<float>>()) {
+      uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      for (int shift = 0; shift < 32; shift += 8) bytes += static_cast<char>((bits >> shift) & 0xff);
+    }
+    EXPECT_EQ(body64.at("data")[i].at("embedding"), base64_encode(bytes.data(), bytes.size()));
+  }
+}
+
+TEST_F(ServerTest, OpenAIEmbeddingsRefuseWhatTheyCannotServe) {
+  const int dim = retriever().embedder().dim();
+  for (const std::string& body :
+       {std::string(R"({"input": [1, 2, 3]})"), std::string(R"({"input": [[1, 2], [3]]})"),
+        std::string(R"({"input": []})"), std::string(R"({"input": ""})"), std::string(R"({"texts": ["a"]})"),
+        std::string(R"({"input": "a", "encoding_format": "int8"})"),
+        R"({"input": "a", "dimensions": )" + std::to_string(dim + 1) + "}",
+        std::string(R"({"input": "a", "dimensions": 0})"), std::string(R"({"input": "a", "kind": "both"})")}) {
+    auto [status, reply] = post("/v1/embeddings", body);
+    EXPECT_EQ(status, 400) << body << " -> " << reply;
+    EXPECT_FALSE(reply.value("error", "").empty()) << body;
+  }
+  auto [status, reply] = post("/v1/embeddings", R"({"input": [1, 2]})");
+  EXPECT_NE(reply.at("error").get<std::string>().find("token-id input is not accepted"), std::string::npos) << reply;
+}
+
+// The value of one series in GET /metrics' text, or -1 if absent.
+double metric(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+TEST_F(ServerTest, MetricsCountRequestsModesAndTheCotCache) {
+  httplib::Client c = client(service_->server.port());
+  const auto scrape = [&] {
+    httplib::Result res = c.Get("/metrics");
+    EXPECT_TRUE(res);
+    if (!res) return std::string();
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+    return res->body;
+  };
+  const std::string before = scrape();
+  const std::string ok = "lrem_http_requests_total{route=\"/search\",status=\"200\"}";
+  const std::string bad = "lrem_http_requests_total{route=\"/search\",status=\"400\"}";
+  const double ok0 = std::max(0.0, metric(before, ok)), bad0 = std::max(0.0, metric(before, bad));
+  const double reason0 = metric(before, "lrem_queries_total{requested=\"reason\",ran=\"reason\"}");
+  const double direct0 = metric(before, "lrem_queries_total{requested=\"direct\",ran=\"direct\"}");
+  const double hits0 = metric(before, "lrem_cot_cache_hits_total");
+  ASSERT_GE(reason0, 0) << before;
+  ASSERT_GE(hits0, 0) << before;
+
+  const std::string query = "metrics: a query seen twice";
+  ASSERT_EQ(post("/search", json{{"query", query}, {"mode", "reason"}}.dump()).first, 200);
+  ASSERT_EQ(post("/search", json{{"query", query}, {"mode", "reason"}}.dump()).first, 200);  // a CoT-cache hit
+  ASSERT_EQ(post("/search", json{{"queries", {"a", "b", "c"}}, {"mode", "direct"}}.dump()).first, 200);
+  ASSERT_EQ(post("/search", "{").first, 400);
+  ASSERT_EQ(c.Get("/no/such/path")->status, 404);
+
+  const std::string after = scrape();
+  EXPECT_EQ(metric(after, ok), ok0 + 3) << after;
+  EXPECT_EQ(metric(after, bad), bad0 + 1) << after;
+  EXPECT_GE(metric(after, "lrem_http_requests_total{route=\"other\",status=\"404\"}"), 1) << after;
+  EXPECT_EQ(metric(after, "lrem_queries_total{requested=\"reason\",ran=\"reason\"}"), reason0 + 2) << after;
+  EXPECT_EQ(metric(after, "lrem_queries_total{requested=\"direct\",ran=\"direct\"}"), direct0 + 3) << after;
+  EXPECT_EQ(metric(after, "lrem_cot_cache_hits_total"), hits0 + 1) << after;
+  EXPECT_GE(metric(after, "lrem_batch_size_bucket{stage=\"request\",le=\"4\"}"), 1) << after;
+  EXPECT_GE(metric(after, "lrem_http_request_duration_seconds_count{route=\"/search\"}"), ok0 + 4) << after;
+  EXPECT_EQ(metric(after, "lrem_compute_slots"), 4) << after;
+  EXPECT_EQ(metric(after, "lrem_compute_queue_depth"), 0) << after;
+  EXPECT_GE(metric(after, "lrem_http_requests_in_flight"), 1) << after;  // the scrape itself
+  EXPECT_EQ(metric(after, "lrem_draining"), 0) << after;
+}
+
+TEST_F(ServerTest, TheSearchPageIsServedAtTheRoot) {
+  httplib::Client c = client(service_->server.port());
+  httplib::Result res = c.Get("/");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  std::ifstream file(std::string(LREM_SOURCE_DIR) + "/src/serve/search_page.html", std::ios::binary);
+  const std::string source((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(source.empty());
+  EXPECT_EQ(res->body, source);  // compiled in byte for byte
+  res = c.Post("/", "{}", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 405);
+}
+
+// At most `slots` turns at once and `max_queue` waiting; the next is refused at once.
+TEST(ComputeSlots, QueueBeyondTheSlotsThenRefuse) {
+  ComputeSlots slots(1, 1);
+  auto first = std::make_unique<ComputeSlots::Turn>(slots);
+  ASSERT_TRUE(*first);
+  EXPECT_EQ(slots.busy(), 1);
+  std::atomic<bool> second_ran{false};
+  std::thread second([&] {
+    const ComputeSlots::Turn turn(slots);
+    second_ran = static_cast<bool>(turn);
+  });
+  while (slots.waiting() == 0) std::this_thread::yield();
+  EXPECT_FALSE(ComputeSlots::Turn(slots));  // slot busy, queue full: refused without waiting
+  EXPECT_EQ(slots.waiting(), 1);
+  first.reset();
+  second.join();
+  EXPECT_TRUE(second_ran);
+  EXPECT_EQ(slots.busy(), 0);
+  EXPECT_TRUE(ComputeSlots::Turn(slots));  // free again
+
+  ComputeSlots no_queue(1, 0);
+  const ComputeSlots::Turn held(no_queue);
+  EXPECT_FALSE(ComputeSlots::Turn(no_queue));
 }
 
 // POST /v1/chat/completions: the served model's own generation of the rendered chat, in
@@ -614,6 +786,9 @@ TEST_F(ServerTest, InvalidOptionsAreRefused) {
   EXPECT_THROW(Server(retriever(), o), InvalidArgument);
   o = test_options();
   o.request_timeout_ms = -1;
+  EXPECT_THROW(Server(retriever(), o), InvalidArgument);
+  o = test_options();
+  o.max_queue = -1;
   EXPECT_THROW(Server(retriever(), o), InvalidArgument);
 }
 

@@ -7,22 +7,27 @@
 //   int port = server.bind();                         // IoError if the port is taken
 //   std::thread t([&] { server.run(); });             // blocks until stop()
 //   ...
-//   server.stop();                                    // from any thread
+//   server.stop();                                    // from any thread: drains, then run() returns
 //   t.join();
 //
-// Endpoints: POST /search, POST /embed, GET /healthz, and POST /v1/chat/completions
+// Endpoints: POST /search, POST /embed, GET /healthz; the interfaces serving stacks expect:
+// POST /v1/embeddings (OpenAI-compatible, Matryoshka `dimensions`), POST /v1/chat/completions
 // (OpenAI-compatible generation with the served model, e.g. as the keyword teacher of
-// lrem/teacher.h). Bad requests get 400, requests over a
-// limit 413, multipart bodies 415, unknown paths 404, wrong methods 405, too many open
-// connections 503, unexpected failures 500 (details go to stderr, never to the client);
-// every body is JSON, errors as {"error": "..."}.
+// lrem/teacher.h), GET /metrics (Prometheus text format); and GET /, a search page.
+// Bad requests get 400, requests over a limit 413, multipart bodies 415, unknown paths 404,
+// wrong methods 405, unexpected failures 500 (details go to stderr, never to the client);
+// every body but /metrics' and the page's is JSON, errors as {"error": "..."}.
 //
 // Connections and threads: each open connection has its own thread, which only reads
 // and writes; at most `threads` requests run the model at once (the retriever is
-// thread-safe), the others wait for a slot. A client must deliver each request within
+// thread-safe), and at most `max_queue` more wait for a slot; beyond that a request is shed
+// at once with 503 and Retry-After. A client must deliver each request within
 // request_timeout_ms and take the response within as much again; an idle connection is
 // closed after idle_timeout_ms; beyond max_connections open connections the next get 503.
-// So slow or idle clients never hold up others. The retriever must outlive the server.
+// So slow or idle clients never hold up others, and overload never builds an unbounded
+// queue. stop() drains: the listening socket closes at once, requests in flight finish,
+// and until they have, /healthz answers 503 "draining" and new requests on open
+// connections get 503. The retriever must outlive the server.
 #pragma once
 
 #include <cstddef>
@@ -47,14 +52,16 @@ struct ServerOptions {
   int idle_timeout_ms = 2000;           // a kept-alive connection with no new request is closed
   int max_query_bytes = 4096;           // a longer query or text gets 413
   int max_completion_tokens = 512;      // /v1/chat/completions: larger max_tokens gets 413; the default length
+  int max_queue = 64;                   // requests waiting for a compute slot; more get 503 + Retry-After at once
   std::string default_mode = "reason";  // QueryMode when a request names none
+  std::string model_name;               // the model named in /v1/ answers; empty: the model's fingerprint
   bool quiet = false;                   // no access log on stderr
 };
 
 class Server {
  public:
-  // InvalidArgument for a non-positive limit, a negative port or thread count, or an
-  // unknown default_mode.
+  // InvalidArgument for a non-positive limit, a negative port, thread count or max_queue,
+  // or an unknown default_mode.
   Server(const Retriever& retriever, ServerOptions options = {});
   ~Server();  // stops the server if it is running; run() must have returned before the Server dies
   Server(const Server&) = delete;
@@ -67,8 +74,10 @@ class Server {
   // Serves until stop(); binds first if bind() was not called. A server runs once: after
   // run() returns, calling it again throws InvalidArgument.
   void run();
-  // Makes run() return after in-flight requests finish. Thread-safe and idempotent; may be
-  // called before run() (which then returns at once) or from a signal-watching thread.
+  // Drains: stops accepting connections, lets in-flight requests finish (meanwhile /healthz
+  // answers 503 "draining" and new requests 503), then run() returns. Thread-safe and
+  // idempotent; may be called before run() (which then returns at once) or from a
+  // signal-watching thread.
   void stop();
   bool running() const;
   int port() const;  // the bound port, or 0 before bind()

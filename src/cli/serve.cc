@@ -1,4 +1,6 @@
-// lrem serve: the HTTP search service (docs/SERVING.md) until SIGINT or SIGTERM.
+// lrem serve: the HTTP search service (docs/SERVING.md) until SIGINT or SIGTERM, which drain it:
+// requests in flight finish, then the process exits 0.
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -35,7 +37,9 @@ void add_serve(CLI::App& app) {
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
-      "serve", "Serve search over HTTP: POST /search, POST /embed, GET /healthz, POST /v1/chat/completions");
+      "serve",
+      "Serve search over HTTP: POST /search, POST /embed, GET /healthz, POST /v1/embeddings, "
+      "POST /v1/chat/completions, GET /metrics, and a search page at GET /");
   args->common.add_to(cmd);
   ServerOptions& s = args->server;
   cmd->add_option("--index", args->index, "Index directory from `lrem index build`")->required();
@@ -46,6 +50,11 @@ void add_serve(CLI::App& app) {
   // many requests compute at once.
   cmd->add_option("--http-threads", s.threads, "Requests running the model at once; 0 = all cores")
       ->capture_default_str();
+  cmd->add_option("--max-queue", s.max_queue,
+                  "Requests that may wait for a compute slot; more are refused at once with 503 and Retry-After")
+      ->capture_default_str();
+  cmd->add_option("--served-model-name", s.model_name,
+                  "The model name /v1/ answers report; default the --model directory's name");
   EmbedderOptions& e = args->common.embedder;
   cmd->add_flag("--batching,!--no-batching", e.batching,
                 "Continuous batching: concurrent requests share the model's forward passes (up to --batch-size "
@@ -80,6 +89,10 @@ void add_serve(CLI::App& app) {
     const Retriever retriever = Retriever::open(args->index, embedder_args.make_embedder(), args->items);
     ServerOptions options = args->server;
     options.quiet = args->common.quiet;
+    if (options.model_name.empty()) {
+      const std::filesystem::path dir = std::filesystem::path(args->common.model).lexically_normal();
+      options.model_name = (dir.has_filename() ? dir : dir.parent_path()).filename().string();
+    }
     Server server(retriever, options);
     const int port = server.bind();
     StopOnSignal stop_on_signal(signals, server);

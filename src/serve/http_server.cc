@@ -107,6 +107,20 @@ class DeadlineStream : public httplib::Stream {
   size_t buffered_ = 0, consumed_ = 0;
 };
 
+// One unit of `count` for as long as it lives.
+class Counted {
+ public:
+  explicit Counted(std::atomic<int>& count) : count_(count), now_(++count) {}
+  ~Counted() { --count_; }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  int now() const { return now_; }  // the count including this one, when it was taken
+
+ private:
+  std::atomic<int>& count_;
+  const int now_;
+};
+
 void refuse(socket_t sock, int max_connections) {
   const std::string body = "{\"error\": \"the server is at its limit of " + std::to_string(max_connections) +
                            " open connections; retry later\"}";
@@ -129,15 +143,13 @@ HttpServer::HttpServer(const ConnectionLimits& limits) : limits_(limits) {
 bool HttpServer::raise_backlog(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
 
 bool HttpServer::process_and_close_socket(socket_t sock) {
-  struct Count {
-    std::atomic<int>& open;
-    const int now = ++open;
-    ~Count() { --open; }
-  } count{open_};
-  if (count.now <= limits_.max_connections)
+  const Counted open(open_);
+  if (open.now() <= limits_.max_connections) {
     serve(sock);
-  else
+  } else {
+    ++refused_;
     refuse(sock, limits_.max_connections);
+  }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return true;
@@ -146,17 +158,19 @@ bool HttpServer::process_and_close_socket(socket_t sock) {
 void HttpServer::serve(socket_t sock) {
   DeadlineStream stream(sock, limits_.request_timeout);
   const auto stopping = [this] { return svr_sock_ == INVALID_SOCKET; };  // httplib's stop() clears it
+  const auto drained = [&] { return stopping() && in_flight_ == 0; };
   // httplib announces keep_alive_max_count_ in its Keep-Alive header; the loop keeps to it.
   for (size_t served = 0; served < keep_alive_max_count_; ++served) {
     // Idle until the next request starts (or a pipelined one is already buffered).
     const auto idle_until = Clock::now() + limits_.idle_timeout;
     bool ready = stream.has_buffered_bytes();
-    while (!ready && !stopping() && Clock::now() < idle_until)
+    while (!ready && !drained() && Clock::now() < idle_until)
       ready = wait_until(sock, POLLIN, std::min(idle_until, Clock::now() + kStopCheck));
     if (!ready) return;
     stream.start_request();
     bool closed = false;
     const bool last = stopping() || served + 1 == keep_alive_max_count_;
+    const Counted in_flight(in_flight_);
     if (!process_request(stream, last, closed, nullptr) || closed) return;
   }
 }

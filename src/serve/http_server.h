@@ -11,12 +11,18 @@
 // The task queue has a thread per allowed connection (plus a few that only turn the excess
 // away), so the accept loop never waits behind a busy connection. How many requests run
 // the model at once is the caller's business (Server's compute slots), not this class's.
+//
+// Draining: stop() closes the listening socket at once, but connections stay open for as
+// long as any request is in progress, so a kept-alive client can still ask (a last request
+// each, answered with Connection: close) whether the server is draining. Once no request is
+// in progress, idle connections close and listen() returns.
 #pragma once
 
 #include <httplib.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 
 namespace lrem {
 
@@ -33,6 +39,10 @@ class HttpServer : public httplib::Server {
   // concurrent connects than that gets SYNs dropped and the clients retry only after a
   // second. Linux lets listen() be called again on the bound socket to raise it.
   bool raise_backlog(int backlog);
+  // Requests being read, handled or answered now.
+  int in_flight() const { return in_flight_.load(); }
+  // Connections answered 503 and closed for being over max_connections, since construction.
+  uint64_t refused() const { return refused_.load(); }
 
  private:
   bool process_and_close_socket(socket_t sock) override;
@@ -40,6 +50,8 @@ class HttpServer : public httplib::Server {
 
   const ConnectionLimits limits_;
   std::atomic<int> open_{0};
+  std::atomic<int> in_flight_{0};
+  std::atomic<uint64_t> refused_{0};
 };
 
 }  // namespace lrem

@@ -4,10 +4,11 @@
 #include <malloc.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -19,10 +20,15 @@
 
 #include "lrem/error.h"
 #include "lrem/retriever.h"
+#include "lrem/tokenizer.h"
 #include "model/chat_format.h"
 #include "retrieval/search_json.h"
+#include "serve/compute_slots.h"
 #include "serve/http_server.h"
+#include "serve/search_page.h"
+#include "serve/server_metrics.h"
 #include "serve/server_request.h"
+#include "util/base64.h"
 
 namespace lrem {
 
@@ -53,13 +59,33 @@ struct Route {
   const char* path;
   const char* method;
 };
-constexpr Route kRoutes[] = {
-    {"/search", "POST"}, {"/embed", "POST"}, {"/healthz", "GET"}, {"/v1/chat/completions", "POST"}};
+constexpr Route kRoutes[] = {{"/", "GET"},
+                             {"/search", "POST"},
+                             {"/embed", "POST"},
+                             {"/healthz", "GET"},
+                             {"/metrics", "GET"},
+                             {"/v1/embeddings", "POST"},
+                             {"/v1/chat/completions", "POST"}};
 
 const Route* find_route(const std::string& path) {
   for (const Route& r : kRoutes)
     if (path == r.path) return &r;
   return nullptr;
+}
+
+// The route a request counts under in the metrics: never the client's own path, which
+// would let clients mint series without bound.
+std::string route_label(const std::string& path) {
+  const Route* route = find_route(path);
+  return route ? route->path : "other";
+}
+
+// What a client told to come back later (shedding, draining) is told to wait, in seconds.
+constexpr const char* kRetryAfterSeconds = "1";
+
+void reply_unavailable(httplib::Response& res, const std::string& message) {
+  res.set_header("Retry-After", kRetryAfterSeconds);
+  reply_error(res, 503, message);
 }
 
 // Request paths are client-controlled; keep control bytes out of the log.
@@ -76,38 +102,6 @@ constexpr int kListenBacklog = 1024;
 // large, hand the memory back to the system rather than let each connection thread's arena
 // hold its high-water mark.
 constexpr size_t kTrimAfterBytes = size_t(1) << 20;
-
-// At most `n` holders at once; the rest wait. Bounds how many requests run the model
-// together, whatever the number of connection threads.
-class Slots {
- public:
-  explicit Slots(int n) : free_(n) {}
-  class Held {
-   public:
-    explicit Held(Slots& s) : s_(s) {
-      std::unique_lock<std::mutex> lock(s_.mu_);
-      s_.cv_.wait(lock, [this] { return s_.free_ > 0; });
-      --s_.free_;
-    }
-    ~Held() {
-      {
-        std::lock_guard<std::mutex> lock(s_.mu_);
-        ++s_.free_;
-      }
-      s_.cv_.notify_one();
-    }
-    Held(const Held&) = delete;
-    Held& operator=(const Held&) = delete;
-
-   private:
-    Slots& s_;
-  };
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int free_;
-};
 
 int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
@@ -136,10 +130,13 @@ struct Server::Impl {
   const Retriever& retriever;
   const ServerOptions options;
   const std::string fingerprint;
+  const std::string model_name;  // what /v1/ answers name as the model
   HttpServer http;
-  mutable Slots compute;
+  mutable ComputeSlots compute;
+  mutable ServerMetrics metrics;
   const ChatFormat chat_format;
   mutable std::atomic<uint64_t> completions{0};  // numbers the chat completions' ids
+  std::atomic<bool> draining{false};               // stop() was called: finish what runs, take nothing new
 
   enum class Phase { Idle, Running, Finished };
   mutable std::mutex mu;
@@ -151,15 +148,20 @@ struct Server::Impl {
       : retriever(r),
         options(std::move(o)),
         fingerprint(r.embedder().model().fingerprint()),
+        model_name(options.model_name.empty() ? fingerprint : options.model_name),
         http(connection_limits(options)),
-        compute(compute_slots(options, r.embedder().options())),
+        compute(compute_slots(options, r.embedder().options()), options.max_queue),
         chat_format(ChatFormat::for_tokenizer(r.embedder().model().tokenizer())) {
     configure();
+    observe();
   }
 
   void configure();
+  void observe();
   void search(const std::string& body, httplib::Response& res) const;
+  Embeddings embeddings(const EmbedRequest& request) const;
   void embed(const std::string& body, httplib::Response& res) const;
+  void openai_embeddings(const std::string& body, httplib::Response& res) const;
   void chat(const std::string& body, httplib::Response& res) const;
   std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res,
                                        const httplib::ContentReader& read) const;
@@ -186,13 +188,22 @@ struct Server::Impl {
     };
   }
 
-  // A POST endpoint taking the JSON body; it runs holding a compute slot.
+  // A POST endpoint taking the JSON body; it runs holding a compute slot. When every slot
+  // is busy and max_queue requests already wait for one, or the server is draining, it is
+  // answered 503 at once.
   template <class Endpoint>
   httplib::Server::HandlerWithContentReader with_body(Endpoint endpoint) const {
     return [this, endpoint](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
+      // Before the body: a request whose headers arrived before the drain began is in
+      // flight, and finishes however slowly its body follows.
+      if (draining) return reply_unavailable(res, "the server is shutting down; send the request to another instance");
       const std::optional<std::string> body = read_body(req, res, read);
       if (!body) return;
-      const Slots::Held slot(compute);
+      const ComputeSlots::Turn turn(compute);
+      if (!turn)
+        return reply_unavailable(res, "all " + std::to_string(compute.slots()) + " compute slots are busy and " +
+                                          std::to_string(compute.max_queue()) +
+                                          " requests are already waiting; retry later");
       guarded([&](const httplib::Request&, httplib::Response& r) { endpoint(*body, r); })(req, res);
     };
   }
@@ -238,9 +249,17 @@ void Server::Impl::configure() {
 
   http.Post("/search", with_body([this](const std::string& body, httplib::Response& res) { search(body, res); }));
   http.Post("/embed", with_body([this](const std::string& body, httplib::Response& res) { embed(body, res); }));
+  http.Post("/v1/embeddings",
+            with_body([this](const std::string& body, httplib::Response& res) { openai_embeddings(body, res); }));
   http.Post("/v1/chat/completions",
             with_body([this](const std::string& body, httplib::Response& res) { chat(body, res); }));
   http.Get("/healthz", guarded([this](const httplib::Request&, httplib::Response& res) { healthz(res); }));
+  http.Get("/metrics", guarded([this](const httplib::Request&, httplib::Response& res) {
+             res.set_content(metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+           }));
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(search_page_html(), "text/html; charset=utf-8");
+  });
 
   http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     request_start = Clock::now();
@@ -259,7 +278,8 @@ void Server::Impl::configure() {
     switch (res.status) {
       case 404:
         reply_error(res, 404, "no endpoint " + req.path +
-                                  "; use POST /search, POST /embed, POST /v1/chat/completions or GET /healthz");
+                                  "; use POST /search, POST /embed, POST /v1/embeddings, POST /v1/chat/completions, "
+                                  "GET /healthz, GET /metrics or GET / (the search page)");
         break;
       case 413:  // a body on a path that takes none, read by httplib
         reply_error(res, 413, "the request body is too large for " + req.method + " " + printable(req.path) +
@@ -278,6 +298,13 @@ void Server::Impl::configure() {
     std::fprintf(stderr, "lrem serve: internal error on %s %s\n", req.method.c_str(), printable(req.path).c_str());
     reply_error(res, 500, "internal error");
   });
+  // Called with the final status, before the response is written: counted here rather than
+  // in the logger, so a client that has its answer sees it counted in /metrics.
+  http.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    std::optional<double> seconds;
+    if (request_start) seconds = millis_since(*request_start) / 1000;
+    metrics.answered(route_label(req.path), res.status, seconds);
+  });
   // Called once the response is sent.
   http.set_logger([quiet = options.quiet](const httplib::Request& req, const httplib::Response& res) {
     if (res.body.size() > kTrimAfterBytes) malloc_trim(0);
@@ -290,6 +317,32 @@ void Server::Impl::configure() {
   });
 }
 
+// Figures other parts keep, read at each scrape of GET /metrics.
+void Server::Impl::observe() {
+  MetricsRegistry& r = metrics.registry();
+  r.gauge_from("lrem_http_requests_in_flight", "Requests being read, computed or answered now.", {},
+               [this] { return http.in_flight(); });
+  r.counter_from("lrem_http_connections_refused_total",
+                 "Connections answered 503 and closed for being over --max-connections.", {},
+                 [this] { return static_cast<double>(http.refused()); });
+  r.gauge_from("lrem_compute_slots", "Requests that may run the model at once (--http-threads).", {},
+               [this] { return compute.slots(); });
+  r.gauge_from("lrem_compute_slots_busy", "Requests running the model now.", {}, [this] { return compute.busy(); });
+  r.gauge_from("lrem_compute_queue_depth", "Requests waiting for a compute slot.", {},
+               [this] { return compute.waiting(); });
+  r.gauge_from("lrem_compute_queue_limit", "Most requests that may wait (--max-queue); more are shed with 503.", {},
+               [this] { return compute.max_queue(); });
+  r.gauge_from("lrem_draining", "1 once shutdown has begun (requests in flight finish, new ones get 503).", {},
+               [this] { return draining ? 1 : 0; });
+  const Embedder& embedder = retriever.embedder();
+  r.counter_from("lrem_cot_cache_hits_total", "Reason-mode queries answered from the CoT cache.", {},
+                 [&embedder] { return static_cast<double>(embedder.cot_cache_stats().hits); });
+  r.counter_from("lrem_cot_cache_misses_total", "Reason-mode queries that generated their CoT.", {},
+                 [&embedder] { return static_cast<double>(embedder.cot_cache_stats().misses); });
+  r.gauge_from("lrem_cot_cache_entries", "CoTs held in the cache.", {},
+               [&embedder] { return static_cast<double>(embedder.cot_cache_stats().size); });
+}
+
 void Server::Impl::search(const std::string& body, httplib::Response& res) const {
   const auto start = Clock::now();
   const SearchRequest request = parse_search_request(body, options);
@@ -298,7 +351,9 @@ void Server::Impl::search(const std::string& body, httplib::Response& res) const
     throw LimitExceeded(std::to_string(request.queries.size()) + " queries x k " + std::to_string(request.k) + " = " +
                         std::to_string(results) + " results, over the limit of " +
                         std::to_string(options.max_results) + " per request; lower k or split the batch");
+  metrics.batch_size("request").observe(static_cast<double>(request.queries.size()));
   std::vector<SearchResponse> found = retriever.search_many(request.queries, request.k, request.mode);
+  for (const SearchResponse& r : found) metrics.queries(request.mode, r.mode, 1);
   json out;
   if (request.batch) {
     json results = json::array();
@@ -311,14 +366,73 @@ void Server::Impl::search(const std::string& body, httplib::Response& res) const
   reply(res, 200, out);
 }
 
-void Server::Impl::embed(const std::string& body, httplib::Response& res) const {
-  const EmbedRequest request = parse_embed_request(body, options);
+// The one path from texts to vectors of POST /embed and POST /v1/embeddings.
+Embeddings Server::Impl::embeddings(const EmbedRequest& request) const {
   const Embedder& embedder = retriever.embedder();
-  const Embeddings e = request.items ? embedder.embed_items(request.texts) : embedder.embed_queries(request.texts, request.mode);
+  metrics.batch_size("request").observe(static_cast<double>(request.texts.size()));
+  if (request.items) return embedder.embed_items(request.texts);
+  Embeddings e = embedder.embed_queries(request.texts, request.mode);
+  metrics.queries(request.mode, request.mode, request.texts.size());
+  return e;
+}
+
+void Server::Impl::embed(const std::string& body, httplib::Response& res) const {
+  const Embeddings e = embeddings(parse_embed_request(body, options));
   json rows = json::array();
   for (int64_t i = 0; i < e.rows; ++i) rows.push_back(std::vector<float>(e.row(i), e.row(i) + e.dim));
   reply(res, 200,
         json{{"dim", e.dim}, {"embeddings", std::move(rows)}, {"cots", e.cots}, {"truncated", e.truncated}});
+}
+
+namespace {
+
+// The first `dim` values of a unit vector, scaled back to unit length: Matryoshka
+// truncation, the same vector the embedder gives with output_dim = dim.
+std::vector<float> truncated(const float* row, int64_t full, int64_t dim) {
+  std::vector<float> out(row, row + dim);
+  if (dim == full) return out;
+  double norm = 0;
+  for (float v : out) norm += double(v) * v;
+  const float scale = static_cast<float>(1 / std::max(std::sqrt(norm), 1e-12));
+  for (float& v : out) v *= scale;
+  return out;
+}
+
+// OpenAI's base64 encoding: the float32 values' little-endian bytes.
+std::string base64_floats(const std::vector<float>& values) {
+  std::string bytes;
+  bytes.reserve(values.size() * 4);
+  for (float v : values) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    for (int shift = 0; shift < 32; shift += 8) bytes += static_cast<char>((bits >> shift) & 0xff);
+  }
+  return base64_encode(bytes.data(), bytes.size());
+}
+
+}  // namespace
+
+// OpenAI's embeddings API over the /embed path: texts are queries (reason or direct, per
+// "mode" or the server's default) unless "kind": "item"; usage counts the texts' tokens.
+void Server::Impl::openai_embeddings(const std::string& body, httplib::Response& res) const {
+  const EmbeddingsRequest request = parse_embeddings_request(body, options, retriever.embedder().dim());
+  const Embeddings e = embeddings(request.embed);
+  const int64_t dim = request.dimensions > 0 ? request.dimensions : e.dim;
+  const Tokenizer& tokenizer = retriever.embedder().model().tokenizer();
+  json data = json::array();
+  size_t tokens = 0;
+  for (int64_t i = 0; i < e.rows; ++i) {
+    const std::vector<float> row = truncated(e.row(i), e.dim, dim);
+    data.push_back(json{{"object", "embedding"},
+                        {"index", i},
+                        {"embedding", request.base64 ? json(base64_floats(row)) : json(row)}});
+    tokens += tokenizer.encode(request.embed.texts[static_cast<size_t>(i)]).size();
+  }
+  reply(res, 200,
+        json{{"object", "list"},
+             {"data", std::move(data)},
+             {"model", model_name},
+             {"usage", json{{"prompt_tokens", tokens}, {"total_tokens", tokens}}}});
 }
 
 // One reply, generated with the served model from the conversation rendered in the chat
@@ -347,7 +461,7 @@ void Server::Impl::chat(const std::string& body, httplib::Response& res) const {
         json{{"id", "chatcmpl-" + std::to_string(++completions)},
              {"object", "chat.completion"},
              {"created", static_cast<int64_t>(std::time(nullptr))},
-             {"model", request.model.empty() ? fingerprint : request.model},
+             {"model", request.model.empty() ? model_name : request.model},
              {"choices", json::array({json{{"index", 0},
                                            {"message", json{{"role", "assistant"}, {"content", content}}},
                                            {"finish_reason", finish_reason}}})},
@@ -356,9 +470,10 @@ void Server::Impl::chat(const std::string& body, httplib::Response& res) const {
                             {"total_tokens", prompt_tokens + completion_tokens}}}});
 }
 
+// 503 while draining, so load balancers stop sending traffic; the body is the same.
 void Server::Impl::healthz(httplib::Response& res) const {
-  reply(res, 200,
-        json{{"status", "ok"}, {"items", retriever.items().size()}, {"dim", retriever.embedder().dim()},
+  reply(res, draining ? 503 : 200,
+        json{{"status", draining ? "draining" : "ok"}, {"items", retriever.items().size()}, {"dim", retriever.embedder().dim()},
              {"model", fingerprint}, {"index", retriever.index().factory()}});
 }
 
@@ -382,6 +497,9 @@ ServerOptions validated(ServerOptions o) {
   check_positive(o.max_completion_tokens, "max_completion_tokens");
   check_positive(o.request_timeout_ms, "request_timeout_ms");
   check_positive(o.idle_timeout_ms, "idle_timeout_ms");
+  if (o.max_queue < 0)
+    throw InvalidArgument("ServerOptions.max_queue must be >= 0 (0: never wait for a slot), got " +
+                          std::to_string(o.max_queue));
   parse_query_mode(o.default_mode);
   if (o.max_k > Index::kMaxK)
     throw InvalidArgument("ServerOptions.max_k must be at most " + std::to_string(Index::kMaxK));
@@ -430,6 +548,7 @@ void Server::run() {
 }
 
 void Server::stop() {
+  impl_->draining = true;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->stop_requested = true;

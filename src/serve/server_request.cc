@@ -30,9 +30,11 @@ class RequestBody {
     return s;
   }
 
-  std::vector<std::string> texts(const char* field) const {
+  // `single`: a lone string stands for a one-element array (OpenAI's "input").
+  std::vector<std::string> texts(const char* field, bool single = false) const {
     const JsonValue value = body_.at(field);
-    if (!value.is_array()) value.expected("an array of strings");
+    if (single && value.is_string()) return {text(value)};
+    if (!value.is_array()) value.expected(single ? "a string or an array of strings" : "an array of strings");
     if (value.size() == 0) value.fail("is empty");
     if (value.size() > static_cast<size_t>(options_.max_batch))
       throw LimitExceeded(value.where() + ": holds " + std::to_string(value.size()) + " entries, over the limit of " +
@@ -53,6 +55,16 @@ class RequestBody {
                                : value->raw().get<int64_t>() > options_.max_k;
     if (too_large) throw LimitExceeded(value->where() + ": is over the limit of " + std::to_string(options_.max_k));
     return static_cast<int>(value->as_int(1, options_.max_k));
+  }
+
+  // "kind": "query" (the default) or "item"; true for items.
+  bool items() const {
+    std::optional<JsonValue> kind = body_.find("kind");
+    if (!kind) return false;
+    if (!kind->is_string()) kind->expected("a string: \"query\" or \"item\"");
+    const std::string value = kind->as_string();
+    if (value != "query" && value != "item") kind->fail("unknown kind '" + value + "': use \"query\" or \"item\"");
+    return value == "item";
   }
 
   QueryMode mode() const {
@@ -100,13 +112,39 @@ EmbedRequest parse_embed_request(const std::string& text, const ServerOptions& o
     const RequestBody body(text, options, {"texts", "kind", "mode"});
     EmbedRequest request;
     request.texts = body.texts("texts");
-    if (std::optional<JsonValue> kind = body.fields().find("kind")) {
-      if (!kind->is_string()) kind->expected("a string: \"query\" or \"item\"");
-      const std::string value = kind->as_string();
-      if (value != "query" && value != "item") kind->fail("unknown kind '" + value + "': use \"query\" or \"item\"");
-      request.items = value == "item";
-    }
+    request.items = body.items();
     request.mode = body.mode();  // validated for items too, though items always embed directly
+    return request;
+  });
+}
+
+EmbeddingsRequest parse_embeddings_request(const std::string& text, const ServerOptions& options, int dim) {
+  return client_error([&] {
+    const RequestBody body(text, options, {"input", "model", "encoding_format", "dimensions", "user", "kind", "mode"});
+    const JsonValue& fields = body.fields();
+    EmbeddingsRequest request;
+    const JsonValue input = fields.at("input");
+    // OpenAI also takes token ids (an array of integers, or of such arrays); they would
+    // bypass the prompt template, so only text is served.
+    if (input.is_array() && input.size() > 0 && !input.elements().front().is_string())
+      input.fail("token-id input is not accepted; send the text as a string or an array of strings");
+    request.embed.texts = body.texts("input", true);
+    request.embed.items = body.items();
+    request.embed.mode = body.mode();
+    fields.read("model", request.model);
+    if (std::optional<JsonValue> v = fields.find("encoding_format"); v && !v->is_null()) {
+      const std::string format = v->as_string();
+      if (format != "float" && format != "base64") v->fail("unknown encoding_format '" + format + "': use \"float\" or \"base64\"");
+      request.base64 = format == "base64";
+    }
+    if (std::optional<JsonValue> v = fields.find("dimensions"); v && !v->is_null()) {
+      if (!v->raw().is_number_integer()) v->expected("an integer");
+      if (v->raw().is_number_unsigned() ? v->raw().get<uint64_t>() > static_cast<uint64_t>(dim)
+                                        : v->raw().get<int64_t>() > dim)
+        v->fail("is over the served model's " + std::to_string(dim) + " dimensions");
+      request.dimensions = static_cast<int>(v->as_int(1, dim));
+    }
+    if (std::optional<JsonValue> v = fields.find("user"); v && !v->is_null()) v->as_string();
     return request;
   });
 }

@@ -1,4 +1,4 @@
-// The bodies of POST /search, POST /embed and POST /v1/chat/completions, parsed and checked against the server's
+// The bodies of POST /search, POST /embed, POST /v1/embeddings and POST /v1/chat/completions, parsed and checked against the server's
 // limits before any work is done. Pure (body text in, request or lrem::Error out), so the
 // part of the server that reads what clients send can be fuzzed without a socket or a model.
 #pragma once
@@ -25,6 +25,15 @@ struct EmbedRequest {
   QueryMode mode = QueryMode::Reason;
 };
 
+// OpenAI's embeddings request (docs/SERVING.md, "POST /v1/embeddings"); the texts are
+// embedded as /embed would, with the lrem extensions "kind" and "mode".
+struct EmbeddingsRequest {
+  EmbedRequest embed;
+  std::string model;    // accepted; the answer names the served model
+  bool base64 = false;  // "encoding_format": "base64" (little-endian float32 bytes)
+  int dimensions = 0;   // Matryoshka truncation (then re-normalisation); 0: all of them
+};
+
 // OpenAI's chat-completions request, the part lrem serves (docs/SERVING.md).
 struct ChatRequest {
   std::string model;  // echoed in the answer; the served model answers whatever it says
@@ -42,6 +51,8 @@ struct ChatRequest {
 // and the default mode.
 SearchRequest parse_search_request(const std::string& text, const ServerOptions& options);
 EmbedRequest parse_embed_request(const std::string& text, const ServerOptions& options);
+// Also 400 for token-id input, an unknown encoding_format, or dimensions outside [1, dim].
+EmbeddingsRequest parse_embeddings_request(const std::string& text, const ServerOptions& options, int dim);
 // Also 400 for "stream": true or "n" other than 1 (not offered), a role other than system,
 // user or assistant, no messages; 413 for more messages than max_batch, or max_tokens over
 // max_completion_tokens. Fields of OpenAI's API that do not change the answer ("user",

@@ -1,5 +1,5 @@
-// The body of POST /search, POST /embed and POST /v1/chat/completions (parse_search_request,
-// parse_embed_request, parse_chat_request)
+// The body of POST /search, POST /embed, POST /v1/chat/completions and POST /v1/embeddings
+// (parse_search_request, parse_embed_request, parse_chat_request, parse_embeddings_request)
 // with small limits, so the 413 paths are reachable. An accepted request must be within
 // every limit: the server never does work that a limit should have refused.
 #include <cstdlib>
@@ -31,12 +31,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const lrem::ServerOptions options = small_limits();
   const std::string body = lrem::fuzz::as_string(data + 1, size - 1);
   lrem::fuzz::expect_value_or_lrem_error([&] {
-    if (data[0] % 3 == 0) {
+    if (data[0] % 4 == 0) {
       const lrem::SearchRequest r = lrem::parse_search_request(body, options);
       check_texts(r.queries, options);
       if (r.k < 1 || r.k > options.max_k || (!r.batch && r.queries.size() != 1)) std::abort();
-    } else if (data[0] % 3 == 1) {
+    } else if (data[0] % 4 == 1) {
       check_texts(lrem::parse_embed_request(body, options).texts, options);
+    } else if (data[0] % 4 == 3) {
+      constexpr int kDim = 64;
+      const lrem::EmbeddingsRequest r = lrem::parse_embeddings_request(body, options, kDim);
+      check_texts(r.embed.texts, options);
+      if (r.dimensions < 0 || r.dimensions > kDim) std::abort();
     } else {
       const lrem::ChatRequest r = lrem::parse_chat_request(body, options);
       if (r.messages.empty() || r.messages.size() > size_t(options.max_batch)) std::abort();

@@ -1,0 +1,70 @@
+"""`lrem serve` as a real process on a free port, for the tests that talk HTTP to it."""
+
+import http.client
+import json
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+
+def build_index(lrem_cli: Path, model: Path, items: Path, out: Path) -> Path:
+    subprocess.run([str(lrem_cli), "index", "build", "--model", str(model), "--items", str(items), "-o", str(out),
+                    "--quiet"], check=True, capture_output=True)
+    return out
+
+
+class LremServe:
+    """Starts `lrem serve --model MODEL --index INDEX --port 0 ARGS...` and waits for its banner.
+
+    Use as a context manager: leaving it sends SIGTERM and waits for the exit."""
+
+    def __init__(self, lrem_cli: Path, model: Path, index: Path, *args):
+        self.proc = subprocess.Popen([str(lrem_cli), "serve", "--model", str(model), "--index", str(index),
+                                      "--port", "0", "--quiet", *map(str, args)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        match = re.search(r"http://[0-9.]+:([0-9]+)", line)
+        if not match:
+            self.proc.kill()
+            raise AssertionError(f"lrem serve did not start: {line!r} {self.proc.communicate()[1]}")
+        self.port = int(match.group(1))
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def connection(self, timeout: float = 120) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method: str, path: str, body=None, conn=None):
+        """(status, headers, body bytes); `body` (not bytes) is sent as JSON. Reuses `conn` if given."""
+        own = conn is None
+        conn = conn or self.connection()
+        try:
+            data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
+            conn.request(method, path, body=data, headers={"Content-Type": "application/json"} if data else {})
+            response = conn.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            if own:
+                conn.close()
+
+    def json(self, method: str, path: str, body=None, conn=None):
+        """(status, parsed JSON body)."""
+        status, _, data = self.request(method, path, body, conn)
+        return status, json.loads(data)
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.stop()
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
