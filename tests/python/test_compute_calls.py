@@ -49,7 +49,10 @@ def test_concurrent_calls_run_on_one_compute_thread_each(model):
 
 
 CTRL_C_SCRIPT = """
-import sys, lrem
+import signal, sys, lrem
+# Started from a background job (`cmd &` in a script), a process inherits SIGINT ignored and
+# Python keeps it so; a user's notebook or terminal has Python's own handler, which this restores.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 lrem.set_num_threads(1)
 emb = lrem.Embedder(lrem.Model.load(sys.argv[1]), batch_size=2, show_progress=True)
 texts = ["a long catalogue title, number %d, that takes a while" % i for i in range(20000)]
