@@ -339,6 +339,42 @@ def serve(rep):
                                     "clear win" if min(g) >= 1.3 else "no clear win"])
 
 
+def continuous_batching(rep):
+    """Section 6b: `lrem serve --batching` against `--no-batching`, cell by cell in one run."""
+    labels = rep.labels("servecb-")
+    if not labels:
+        return
+    rep.add("## 6b. Continuous batching in `lrem serve`\n\nEach cell runs the server twice back to back, "
+            "`--no-batching` (one request per HTTP worker, `--threads 1`, two workers) and `--batching` (every "
+            "request shares one model worker's forward passes: a reason-mode query joins the running batch at "
+            "the next decode step and leaves when its CoT ends; that worker has `--batching-threads` compute threads, by default the "
+            "`--threads` of the other arm), so both arms see the same machine load and threads per forward pass. Traffic is `distinct` (no CoT cache hits); N clients keep N single-query "
+            "requests in flight. Queries per CPU-second = queries over the server's CPU seconds.\n")
+    for label, recs in rep.subsections("servecb-", gap="\n"):
+        recs = pick(recs, bench="serve")
+        rows = []
+        for r in pick(recs, batching=True):
+            base = one(recs, endpoint=r["endpoint"], mode=r["mode"], clients=r["clients"], batch=r["batch"],
+                       batching=False)
+            if not base:
+                continue
+            gain = r["queries_per_cpu_s"] / base["queries_per_cpu_s"]
+            rows.append([r["endpoint"], r["mode"], r["clients"], fmt(r["queries_per_cpu_s"], 2),
+                         fmt(base["queries_per_cpu_s"], 2), f"{gain:.2f}x", fmt(r["queries_per_s"], 2),
+                         fmt(base["queries_per_s"], 2), fmt(r["p50_ms"]), fmt(base["p50_ms"]), fmt(r["p99_ms"]),
+                         fmt(base["p99_ms"]), f"{r['load_average_1min']} / {base['load_average_1min']}"])
+            if r["endpoint"] == "search" and r["mode"] == "reason" and r["clients"] == 16:
+                rep.targets.append([f"Continuous batching, reason, 16 in flight: queries per CPU-s ({label})",
+                                    ">= 2x unbatched", f"{gain:.2f}x", verdict(gain >= 2)])
+            if r["endpoint"] == "search" and r["mode"] == "reason" and r["clients"] == 1:
+                slower = r["p50_ms"] / base["p50_ms"]
+                rep.targets.append([f"Continuous batching, reason, 1 client: p50 vs unbatched ({label})",
+                                    "<= 1.1x", f"{slower:.2f}x", verdict(slower <= 1.1)])
+        rep.add(table(["endpoint", "mode", "in flight", "batched q per CPU-s", "unbatched q per CPU-s",
+                       "gain (per CPU-s)", "batched q/s", "unbatched q/s", "batched p50 ms", "unbatched p50 ms",
+                       "batched p99 ms", "unbatched p99 ms", "load average (batched / unbatched)"], rows))
+
+
 def train(rep):
     rep.add("## 7. Training throughput\n\nTokens/s between the first and last progress report (start-up, "
             "tokenisation and checkpoints excluded); MFU at 6 FLOPs per parameter and token. Pretraining uses "
@@ -428,7 +464,7 @@ def main():
     parser.add_argument("--notes", help="markdown appended verbatim (analysis, levers)")
     args = parser.parse_args()
     rep = Report(load(args.results))
-    for section in (machine, encode, query, pytorch, index, serve, train, loading, tokenize, train_memory):
+    for section in (machine, encode, query, pytorch, index, serve, continuous_batching, train, loading, tokenize, train_memory):
         section(rep)
         rep.add("\n")
     measured = {row[0] for row in rep.targets}

@@ -3,7 +3,7 @@
 //   bench_serve_load --lrem build/bin/lrem --model DIR --index DIR --queries queries_test.jsonl
 //       [--label demo] [--clients 1,4,16] [--modes reason,direct] [--endpoints search,embed]
 //       [--batches 1] [--in-flight 4,16] [--traffic distinct|zipf] [--requests 400] [--seconds 20]
-//       [--threads 1] [--http-threads N] [--k 10]
+//       [--threads 1] [--http-threads N] [--k 10] [--batching off,on] [--batching-threads N]
 //
 // Every cell (endpoint, mode, clients, batch) starts its own `lrem serve --port 0` (the banner
 // names the port the system picked), waits for GET /healthz, sends two warm-up requests whose
@@ -23,8 +23,17 @@
 // batched and unbatched cells run back to back; q / b = 2 clients with batch b is what a
 // micro-batching queue feeding the server's 2 workers would do, so it bounds that lever.
 //
-// One JSON line per cell: throughput (queries/s and requests/s), request latency p50/p99,
-// the server's CPU use (cores busy), errors, the load average.
+// `--batching off,on` runs every cell once per arm, back to back, so both arms see the same
+// machine load: `off` is the server as above (`--no-batching`, --threads per request and
+// --http-threads requests computing at once), `on` is `--batching` with one model worker
+// using --batching-threads compute threads (default: --threads) that every request shares. On a
+// loaded machine a second compute thread costs more than it gives: each parallel region
+// waits for a thread the other jobs have descheduled (2 threads made the 1-client p50 2.5x
+// worse at load average 10), so the default gives the arms the same threads per forward.
+//
+// One JSON line per cell: throughput (queries/s and requests/s), queries per CPU-second of
+// the server, request latency p50/p99, the server's CPU use (cores busy), errors, the load
+// average.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -285,12 +294,13 @@ int main(int argc, char** argv) {
     const bench::Args args(argc, argv,
                            {"lrem", "model", "index", "queries", "label", "clients", "modes", "endpoints", "batches",
                             "in-flight", "traffic", "requests", "seconds", "threads", "http-threads", "k",
-                            "startup-seconds"});
+                            "startup-seconds", "batching", "batching-threads"});
     const std::string lrem = args.required("lrem"), model = args.required("model"), index = args.required("index");
     const std::string label = args.str("label", "model"), traffic_kind = args.str("traffic", "distinct");
     const std::vector<std::string> queries = bench::read_jsonl_strings(args.required("queries"), "text");
     const int64_t requests = args.integer("requests", 400), threads = args.integer("threads", 1);
     const int64_t http_threads = args.integer("http-threads", std::thread::hardware_concurrency());
+    const int64_t batching_threads = args.integer("batching-threads", threads);
     const double seconds = args.number("seconds", 20), startup = args.number("startup-seconds", 300);
     const int k = static_cast<int>(args.integer("k", 10));
     auto list = [&](const std::string& key, const std::string& fallback) {
@@ -319,14 +329,19 @@ int main(int argc, char** argv) {
       }
       for (const std::string& mode : list("modes", "reason,direct")) {
         for (const auto& [clients, batch] : cells) {
-          {
+          for (const std::string& arm : list("batching", "off")) {
+            if (arm != "off" && arm != "on") throw InvalidArgument("--batching takes off and/or on, got '" + arm + "'");
+            const bool batching = arm == "on";
             const Traffic traffic = make_traffic(queries, traffic_kind, requests, static_cast<int>(batch));
             std::vector<std::string> bodies;
             for (const auto& texts : traffic.requests) bodies.push_back(request_body(endpoint, mode, texts, k));
 
+            const int64_t compute_threads = batching ? batching_threads : threads;
+            const int64_t request_slots = batching ? 0 : http_threads;  // 0: as many as the batch holds
             ServerProcess server(lrem,
                                  {"--model", model, "--index", index, "--port", "0", "--quiet", "--threads",
-                                  std::to_string(threads), "--http-threads", std::to_string(http_threads)},
+                                  std::to_string(compute_threads), "--http-threads", std::to_string(request_slots),
+                                  batching ? "--batching" : "--no-batching"},
                                  startup);
             const std::string path = "/" + endpoint;
             const std::vector<std::string> warmup(static_cast<size_t>(batch), "warm-up request, not measured");
@@ -343,6 +358,7 @@ int main(int argc, char** argv) {
                          {"mode", mode},
                          {"clients", clients},
                          {"batch", batch},
+                         {"batching", batching},
                          {"traffic", traffic_kind},
                          {"repeat_fraction", traffic.repeat_fraction},
                          {"requests", r.latencies.size()},
@@ -356,8 +372,9 @@ int main(int argc, char** argv) {
                          {"p99_ms", 1e3 * bench::percentile(r.latencies, 99)},
                          {"mean_ms", 1e3 * std::accumulate(r.latencies.begin(), r.latencies.end(), 0.0) / done},
                          {"server_cores_busy", cpu / r.wall_seconds},
-                         {"server_threads", threads},
-                         {"server_http_threads", http_threads},
+                         {"queries_per_cpu_s", done * static_cast<double>(batch) / cpu},
+                         {"server_threads", compute_threads},
+                         {"server_http_threads", request_slots},
                          {"logical_cores", std::thread::hardware_concurrency()},
                          {"load_average_1min", bench::load_average_1min()}});
           }

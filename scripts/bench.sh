@@ -147,6 +147,7 @@ for m in "$demo_label:$demo:$data/items.jsonl:300:20:search,embed:1,2,8" \
   run "serve-$label" "${load[@]}" --clients 1,4,16 --modes reason,direct --endpoints "$endpoints"
   run "servebatch-$label" "${load[@]}" --in-flight 4,16 --batches "$batches" --modes reason,direct
   run "servezipf-$label" "${load[@]}" --clients 4 --modes reason --traffic zipf
+  run "servecb-$label" "${load[@]}" --clients 1,4,16 --modes reason,direct --batching off,on
 done
 # Training memory on a Qwen2-0.5B shape (section 10): about 30 minutes on 2 busy cores, opt-in.
 [ "${LREM_BENCH_TRAIN_MEMORY:-0}" = 1 ] && bash "$root/bench/train_memory.sh" "$build" "$work"

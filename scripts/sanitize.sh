@@ -58,7 +58,7 @@ if [ "$mode" = thread ]; then
   passed=0
   for t in "${threaded_tests[@]}"; do
     echo "== $t" | tee -a "$log"
-    if "$build/tests/$t" "$@" >>"$log" 2>&1; then passed=$((passed + 1)); else rc=1; echo "   FAILED (see $log)"; fi
+    if "$build/bin/$t" "$@" >>"$log" 2>&1; then passed=$((passed + 1)); else rc=1; echo "   FAILED (see $log)"; fi
   done
   echo "$passed of ${#threaded_tests[@]} test programs passed" | tee -a "$log"
 else

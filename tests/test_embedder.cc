@@ -4,6 +4,8 @@
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
 #include <thread>
 
 #include "lrem/embedder.h"
@@ -240,6 +242,78 @@ TEST(Retriever, RefusesAnIndexFromAnotherModel) {
   EXPECT_THROW(Retriever(Embedder(m), build_index(Embedder(m, mean), items), items), FormatError);
   EXPECT_NO_THROW(Retriever(Embedder(m, mean), build_index(Embedder(m, mean), items), items));
   EXPECT_THROW(build_index(Embedder(m), ItemStore()), InvalidArgument);
+}
+
+
+// Mode auto: each query keeps its direct results when the best of them scores at least the
+// threshold, and is answered exactly as reason mode answers it otherwise.
+TEST(Retriever, AutoModeReasonsOnlyBelowTheThreshold) {
+  REQUIRE_FIXTURE();
+  Model m = make_model();
+  ItemStore items({{10, "Navy Wool Cardigan", "{}"}, {11, "Steel Claw Hammer", "{}"}, {12, "Oak Dining Table", "{}"},
+                   {13, "Wooden Toy Truck", "{}"}, {14, "Red Running Shoes", "{}"}});
+  auto index = std::make_shared<Index>(build_index(Embedder(m), items));
+  const std::vector<std::string> queries = {"claw hammer", "a gift for a toddler", "table for six", "warm jumper"};
+  Retriever plain(Embedder(m), index, items);
+  EXPECT_THROW(plain.search(queries[0], 3, QueryMode::Auto), InvalidArgument);  // no threshold: refused
+  EXPECT_THROW(Embedder(m).embed_queries(queries, QueryMode::Auto), InvalidArgument);
+
+  const std::vector<SearchResponse> direct = plain.search_many(queries, 3, QueryMode::Direct);
+  const std::vector<SearchResponse> reason = plain.search_many(queries, 3, QueryMode::Reason);
+  std::vector<float> best;
+  for (const SearchResponse& r : direct) best.push_back(r.hits.front().score);
+  std::vector<float> sorted = best;
+  std::sort(sorted.begin(), sorted.end());
+  ASSERT_LT(sorted[1], sorted[2]) << "the test needs distinct best scores";
+  // Half-way between the second and third best scores: two queries reason, two stay direct.
+  const float threshold = (sorted[1] + sorted[2]) / 2;
+  Retriever routed(Embedder(m), index, items, AutoRouting{threshold});
+  const std::vector<SearchResponse> got = routed.search_many(queries, 3, QueryMode::Auto);
+  int reasoned = 0;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const SearchResponse& want = best[i] < threshold ? reason[i] : direct[i];
+    reasoned += best[i] < threshold;
+    EXPECT_EQ(got[i].mode, want.mode) << queries[i];
+    EXPECT_EQ(got[i].cot, want.cot) << queries[i];
+    ASSERT_EQ(got[i].hits.size(), want.hits.size());
+    for (size_t j = 0; j < want.hits.size(); ++j) {
+      EXPECT_EQ(got[i].hits[j].id, want.hits[j].id);
+      EXPECT_NEAR(got[i].hits[j].score, want.hits[j].score, 1e-5);
+    }
+  }
+  EXPECT_EQ(reasoned, 2);
+  EXPECT_EQ(routed.search(queries[0], 3, QueryMode::Auto).mode, best[0] < threshold ? QueryMode::Reason : QueryMode::Direct);
+  // Thresholds at the ends: -1 never reasons; above every score always does.
+  Retriever never(Embedder(m), index, items, AutoRouting{-1.0f});
+  for (const SearchResponse& r : never.search_many(queries, 3, QueryMode::Auto)) EXPECT_EQ(r.mode, QueryMode::Direct);
+  Retriever always(Embedder(m), index, items, AutoRouting{1.0f});
+  for (const SearchResponse& r : always.search_many(queries, 3, QueryMode::Auto)) EXPECT_EQ(r.mode, QueryMode::Reason);
+}
+
+TEST(Retriever, OpenReadsTheRouterOfTheIndexDirectory) {
+  REQUIRE_FIXTURE();
+  Model m = make_model();
+  ItemStore items({{1, "Red Kettle", "{}"}, {2, "Blue Teapot", "{}"}});
+  testing::TempDir dir;
+  const std::string index_dir = dir.path() + "/index";
+  save_index(build_index(Embedder(m), items), items, index_dir);
+  EXPECT_FALSE(Retriever::open(index_dir, m).routing().has_value());
+  EXPECT_THROW(Retriever::open(index_dir, m).search("kettle", 1, QueryMode::Auto), InvalidArgument);
+  auto write_router = [&](const std::string& text) { std::ofstream(index_dir + "/router.json") << text; };
+  write_router(R"({"min_direct_score": -1, "chosen_on": "dev"})");
+  const Retriever r = Retriever::open(index_dir, m);
+  ASSERT_TRUE(r.routing().has_value());
+  EXPECT_FLOAT_EQ(r.routing()->min_direct_score, -1.0f);
+  EXPECT_EQ(r.search("kettle", 1, QueryMode::Auto).mode, QueryMode::Direct);
+  for (const char* bad : {R"({"min_direct_score": 1.5})", R"({"min_direct_score": "high"})", R"({})", "[1]", "{"}) {
+    write_router(bad);
+    try {
+      Retriever::open(index_dir, m);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find("router.json"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -196,6 +196,71 @@ TEST_F(Generation, DecoderPiecesComposeLikeOneSequence) {
   }
 }
 
+// Continuous batching's decoder operations: rows prefilled apart join a running batch
+// (shorter and longer than it, so both the in-place and the rebuilding join run), finished
+// rows leave, reserve() drops the positions nobody uses any more; at every step each row's
+// state equals one full forward over that row's own tokens.
+TEST_F(Generation, RowsJoinAndLeaveARunningBatchAsIfAlone) {
+  for (const auto& config : tiny_variants()) {
+    const Transformer model = tiny_model(config);
+    const auto prompts = random_prompts({4, 2, 9, 1, 3}, 50, 90);
+    std::vector<std::vector<int>> seqs;  // each live row's tokens so far, in row order
+    auto check = [&](const Decoder& d, const char* when) {
+      ASSERT_EQ(d.batch(), static_cast<int64_t>(seqs.size())) << when;
+      for (size_t i = 0; i < seqs.size(); ++i) {
+        EXPECT_EQ(d.row_length(int64_t(i)), static_cast<int64_t>(seqs[i].size())) << when << ", row " << i;
+        EXPECT_LT((d.last_hidden()[int64_t(i)] - full_forward(model, seqs[i], false)).abs().max().item<double>(), 1e-5)
+            << when << ", row " << i;
+      }
+    };
+    auto step = [&](Decoder& d, int token) {  // one new token per row (differing per row)
+      std::vector<std::vector<int>> feed;
+      for (size_t i = 0; i < seqs.size(); ++i) {
+        feed.push_back({(token + int(i)) % 50});
+        seqs[i].push_back(feed.back()[0]);
+      }
+      d.reserve(1);
+      d.append(feed);
+    };
+    auto prefill = [&](const std::vector<std::vector<int>>& rows) {
+      size_t longest = 0;
+      for (const auto& r : rows) longest = std::max(longest, r.size());
+      Decoder d(model, int64_t(rows.size()), int64_t(longest));
+      d.append(rows);
+      return d;
+    };
+
+    Decoder running = prefill({prompts[0], prompts[1]});
+    seqs = {prompts[0], prompts[1]};
+    check(running, "prefill");
+    step(running, 11);
+    step(running, 12);
+    check(running, "two steps");
+    running.join(prefill({prompts[3]}));  // shorter than the batch: copied into spare room
+    seqs.push_back(prompts[3]);
+    check(running, "a short row joined");
+    step(running, 13);
+    running.join(prefill({prompts[2], prompts[4]}));  // longer than the batch: rebuilt
+    seqs.push_back(prompts[2]);
+    seqs.push_back(prompts[4]);
+    check(running, "a long row joined");
+    step(running, 14);
+    running.keep_rows({1, 3});  // the oldest row and the first short one leave
+    seqs = {seqs[1], seqs[3]};
+    check(running, "rows left");
+    const int64_t capacity = running.capacity();
+    for (int t = 0; t < capacity + 2; ++t) step(running, 15 + t);  // past the capacity: reserve() makes room
+    check(running, "many steps");
+    running.keep_rows({});
+    seqs.clear();
+    running.join(prefill({prompts[0]}));  // an emptied batch takes new rows
+    seqs.push_back(prompts[0]);
+    step(running, 3);
+    check(running, "after emptying");
+    EXPECT_THROW(running.keep_rows({1}), InvalidArgument);
+  }
+}
+
 TEST_F(Generation, RejectsBadOptionsAndOverflow) {
   const Transformer model = tiny_model(tiny_config());
   const auto prompts = random_prompts({3}, 50, 80);

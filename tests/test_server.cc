@@ -398,7 +398,7 @@ TEST_F(ServerTest, TheWorstValidRequestKeepsMemoryBounded) {
   }
   const double grown_mb = (double(resident_bytes()) - double(before)) / (1 << 20);
   std::printf("resident memory grew by %.1f MB over 4 requests of %d results\n", grown_mb, o.max_batch * k);
-  EXPECT_LT(grown_mb, 64.0);
+  if (testing::kRssIsMeaningful) EXPECT_LT(grown_mb, 64.0);
 }
 
 // A TCP connection to the server that sends what the test says, when it says.

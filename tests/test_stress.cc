@@ -52,20 +52,6 @@ double rss_mib() {
 // thousands of requests.
 constexpr double kMaxGrowthMib = 24.0;
 
-// AddressSanitizer holds freed memory in a quarantine (up to 256 MiB) on purpose, so RSS
-// says nothing about leaks there; its leak checker covers that case instead.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kRssIsMeaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kRssIsMeaningful = false;
-#else
-constexpr bool kRssIsMeaningful = true;
-#endif
-#else
-constexpr bool kRssIsMeaningful = true;
-#endif
-
 const std::vector<std::string> kTitles = {
     "Red Running Shoes",  "Navy Wool Cardigan",   "Steel Claw Hammer", "Wooden Toy Truck",  "Oak Dining Table",
     "Stainless Kettle",   "Leather Hiking Boots", "Plush Teddy Bear",  "Cotton Beach Towel", "Glass Flower Vase",
@@ -198,7 +184,7 @@ TEST_F(Stress, SearchEmbedAndIndexUpdatesFromManyThreads) {
   EXPECT_GT(searches - warm_searches, 0);
   EXPECT_GT(updates.load(), 0);
   EXPECT_EQ(index_->size(), int64_t(kTitles.size()));
-  if (kRssIsMeaningful) EXPECT_LT(end - warm, kMaxGrowthMib) << "resident memory grew during the run";
+  if (testing::kRssIsMeaningful) EXPECT_LT(end - warm, kMaxGrowthMib) << "resident memory grew during the run";
 }
 
 TEST_F(Stress, ManyHttpClients) {
@@ -255,7 +241,7 @@ TEST_F(Stress, ManyHttpClients) {
   std::printf("[ stress ] %lld HTTP requests from 8 clients; RSS %.1f -> %.1f MiB\n",
               static_cast<long long>(requests.load()), warm, end);
   EXPECT_GT(requests.load(), 0);
-  if (kRssIsMeaningful) EXPECT_LT(end - warm, kMaxGrowthMib) << "resident memory grew during the run";
+  if (testing::kRssIsMeaningful) EXPECT_LT(end - warm, kMaxGrowthMib) << "resident memory grew during the run";
 }
 
 }  // namespace

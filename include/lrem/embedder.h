@@ -14,8 +14,9 @@
 // needs every position's state, so reason mode then runs one extra full forward over the
 // finished sequence after generating its CoT.
 //
-// Thread safety: an Embedder is immutable apart from its CoT cache, which has its own lock;
-// any number of threads may call embed_* concurrently. Copies are cheap handles that share
+// Thread safety: an Embedder is immutable apart from its CoT cache, which has its own lock
+// (and its batching queue, see EmbedderOptions::batching); any number of threads may call
+// embed_* concurrently. Copies are cheap handles that share
 // the model, the prefix cache and the CoT cache.
 #pragma once
 
@@ -29,9 +30,11 @@
 
 namespace lrem {
 
-enum class QueryMode { Reason, Direct };
+// Auto is a retrieval mode (Retriever::search): a query whose direct-mode results look
+// confident keeps them, the others are embedded again with reasoning. Embedder refuses it.
+enum class QueryMode { Reason, Direct, Auto };
 
-// "reason" / "direct"; InvalidArgument otherwise.
+// "reason" / "direct" / "auto"; InvalidArgument otherwise.
 QueryMode parse_query_mode(const std::string& name);
 const char* to_string(QueryMode mode);
 
@@ -52,6 +55,18 @@ struct EmbedderOptions {
   size_t cot_cache_capacity = 4096;  // LRU entries; 0 disables the cache
   bool prefix_cache = true;        // compute the shared query-template prefix once
   Pooling pooling = Pooling::Last;  // see the top of this file
+  // Continuous batching across calls (the LLM servers' iteration-level scheduling): calls
+  // from many threads share forward passes. A reason-mode query joins the queries already
+  // generating at their next decode step and leaves when its CoT ends; direct-mode queries,
+  // queries with given CoTs and items waiting together share one forward pass. At most
+  // batch_size sequences decode together. Each query gets the CoT and embedding it gets
+  // when embedded alone (sampling included: its own generator, seeded with `seed`).
+  // Applies to calls of at most batch_size texts (larger ones are batches already) with
+  // Pooling::Last. One worker thread per Embedder runs the model.
+  bool batching = false;
+  // With batching: how long an idle worker waits for more requests before it starts a
+  // batch. Requests arriving while it computes join at the next step whatever this is.
+  int max_wait_ms = 0;
   // Called after each batch on long runs: (done, total).
   std::function<void(size_t, size_t)> progress;
 };
@@ -64,6 +79,14 @@ struct Embeddings {
   std::vector<std::string> cots;   // queries in reason mode: the generated CoT; else empty strings
   std::vector<bool> truncated;     // the input text (or a given CoT) was cut to the prompt config's token limit
   const float* row(int64_t i) const { return data.data() + i * dim; }
+};
+
+// What continuous batching did so far (EmbedderOptions::batching; all zero without it).
+struct BatchingStats {
+  uint64_t sequences = 0;     // sequences embedded through the scheduler
+  uint64_t prefills = 0;      // forward passes over newcomers (each shared by all that arrived together)
+  uint64_t decode_steps = 0;  // forward passes of the running batch
+  uint64_t decode_rows = 0;   // rows summed over those steps: / decode_steps = the mean batch
 };
 
 struct CacheStats {
@@ -98,6 +121,7 @@ class Embedder {
   const Model& model() const;
   const EmbedderOptions& options() const;
   CacheStats cot_cache_stats() const;
+  BatchingStats batching_stats() const;
   void clear_cot_cache();
 
  private:

@@ -35,14 +35,16 @@
 
 namespace lrem {
 
-enum class CotSource { Generated, Empty, Random, Query };
+// Auto: mode auto (Retriever::search), generated CoTs where the router reasons, none elsewhere.
+enum class CotSource { Generated, Empty, Random, Query, Auto };
 
 // "generated" / "empty" / "random" / "query"; InvalidArgument otherwise.
 CotSource parse_cot_source(const std::string& name);
 const char* to_string(CotSource source);
 
 // The CoT source a query mode allows: direct mode has no CoT, so it is Empty (and asking it
-// for a random or query CoT is an InvalidArgument); reason mode keeps `requested`.
+// for a random or query CoT is an InvalidArgument); reason mode keeps `requested`; auto
+// mode is Auto and takes only generated CoTs.
 CotSource cot_source_for(QueryMode mode, CotSource requested);
 
 struct SystemEvaluationOptions {
@@ -59,6 +61,7 @@ struct QueryRun {
   std::string query_id;
   std::string category;
   std::string cot;                // the CoT the query was embedded with ("" for BM25 and empty)
+  std::string mode;               // embedding systems: the mode that ran, "reason" or "direct"
   std::vector<int64_t> item_ids;  // best first, at most `depth`
   std::vector<float> scores;      // cosine similarity, or the BM25 score
 };

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,30 +32,46 @@ struct SearchHit {
 
 struct SearchResponse {
   std::string query;
-  QueryMode mode = QueryMode::Reason;
+  QueryMode mode = QueryMode::Reason;  // the mode that ran: reason or direct (never auto)
   std::string cot;         // the reasoning that produced the query embedding ("" in direct mode)
   bool truncated = false;  // the query was cut to the model's max_query_tokens
   std::vector<SearchHit> hits;  // best first; fewer than k if the index holds fewer items
 };
 
+// Adaptive reasoning (mode auto): every query is searched in direct mode first; a query whose
+// best hit scores at least min_direct_score keeps those results (the model found items it is
+// sure of, as for a query naming a product type the catalogue holds), the others are embedded
+// again with reasoning. The threshold belongs to a model and catalogue: it is chosen on a dev
+// split (scripts/fit_router.py) and stored as router.json in the index directory.
+struct AutoRouting {
+  float min_direct_score = 0.0f;
+
+  // FormatError naming the field for anything but {"min_direct_score": number in [-1, 1], ...}.
+  static AutoRouting from_json(const std::string& text, const std::string& source = "router.json");
+};
+
 class Retriever {
  public:
   // InvalidArgument if the index dimension differs from the embedder's, or the index is
-  // empty; FormatError if it was built with another model (fingerprints differ).
-  Retriever(Embedder embedder, Index index, ItemStore items);
+  // empty; FormatError if it was built with another model (fingerprints differ). Without
+  // `routing`, mode auto is refused.
+  Retriever(Embedder embedder, Index index, ItemStore items, std::optional<AutoRouting> routing = std::nullopt);
   // Shares the index with the caller, who may keep adding or removing items while the
   // retriever searches (the index locks internally).
-  Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore items);
+  Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore items,
+            std::optional<AutoRouting> routing = std::nullopt);
 
   // Opens an index directory (built by `lrem index build` or save_index) for an embedder:
   // the index must hold the embedder's space (fingerprint and dimension, else FormatError);
-  // the items are read from `items_path`, default <index_dir>/items.jsonl.
+  // the items are read from `items_path`, default <index_dir>/items.jsonl; the auto-mode
+  // threshold from <index_dir>/router.json when there is one.
   static Retriever open(const std::string& index_dir, Embedder embedder, const std::string& items_path = "");
   // The same with an embedder over `model` (the options must be those the index was built with).
   static Retriever open(const std::string& index_dir, const Model& model, const EmbedderOptions& options = {},
                         const std::string& items_path = "");
 
-  // k in [1, Index::kMaxK]; k above the index size returns every item.
+  // k in [1, Index::kMaxK]; k above the index size returns every item. Mode auto needs a
+  // routing threshold (InvalidArgument saying how to fit one otherwise).
   SearchResponse search(const std::string& query, int k = 10, QueryMode mode = QueryMode::Reason) const;
   std::vector<SearchResponse> search_many(const std::vector<std::string>& queries, int k = 10,
                                           QueryMode mode = QueryMode::Reason) const;
@@ -62,12 +79,17 @@ class Retriever {
   const Embedder& embedder() const;
   const Index& index() const;
   const ItemStore& items() const;
+  const std::optional<AutoRouting>& routing() const;
 
   ~Retriever();
   Retriever(Retriever&&) noexcept;
   Retriever& operator=(Retriever&&) noexcept;
 
  private:
+  // Embeds queries[rows] in `mode` and fills out[rows] with their hits.
+  void search_rows(const std::vector<std::string>& queries, const std::vector<size_t>& rows, int k, QueryMode mode,
+                   std::vector<SearchResponse>& out) const;
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -36,7 +36,8 @@ class Retriever;
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                      // 0: let the system pick a free port (see Server::bind)
-  int threads = 0;                      // requests computing at once; 0 = hardware concurrency
+  int threads = 0;                      // requests computing at once; 0 = hardware concurrency (with the
+                                        // embedder's batching: its batch_size, as they share forward passes)
   size_t max_body_bytes = size_t(1) << 20;  // larger request bodies get 413, whatever their Content-Type
   int max_k = 1000;                     // larger k gets 413
   int max_batch = 256;                  // more queries/texts in one request gets 413

@@ -55,7 +55,7 @@ directly (``title <emb>``). Rows are L2-normalised float32.
 )doc")
       .def(py::init([](const Model& model, int batch_size, int max_cot_tokens, float temperature, int top_k,
                        float top_p, uint64_t seed, int output_dim, size_t cot_cache_capacity, bool prefix_cache,
-                       bool show_progress, const std::string& pooling) {
+                       bool show_progress, const std::string& pooling, bool batching, int max_wait_ms) {
              // Python's one mapping of keywords to EmbedderOptions (Retriever.open forwards to it).
              EmbedderOptions o;
              o.batch_size = batch_size;
@@ -68,15 +68,21 @@ directly (``title <emb>``). Rows are L2-normalised float32.
              o.cot_cache_capacity = cot_cache_capacity;
              o.prefix_cache = prefix_cache;
              o.pooling = parse_pooling(pooling);
+             o.batching = batching;
+             o.max_wait_ms = max_wait_ms;
              o.progress = between_batches(show_progress);
              return Embedder(model, o);
            }),
            py::arg("model"), py::kw_only(), py::arg("batch_size") = 32, py::arg("max_cot_tokens") = 0,
            py::arg("temperature") = 0.0f, py::arg("top_k") = 0, py::arg("top_p") = 1.0f, py::arg("seed") = 0,
            py::arg("output_dim") = 0, py::arg("cot_cache_capacity") = 4096, py::arg("prefix_cache") = true,
-           py::arg("show_progress") = false, py::arg("pooling") = "last",
+           py::arg("show_progress") = false, py::arg("pooling") = "last", py::arg("batching") = false,
+           py::arg("max_wait_ms") = 0,
            "max_cot_tokens=0 uses the model's setting (16 by default); output_dim=0 keeps the full size; "
-           "pooling=\"last\" takes the <emb> state (LREM), \"mean\" the mean over every token.")
+           "pooling=\"last\" takes the <emb> state (LREM), \"mean\" the mean over every token. "
+           "batching=True: calls from many threads share forward passes (continuous batching: a reason-mode "
+           "query joins the others' decode steps), each query getting what it gets alone; an idle worker waits "
+           "max_wait_ms for company.")
       .def(
           "embed_queries",
           [](const Embedder& self, const py::object& texts, const std::string& mode, bool return_cots) -> py::object {

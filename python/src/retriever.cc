@@ -52,9 +52,16 @@ void bind_retriever(py::module_& m) {
 
 Thread-safe: several Python threads may search at once (the GIL is released).
 )doc")
-      .def(py::init<Embedder, std::shared_ptr<Index>, ItemStore>(), py::arg("embedder"), py::arg("index"),
-           py::arg("items"),
-           "The retriever shares the embedder and the index with the caller: items added to the index later are found.")
+      .def(py::init([](Embedder embedder, std::shared_ptr<Index> index, ItemStore items,
+                       std::optional<float> auto_min_score) {
+             std::optional<AutoRouting> routing;
+             if (auto_min_score) routing = AutoRouting{*auto_min_score};
+             return Retriever(std::move(embedder), std::move(index), std::move(items), routing);
+           }),
+           py::arg("embedder"), py::arg("index"), py::arg("items"), py::kw_only(), py::arg("auto_min_score") = py::none(),
+           "The retriever shares the embedder and the index with the caller: items added to the index later are found. "
+           "auto_min_score: for mode=\"auto\", the best direct-mode score below which a query is searched again "
+           "with reasoning (choose it on a dev split: scripts/fit_router.py).")
       .def_static(
           "open",
           [](const py::object& model, const Path& index_dir, const std::optional<Path>& items,
@@ -79,7 +86,8 @@ Thread-safe: several Python threads may search at once (the GIL is released).
           "Open an index directory (from save_index or `lrem index build`) for searching. model: a model "
           "directory (loaded with dtype as in Model.load), an lrem.Model or an lrem.Embedder. "
           "Other keywords are lrem.Embedder's (batch_size, max_cot_tokens, pooling, output_dim, ...) and must "
-          "match how the index was built. items default to the catalogue saved with the index (checked against its checksum).")
+          "match how the index was built. items default to the catalogue saved with the index (checked against its checksum). "
+          "The index directory's router.json, if any, sets the threshold of mode=\"auto\".")
       .def(
           "search",
           [](const Retriever& self, const std::string& query, int k, const std::string& mode) {
@@ -87,7 +95,10 @@ Thread-safe: several Python threads may search at once (the GIL is released).
             ComputeCall call;
             return self.search(query, k, qm);
           },
-          py::arg("query"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
+          py::arg("query"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason",
+          "mode: \"reason\" (generate a CoT, then embed), \"direct\" (embed the query alone) or \"auto\" (direct, "
+          "then reason if the best direct hit scores below the retriever's threshold); the response's mode says "
+          "which ran.")
       .def(
           "search_many",
           [](const Retriever& self, const std::vector<std::string>& queries, int k, const std::string& mode) {
@@ -97,7 +108,14 @@ Thread-safe: several Python threads may search at once (the GIL is released).
           },
           py::arg("queries"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
       .def_property_readonly("embedder", &Retriever::embedder, py::return_value_policy::reference_internal)
-      .def_property_readonly("items", &Retriever::items, py::return_value_policy::reference_internal);
+      .def_property_readonly("items", &Retriever::items, py::return_value_policy::reference_internal)
+      .def_property_readonly(
+          "auto_min_score",
+          [](const Retriever& self) -> std::optional<float> {
+            if (!self.routing()) return std::nullopt;
+            return self.routing()->min_direct_score;
+          },
+          "The threshold of mode=\"auto\" (None: auto is refused).");
 
   m.def(
       "build_index",

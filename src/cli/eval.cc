@@ -1,4 +1,5 @@
 // lrem eval: run a system over judged queries and print its metrics per category.
+#include <optional>
 #include <iostream>
 #include <sstream>
 
@@ -37,6 +38,7 @@ void add_eval(CLI::App& app) {
     std::string ks = "1,5,10,50,100", json, rankings;
     int ndcg_k = 10, depth = 0;
     size_t chunk_size = 256;
+    std::optional<float> auto_min_score;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("eval", "Evaluate a system (LREM, direct embedding, BM25, ablations) on judged queries");
@@ -49,7 +51,12 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--queries", args->queries, "Queries JSONL ({\"id\", \"text\", \"category\"})")->required();
   cmd->add_option("--qrels", args->qrels, "Judgements JSONL ({\"query_id\", \"item_id\", \"relevance\"})")->required();
   cmd->add_option("--system", args->system, "embedding or bm25 (over the same items)")->capture_default_str();
-  cmd->add_option("--mode", args->mode, "reason or direct (= --cot-source empty)")->capture_default_str();
+  cmd->add_option("--mode", args->mode,
+                  "reason, direct (= --cot-source empty) or auto (direct, then reason where the best direct score "
+                  "is below the threshold: --auto-min-score, or the index's router.json)")
+      ->capture_default_str();
+  cmd->add_option("--auto-min-score", args->auto_min_score,
+                  "Mode auto without --index: the direct score below which a query reasons (scripts/fit_router.py)");
   cmd->add_option("--cot-source", args->cot_source,
                   "Reason mode's CoT: generated, empty, random (as many random catalogue words, --seed) or query")
       ->capture_default_str();
@@ -84,11 +91,16 @@ void add_eval(CLI::App& app) {
       Embedder item_embedder = a.common.make_embedder();
       Embedder embedder(item_embedder.model(), a.common.embedder);
       auto open_retriever = [&] {
-        if (!a.index.empty()) return Retriever::open(a.index, embedder, a.items);
+        if (!a.index.empty()) {
+          if (a.auto_min_score) throw InvalidArgument("--auto-min-score is for --items; an index directory keeps its own in router.json");
+          return Retriever::open(a.index, embedder, a.items);
+        }
         ItemStore items = ItemStore::load(a.items);
         if (!a.common.quiet) std::cerr << "lrem eval: embedding " << items.size() << " items (Flat index)\n";
         Index index = build_index(item_embedder, items, "Flat");
-        return Retriever(embedder, std::move(index), std::move(items));
+        std::optional<AutoRouting> routing;
+        if (a.auto_min_score) routing = AutoRouting{*a.auto_min_score};
+        return Retriever(embedder, std::move(index), std::move(items), routing);
       };
       const Retriever retriever = open_retriever();
       if (!a.common.quiet) std::cerr << "lrem eval: " << queries.size() << " queries\n";

@@ -24,17 +24,22 @@ void add_search(CLI::App& app) {
   cmd->add_option("--items", args->items, "Items JSONL; default the catalogue saved with the index");
   cmd->add_option("--query,-q", args->queries, "Query text (repeat for several)")->required();
   cmd->add_option("-k", args->k, "Number of results")->capture_default_str();
-  cmd->add_option("--mode", args->mode, "reason (generate a CoT first) or direct")->capture_default_str();
+  cmd->add_option("--mode", args->mode,
+                  "reason (generate a CoT first), direct, or auto (direct, then reason where the best direct hit "
+                  "scores below the index's router.json threshold)")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "Machine-readable output: one JSON object per query, as POST /search answers");
   cmd->callback([args] {
     args->common.quiet = true;  // nothing long-running here; keep stdout clean
     const Retriever r = Retriever::open(args->index, args->common.make_embedder(), args->items);
-    for (const SearchResponse& res : r.search_many(args->queries, args->k, parse_query_mode(args->mode))) {
+    const QueryMode mode = parse_query_mode(args->mode);
+    for (const SearchResponse& res : r.search_many(args->queries, args->k, mode)) {
       if (args->json) {
         std::cout << search_response_json(res, r.items()).dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << "\n";
         continue;
       }
       std::cout << "query: " << res.query << (res.truncated ? "  (truncated to the model's query limit)" : "") << "\n";
+      if (mode == QueryMode::Auto) std::cout << "mode:  " << to_string(res.mode) << " (auto)\n";
       if (res.mode == QueryMode::Reason) std::cout << "cot:   " << res.cot << "\n";
       for (size_t i = 0; i < res.hits.size(); ++i)
         std::cout << std::setw(4) << i + 1 << ". " << std::fixed << std::setprecision(4) << res.hits[i].score << "  ["

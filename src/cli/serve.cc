@@ -46,6 +46,14 @@ void add_serve(CLI::App& app) {
   // many requests compute at once.
   cmd->add_option("--http-threads", s.threads, "Requests running the model at once; 0 = all cores")
       ->capture_default_str();
+  EmbedderOptions& e = args->common.embedder;
+  cmd->add_flag("--batching,!--no-batching", e.batching,
+                "Continuous batching: concurrent requests share the model's forward passes (up to --batch-size "
+                "sequences; reason-mode queries join and leave at each decode step)")
+      ->capture_default_str();
+  cmd->add_option("--max-wait-ms", e.max_wait_ms,
+                  "With batching: how long an idle model waits for more requests before it starts")
+      ->capture_default_str();
   cmd->add_option("--max-connections", s.max_connections, "Open connections served at once; more get 503")
       ->capture_default_str();
   cmd->add_option("--request-timeout-ms", s.request_timeout_ms,
@@ -62,7 +70,7 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--max-completion-tokens", s.max_completion_tokens,
                   "POST /v1/chat/completions: largest max_tokens, and the length when a request names none")
       ->capture_default_str();
-  cmd->add_option("--mode", s.default_mode, "Query mode when a request names none: reason or direct")
+  cmd->add_option("--mode", s.default_mode, "Query mode when a request names none: reason, direct or auto (needs the index's router.json)")
       ->capture_default_str();
   cmd->callback([args] {
     // First, so the thread pools that loading starts inherit the blocked signals.

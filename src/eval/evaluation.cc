@@ -26,12 +26,19 @@ const char* to_string(CotSource source) {
     case CotSource::Empty: return "empty";
     case CotSource::Random: return "random";
     case CotSource::Query: return "query";
+    case CotSource::Auto: return "auto";
   }
   return "?";
 }
 
 CotSource cot_source_for(QueryMode mode, CotSource requested) {
   if (mode == QueryMode::Reason) return requested;
+  if (mode == QueryMode::Auto) {
+    if (requested != CotSource::Generated)
+      throw InvalidArgument(std::string("auto mode reasons with generated CoTs only; the CoT source '") +
+                            to_string(requested) + "' needs reason mode");
+    return CotSource::Auto;
+  }
   if (requested != CotSource::Generated && requested != CotSource::Empty)
     throw InvalidArgument(std::string("direct mode has no CoT; the CoT source '") + to_string(requested) +
                           "' needs reason mode");
@@ -150,11 +157,24 @@ EvaluationRun evaluate_system(const Retriever& retriever, const std::vector<Quer
       source == CotSource::Random ? catalogue_vocabulary(retriever.items()) : std::vector<std::string>{};
   auto rank = [&](const std::vector<std::string>& texts, const std::vector<const Query*>& chunk, int depth,
                   std::vector<QueryRun>& out) {
+    if (source == CotSource::Auto) {
+      std::vector<SearchResponse> found = retriever.search_many(texts, depth, QueryMode::Auto);
+      for (size_t i = 0; i < out.size(); ++i) {
+        out[i].cot = std::move(found[i].cot);
+        out[i].mode = to_string(found[i].mode);
+        for (const SearchHit& hit : found[i].hits) {
+          out[i].item_ids.push_back(hit.id);
+          out[i].scores.push_back(hit.score);
+        }
+      }
+      return;
+    }
     Embeddings e;
     switch (source) {
       case CotSource::Generated: e = embedder.embed_queries(texts, QueryMode::Reason); break;
       case CotSource::Empty: e = embedder.embed_queries(texts, QueryMode::Direct); break;
       case CotSource::Query: e = embedder.embed_queries_with_cots(texts, texts); break;
+      case CotSource::Auto: break;  // answered above
       case CotSource::Random: {
         std::vector<std::string> cots = embedder.embed_queries(texts, QueryMode::Reason).cots;
         for (size_t i = 0; i < cots.size(); ++i)
@@ -166,6 +186,7 @@ EvaluationRun evaluate_system(const Retriever& retriever, const std::vector<Quer
     SearchResult found = retriever.index().search(e.data.data(), e.rows, depth, /*normalized=*/true);
     for (size_t i = 0; i < out.size(); ++i) {
       out[i].cot = e.cots[i];
+      out[i].mode = source == CotSource::Empty ? "direct" : "reason";
       const int64_t* ids = found.ids_of(static_cast<int64_t>(i));
       const float* scores = found.scores_of(static_cast<int64_t>(i));
       for (int j = 0; j < found.k && ids[j] >= 0; ++j) {
@@ -195,6 +216,7 @@ std::string EvaluationRun::rankings_jsonl() const {
   for (const QueryRun& q : queries) {
     nlohmann::ordered_json line = {{"query_id", q.query_id}, {"category", q.category}, {"cot", q.cot},
                                    {"item_ids", q.item_ids}, {"scores", q.scores}};
+    if (!q.mode.empty()) line["mode"] = q.mode;
     out += line.dump() + "\n";
   }
   return out;

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <set>
 
 #include "lrem/error.h"
 #include "model/padding.h"
@@ -47,7 +46,7 @@ Decoder Decoder::expand(int64_t batch, int64_t capacity) const {
                           " rows");
   KVCache cache = cache_.expand_prefix(batch, capacity);
   at::Tensor mask = at::zeros({batch, capacity}, mask_.options());
-  mask.narrow(1, 0, length()).copy_(mask_.narrow(1, 0, length()));
+  mask.narrow(1, 0, length()).copy_(rows_mask().narrow(1, 0, length()));
   return Decoder(model_, std::move(cache), std::move(mask), std::vector<int64_t>(batch, positions_[0]),
                  last_hidden_.expand({batch, last_hidden_.size(1)}).clone(),
                  std::vector<std::vector<int>>(batch, queued_[0]));
@@ -95,8 +94,9 @@ const at::Tensor& Decoder::append(const std::vector<std::vector<int>>& tokens) {
   std::vector<char> fed(B, 0);
   for (int64_t b = 0; b < B; ++b) fed[b] = !rows[b].empty();
   const auto device = model_->options().device();
-  mask_.narrow(1, past, static_cast<int64_t>(T)).copy_(real.to(device));
-  const ForwardOutput out = model_->forward(ids.to(device), pos.to(device), mask_.narrow(1, 0, past + T), &cache_,
+  const at::Tensor mask = rows_mask();
+  mask.narrow(1, past, static_cast<int64_t>(T)).copy_(real.to(device));
+  const ForwardOutput out = model_->forward(ids.to(device), pos.to(device), mask.narrow(1, 0, past + T), &cache_,
                                             /*compute_logits=*/false);
   const at::Tensor newest = out.hidden.select(1, static_cast<int64_t>(T) - 1);
   const bool all_fed = std::all_of(fed.begin(), fed.end(), [](char f) { return f; });
@@ -109,6 +109,69 @@ const at::Tensor& Decoder::append(const std::vector<std::vector<int>>& tokens) {
   for (int64_t b = 0; b < B; ++b) positions_[b] += static_cast<int64_t>(rows[b].size());
   for (auto& q : queued_) q.clear();
   return last_hidden_;
+}
+
+int64_t Decoder::first_used() const {
+  const int64_t L = length();
+  if (L == 0) return 0;
+  const at::Tensor used = rows_mask().narrow(1, 0, L).any(0).to(at::kCPU);
+  const auto* u = used.data_ptr<bool>();
+  int64_t first = 0;
+  while (first < L && !u[first]) ++first;
+  return first;
+}
+
+void Decoder::relayout(int64_t rows, int64_t capacity, int64_t first, int64_t length) {
+  const int64_t B = batch(), kept = this->length() - first;
+  KVCache cache = cache_.empty_like(rows, capacity);
+  cache.copy_block(cache_, 0, 0, B, first, length - kept, kept);
+  cache.set_extent(B, length);
+  at::Tensor mask = at::zeros({rows, capacity}, mask_.options());
+  mask.narrow(0, 0, B).narrow(1, length - kept, kept).copy_(rows_mask().narrow(1, first, kept));
+  cache_ = std::move(cache);
+  mask_ = std::move(mask);
+}
+
+void Decoder::join(const Decoder& other) {
+  if (other.model_ != model_) throw InvalidArgument("Decoder::join: the decoders belong to different models");
+  const int64_t n = batch(), k = other.batch(), L = length(), Lo = other.length();
+  const int64_t first = first_used(), length = std::max(L - first, Lo);
+  if (n + k > cache_.row_capacity() || Lo > L)  // rebuilt with room to spare, so this stays rare
+    relayout(std::max(n + k, 2 * n), std::max(capacity(), 2 * length), first, length);
+  const int64_t now = this->length();
+  cache_.set_extent(n + k, now);
+  cache_.copy_block(other.cache_, 0, n, k, 0, now - Lo, Lo);
+  at::Tensor mask = mask_.narrow(0, n, k);
+  mask.narrow(1, 0, now - Lo).fill_(false);
+  mask.narrow(1, now - Lo, Lo).copy_(other.rows_mask().narrow(1, 0, Lo));
+  positions_.insert(positions_.end(), other.positions_.begin(), other.positions_.end());
+  queued_.insert(queued_.end(), other.queued_.begin(), other.queued_.end());
+  last_hidden_ = at::cat({last_hidden_, other.last_hidden_});
+}
+
+void Decoder::keep_rows(const std::vector<int64_t>& rows) {
+  const int64_t kept = static_cast<int64_t>(rows.size()), L = length();
+  for (int64_t i = 0; i < kept; ++i) {
+    if (rows[i] < i || rows[i] >= batch() || (i > 0 && rows[i] <= rows[i - 1]))
+      throw InvalidArgument("Decoder::keep_rows needs ascending row indices below " + std::to_string(batch()));
+    if (rows[i] == i) continue;
+    // Ascending indices: row i's old content is never needed again.
+    cache_.copy_block(cache_, rows[i], i, 1, 0, 0, L);
+    mask_[i].copy_(mask_[rows[i]]);
+    positions_[i] = positions_[rows[i]];
+    queued_[i] = std::move(queued_[rows[i]]);
+  }
+  positions_.resize(kept);
+  queued_.resize(kept);
+  last_hidden_ = last_hidden_.index_select(0, at::tensor(rows, at::kLong).to(last_hidden_.device()));
+  cache_.set_extent(kept, L);
+}
+
+void Decoder::reserve(int64_t more) {
+  const int64_t L = length();
+  if (L + more <= capacity()) return;
+  const int64_t first = first_used(), used = L - first;
+  relayout(std::max<int64_t>(cache_.row_capacity(), 1), std::max(capacity(), 2 * (used + more)), first, used);
 }
 
 const at::Tensor& Decoder::last_hidden() const {
@@ -158,6 +221,16 @@ std::vector<int> Sampler::next(const at::Tensor& logits) {
 
 // ---- generation loop -----------------------------------------------------------------------
 
+StopRule::StopRule(const GenerationOptions& options)
+    : stops_(options.stop_ids.begin(), options.stop_ids.end()), max_new_tokens_(options.max_new_tokens) {}
+
+bool StopRule::add(Continuation& c, int token) const {
+  c.token_ids.push_back(token);
+  if (stops_.count(token)) c.finish_reason = "stop";
+  else if (static_cast<int>(c.token_ids.size()) >= max_new_tokens_) c.finish_reason = "length";
+  return !c.finish_reason.empty();
+}
+
 std::vector<Continuation> generate(Decoder& decoder, const GenerationOptions& options) {
   options.validate();
   const int64_t B = decoder.batch();
@@ -185,7 +258,7 @@ std::vector<Continuation> generate(Decoder& decoder, const GenerationOptions& op
     for (auto& c : out) c.finish_reason = "length";
     return out;
   }
-  const std::set<int> stops(options.stop_ids.begin(), options.stop_ids.end());
+  const StopRule rule(options);
   Sampler sampler(options);
   std::vector<bool> active(B, true);
   at::Tensor logits = decoder.last_logits();
@@ -195,15 +268,8 @@ std::vector<Continuation> generate(Decoder& decoder, const GenerationOptions& op
     bool any_active = false;
     for (int64_t b = 0; b < B; ++b) {
       if (!active[b]) continue;
-      out[b].token_ids.push_back(next[b]);
       feed[b] = {next[b]};
-      if (stops.count(next[b])) {
-        out[b].finish_reason = "stop";
-        active[b] = false;
-      } else if (static_cast<int>(out[b].token_ids.size()) >= options.max_new_tokens) {
-        out[b].finish_reason = "length";
-        active[b] = false;
-      }
+      active[b] = !rule.add(out[b], next[b]);
       any_active = any_active || active[b];
     }
     if (!any_active) {

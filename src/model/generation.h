@@ -22,6 +22,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,18 @@ class Decoder {
   // Drops row b's queued tokens unfed (a generated token past a cap the caller enforces).
   void discard_queued(int64_t b) { queued_.at(b).clear(); }
 
+  // Continuous batching: rows join and leave between forward passes, each keeping its own
+  // positions and mask, so every row's results stay those of decoding it alone.
+  // Appends the rows of `other` (same model) after this decoder's, aligned at their last
+  // fed position (the shorter side's front becomes masked padding). Spare rows and
+  // positions are reused; the buffers are rebuilt only when they lack room.
+  void join(const Decoder& other);
+  // Keeps the given rows (ascending indices), in that order; the others are dropped.
+  void keep_rows(const std::vector<int64_t>& rows);
+  // Makes room for `more` positions after length(): drops leading positions no row uses,
+  // and grows the buffers if that is not enough.
+  void reserve(int64_t more);
+
   // [B, hidden]: the final-norm hidden state of each row's last fed token (zeros for a row
   // never fed). InvalidArgument while tokens are queued (flush first).
   const at::Tensor& last_hidden() const;
@@ -73,10 +86,16 @@ class Decoder {
   Decoder(const Transformer* model, KVCache cache, at::Tensor mask, std::vector<int64_t> positions,
           at::Tensor last_hidden, std::vector<std::vector<int>> queued);
   void check_rows(size_t rows, const char* what) const;
+  at::Tensor rows_mask() const { return mask_.narrow(0, 0, batch()); }  // [batch, capacity]
+  // New buffers for `rows` rows and `capacity` positions holding this decoder's rows, their
+  // positions from `first` on moved to end at `length` (first <= length() - (length - first)).
+  void relayout(int64_t rows, int64_t capacity, int64_t first, int64_t length);
+  // The first position any row uses (length() when none does).
+  int64_t first_used() const;
 
   const Transformer* model_;
   KVCache cache_;
-  at::Tensor mask_;                  // [B, capacity] bool, true = real token
+  at::Tensor mask_;                  // [row capacity, capacity] bool, true = real token
   std::vector<int64_t> positions_;   // per row: next position id
   at::Tensor last_hidden_;           // [B, hidden] float32
   std::vector<std::vector<int>> queued_;
@@ -100,6 +119,19 @@ class Sampler {
 struct Continuation {
   std::vector<int> token_ids;  // new tokens, including the stop token if one was emitted
   std::string finish_reason;   // "stop" or "length"
+};
+
+// How a row's generation ends: after emitting one of options.stop_ids ("stop") or
+// options.max_new_tokens tokens ("length"). One rule for generate() and continuous batching.
+class StopRule {
+ public:
+  explicit StopRule(const GenerationOptions& options);
+  // Appends `token` to `c`; true (with c.finish_reason set) when that ends it.
+  bool add(Continuation& c, int token) const;
+
+ private:
+  std::set<int> stops_;
+  int max_new_tokens_;
 };
 
 // Continues every row of the decoder from its current state for up to

@@ -129,6 +129,44 @@ KVCache KVCache::expand_prefix(int64_t batch, int64_t capacity) const {
   return out;
 }
 
+KVCache KVCache::empty_like(int64_t rows, int64_t capacity) const {
+  if (rows <= 0 || capacity <= 0)
+    throw InvalidArgument("KVCache needs a positive batch and capacity, got batch " + std::to_string(rows) +
+                          " and capacity " + std::to_string(capacity));
+  KVCache out(0, capacity, 0);
+  auto empty = [&](const at::Tensor& like) {
+    std::vector<int64_t> shape = like.sizes().vec();
+    shape[0] = rows;
+    shape[2] = capacity;
+    return at::zeros(shape, like.options());
+  };
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    out.keys_.push_back(empty(keys_[i]));
+    out.values_.push_back(empty(values_[i]));
+  }
+  return out;
+}
+
+void KVCache::copy_block(const KVCache& src, int64_t src_row, int64_t dst_row, int64_t rows, int64_t src_col,
+                         int64_t dst_col, int64_t columns) {
+  if (rows == 0 || columns == 0) return;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    keys_[i].narrow(0, dst_row, rows).narrow(2, dst_col, columns)
+        .copy_(src.keys_[i].narrow(0, src_row, rows).narrow(2, src_col, columns));
+    values_[i].narrow(0, dst_row, rows).narrow(2, dst_col, columns)
+        .copy_(src.values_[i].narrow(0, src_row, rows).narrow(2, src_col, columns));
+  }
+}
+
+void KVCache::set_extent(int64_t batch, int64_t length) {
+  if (batch < 0 || batch > row_capacity() || length < 0 || length > capacity_)
+    throw InvalidArgument("KVCache::set_extent: " + std::to_string(batch) + " rows and " + std::to_string(length) +
+                          " positions do not fit buffers of " + std::to_string(row_capacity()) + " rows and " +
+                          std::to_string(capacity_) + " positions");
+  batch_ = batch;
+  length_ = length;
+}
+
 void KVCache::select_rows(const at::Tensor& rows) {
   const at::Tensor index = rows.to(at::kLong);
   check_range(index, 0, batch_, "KVCache::select_rows row indices", /*is_limit=*/false);

@@ -18,17 +18,21 @@
 namespace lrem {
 
 // Preallocated key/value buffers for incremental decoding: per layer
-// [batch, num_key_value_heads, capacity, head_dim]. Positions [0, length) are filled.
+// [row_capacity, num_key_value_heads, capacity, head_dim], of which the first batch() rows are
+// in use (a continuous batch keeps spare rows for sequences that join later). Positions
+// [0, length) are filled.
 class KVCache {
  public:
   KVCache(const ModelConfig& config, int64_t batch, int64_t capacity, const at::TensorOptions& options);
 
   int64_t batch() const { return batch_; }
+  int64_t row_capacity() const { return keys_.empty() ? batch_ : keys_[0].size(0); }
   int64_t capacity() const { return capacity_; }
   int64_t length() const { return length_; }
 
-  at::Tensor& keys(size_t layer) { return keys_[layer]; }
-  at::Tensor& values(size_t layer) { return values_[layer]; }
+  // The rows in use: [batch, num_key_value_heads, capacity, head_dim] views of the buffers.
+  at::Tensor keys(size_t layer) const { return keys_[layer].narrow(0, 0, batch_); }
+  at::Tensor values(size_t layer) const { return values_[layer].narrow(0, 0, batch_); }
   // Marks n more positions as filled (called once per forward, after every layer wrote).
   // Throws LimitExceeded if that would pass capacity().
   void advance(int64_t n);
@@ -37,6 +41,17 @@ class KVCache {
   KVCache expand_prefix(int64_t batch, int64_t capacity) const;
   // Keeps only the given rows (e.g. drops finished sequences).
   void select_rows(const at::Tensor& rows);
+
+  // An empty cache laid out like this one with room for `rows` rows and `capacity` positions;
+  // none in use yet (set_extent).
+  KVCache empty_like(int64_t rows, int64_t capacity) const;
+  // Copies rows [src_row, src_row + rows) of `src`, positions [src_col, src_col + columns),
+  // to rows [dst_row, ...) and positions [dst_col, ...) of this cache (`src` may be this
+  // cache when the row ranges do not overlap).
+  void copy_block(const KVCache& src, int64_t src_row, int64_t dst_row, int64_t rows, int64_t src_col, int64_t dst_col,
+                  int64_t columns);
+  // Sets the rows in use and the positions filled, within the buffers (InvalidArgument beyond).
+  void set_extent(int64_t batch, int64_t length);
 
  private:
   KVCache(int64_t batch, int64_t capacity, int64_t length) : batch_(batch), capacity_(capacity), length_(length) {}

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "model/cot.h"
+#include "retrieval/batch_scheduler.h"
 #include "model/generation.h"
 #include "model/padding.h"
 #include "lrem/error.h"
@@ -123,6 +124,37 @@ struct Embedder::Impl {
       prefix.emplace(ModelAccess::parts(model).transformer, 1, static_cast<int64_t>(prefix_ids.size()));
       prefix->append({prefix_ids});
     }
+    if (options.batching && options.pooling == Pooling::Last) {
+      BatchSpec spec;
+      spec.model = &ModelAccess::parts(model).transformer;
+      spec.prefix = prefix ? &*prefix : nullptr;
+      // A format without a think section never generates (reason mode is refused).
+      spec.cot = prompt.think_close_id() >= 0 ? cot_generation(sampling(), max_cot, prompt.think_close_id()) : sampling();
+      spec.think_close_id = prompt.think_close_id();
+      spec.emb_id = prompt.emb_id();
+      spec.max_rows = options.batch_size;
+      spec.max_wait_ms = options.max_wait_ms;
+      scheduler = std::make_unique<BatchScheduler>(spec);
+    }
+  }
+
+  GenerationOptions sampling() const {
+    GenerationOptions g;
+    g.temperature = options.temperature;
+    g.top_k = options.top_k;
+    g.top_p = options.top_p;
+    g.seed = options.seed;
+    return g;
+  }
+
+  // The CoT rule (model/cot.h) applied to a query's generated tokens; the CoT's text goes to
+  // out.cots[row].
+  CotEnding end_row_cot(const std::vector<int>& generated, size_t row, Embeddings& out) const {
+    const Tokenizer& tokenizer = model.tokenizer();
+    CotEnding ending = end_cot(generated, max_cot, ModelAccess::parts(model).prompt().think_close_id(),
+                               [&](int id) { return tokenizer.is_special(id); });
+    out.cots[row] = tokenizer.decode(ending.cot, /*skip_special_tokens=*/true);
+    return ending;
   }
 
   // Final rows [n, hidden] -> truncated, normalised float32 rows appended to `out`.
@@ -168,18 +200,10 @@ struct Embedder::Impl {
   };
   GeneratedTails generate_tails(Decoder& decoder, const std::vector<size_t>& rows, Embeddings& out) const {
     const PromptFormat& prompt = ModelAccess::parts(model).prompt();
-    const Tokenizer& tokenizer = model.tokenizer();
-    GenerationOptions sampling;
-    sampling.temperature = options.temperature;
-    sampling.top_k = options.top_k;
-    sampling.top_p = options.top_p;
-    sampling.seed = options.seed;
-    std::vector<Continuation> cots = generate(decoder, cot_generation(sampling, max_cot, prompt.think_close_id()));
+    std::vector<Continuation> cots = generate(decoder, cot_generation(sampling(), max_cot, prompt.think_close_id()));
     GeneratedTails g{std::vector<std::vector<int>>(cots.size()), std::vector<std::vector<int>>(cots.size())};
     for (size_t i = 0; i < cots.size(); ++i) {
-      const CotEnding ending = end_cot(cots[i].token_ids, max_cot, prompt.think_close_id(),
-                                       [&](int id) { return tokenizer.is_special(id); });
-      out.cots[rows[i]] = tokenizer.decode(ending.cot, /*skip_special_tokens=*/true);
+      const CotEnding ending = end_row_cot(cots[i].token_ids, rows[i], out);
       g.tails[i] = prompt.close_cot(ending.cot);
       if (ending.closed) {
         g.closing[i] = {prompt.emb_id()};
@@ -221,10 +245,37 @@ struct Embedder::Impl {
     write_rows(decoder.last_hidden(), rows, out);
   }
 
-  // Runs embed_query_batch over batch_size chunks of the given rows, reporting progress.
+  // Whether a call of n texts goes to the scheduler: larger calls are batches already.
+  bool scheduled(size_t n) const { return scheduler && n > 0 && n <= static_cast<size_t>(options.batch_size); }
+
+  // Submits whole sequences to the scheduler and writes their rows (and generated CoTs).
+  void embed_scheduled(BatchScheduler::Kind kind, std::vector<std::vector<int>> seqs, const std::vector<size_t>& rows,
+                       Embeddings& out) const {
+    const size_t n = seqs.size();
+    std::vector<BatchScheduler::Result> results = scheduler->run(kind, std::move(seqs));
+    std::vector<at::Tensor> hidden;
+    for (size_t i = 0; i < n; ++i) {
+      hidden.push_back(results[i].hidden);
+      if (kind == BatchScheduler::Kind::Reason) end_row_cot(results[i].generated, rows[i], out);
+    }
+    write_rows(at::stack(hidden), rows, out);
+    if (options.progress) options.progress(n, n);
+  }
+
+  // Runs embed_query_batch over batch_size chunks of the given rows, reporting progress, or
+  // hands a small call to the scheduler.
   void embed_query_rows(const std::vector<std::vector<int>>& bodies, const std::vector<std::vector<int>>& tails,
                         const std::vector<size_t>& rows, Embeddings& out) const {
     c10::InferenceMode guard;
+    if (scheduled(bodies.size())) {
+      std::vector<std::vector<int>> seqs(bodies.size(), prefix ? std::vector<int>{} : prefix_ids);
+      for (size_t i = 0; i < bodies.size(); ++i) {
+        seqs[i].insert(seqs[i].end(), bodies[i].begin(), bodies[i].end());
+        if (!tails.empty()) seqs[i].insert(seqs[i].end(), tails[i].begin(), tails[i].end());
+      }
+      return embed_scheduled(tails.empty() ? BatchScheduler::Kind::Reason : BatchScheduler::Kind::Query,
+                             std::move(seqs), rows, out);
+    }
     const size_t batch = static_cast<size_t>(options.batch_size);
     for (size_t start = 0; start < bodies.size(); start += batch) {
       const size_t end = std::min(bodies.size(), start + batch);
@@ -251,6 +302,7 @@ struct Embedder::Impl {
   std::vector<int> prefix_ids;
   std::optional<Decoder> prefix;  // the shared query-template prefix, computed once
   mutable CotCache cache;
+  std::unique_ptr<BatchScheduler> scheduler;  // last: its worker stops before what it reads goes
 };
 
 Embedder::Embedder(Model model, EmbedderOptions options)
@@ -273,6 +325,9 @@ Embeddings empty_embeddings(size_t rows, int64_t dim) {
 Embeddings Embedder::embed_queries(const std::vector<std::string>& queries, QueryMode mode) const {
   const Impl& m = *impl_;
   const PromptFormat& prompt = ModelAccess::parts(m.model).prompt();
+  if (mode == QueryMode::Auto)
+    throw InvalidArgument("mode \"auto\" chooses between reason and direct from search results: use "
+                          "Retriever::search (Python: Retriever.search), or embed with \"reason\" or \"direct\"");
   if (mode == QueryMode::Reason) prompt.require_think("reason mode");
   Embeddings out = empty_embeddings(queries.size(), m.dim);
 
@@ -344,12 +399,18 @@ Embeddings Embedder::embed_items(const std::vector<std::string>& titles) const {
     out.truncated[i] = ids.truncated;
     seqs[i] = std::move(ids.ids);
   }
+  c10::InferenceMode guard;
+  if (m.scheduled(seqs.size())) {
+    std::vector<size_t> rows(seqs.size());
+    std::iota(rows.begin(), rows.end(), 0);
+    m.embed_scheduled(BatchScheduler::Kind::Item, std::move(seqs), rows, out);
+    return out;
+  }
   // Batches of similar length keep padding small.
   std::vector<size_t> order(titles.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seqs[a].size() < seqs[b].size(); });
 
-  c10::InferenceMode guard;
   const size_t batch = static_cast<size_t>(m.options.batch_size);
   for (size_t start = 0; start < order.size(); start += batch) {
     const size_t end = std::min(order.size(), start + batch);
@@ -372,6 +433,7 @@ std::string Embedder::fingerprint() const {
 }
 const EmbedderOptions& Embedder::options() const { return impl_->options; }
 CacheStats Embedder::cot_cache_stats() const { return impl_->cache.stats(); }
+BatchingStats Embedder::batching_stats() const { return impl_->scheduler ? impl_->scheduler->stats() : BatchingStats{}; }
 void Embedder::clear_cot_cache() { impl_->cache.clear(); }
 
 }  // namespace lrem

@@ -8,9 +8,17 @@ namespace lrem {
 QueryMode parse_query_mode(const std::string& name) {
   if (name == "reason") return QueryMode::Reason;
   if (name == "direct") return QueryMode::Direct;
-  throw InvalidArgument("unknown query mode '" + name + "': use \"reason\" or \"direct\"");
+  if (name == "auto") return QueryMode::Auto;
+  throw InvalidArgument("unknown query mode '" + name + "': use \"reason\", \"direct\" or \"auto\"");
 }
 
-const char* to_string(QueryMode mode) { return mode == QueryMode::Reason ? "reason" : "direct"; }
+const char* to_string(QueryMode mode) {
+  switch (mode) {
+    case QueryMode::Reason: return "reason";
+    case QueryMode::Direct: return "direct";
+    case QueryMode::Auto: return "auto";
+  }
+  return "?";
+}
 
 }  // namespace lrem

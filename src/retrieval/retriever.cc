@@ -1,21 +1,45 @@
 #include "lrem/retriever.h"
 
+#include <filesystem>
+
 #include "lrem/error.h"
+#include "util/file_io.h"
+#include "util/json_reader.h"
 
 namespace lrem {
+
+namespace {
+
+constexpr const char* kRouterFile = "router.json";
+
+}  // namespace
+
+AutoRouting AutoRouting::from_json(const std::string& text, const std::string& source) {
+  JsonDocument document(text, source);
+  const JsonValue fields = document.object();
+  const JsonValue score = fields.at("min_direct_score");
+  AutoRouting routing;
+  routing.min_direct_score = static_cast<float>(score.as_double());
+  // Cosine similarity of normalised vectors: a threshold outside [-1, 1] routes everything one way.
+  if (routing.min_direct_score < -1.0f || routing.min_direct_score > 1.0f)
+    score.fail("min_direct_score must be a cosine similarity in [-1, 1], got " + score.dump_short());
+  return routing;
+}
 
 struct Retriever::Impl {
   Embedder embedder;
   std::shared_ptr<Index> index;
   ItemStore items;
+  std::optional<AutoRouting> routing;
 };
 
-Retriever::Retriever(Embedder embedder, Index index, ItemStore items)
-    : Retriever(std::move(embedder), std::make_shared<Index>(std::move(index)), std::move(items)) {}
+Retriever::Retriever(Embedder embedder, Index index, ItemStore items, std::optional<AutoRouting> routing)
+    : Retriever(std::move(embedder), std::make_shared<Index>(std::move(index)), std::move(items), routing) {}
 
-Retriever::Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore items) {
+Retriever::Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore items,
+                     std::optional<AutoRouting> routing) {
   if (!index) throw InvalidArgument("Retriever needs an index, got a null pointer");
-  impl_ = std::make_unique<Impl>(Impl{std::move(embedder), std::move(index), std::move(items)});
+  impl_ = std::make_unique<Impl>(Impl{std::move(embedder), std::move(index), std::move(items), routing});
   const Impl& m = *impl_;
   if (m.index->dim() != m.embedder.dim())
     throw InvalidArgument("the index has dimension " + std::to_string(m.index->dim()) + " but the embedder produces " +
@@ -30,8 +54,11 @@ Retriever::Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore 
 
 Retriever Retriever::open(const std::string& index_dir, Embedder embedder, const std::string& items_path) {
   Index index = Index::load(index_dir, embedder.fingerprint(), embedder.dim());
+  std::optional<AutoRouting> routing;
+  const std::string router_path = (std::filesystem::path(index_dir) / kRouterFile).string();
+  if (std::filesystem::exists(router_path)) routing = AutoRouting::from_json(read_file(router_path, 1 << 16), router_path);
   return Retriever(std::move(embedder), std::move(index),
-                   items_path.empty() ? load_index_items(index_dir) : ItemStore::load(items_path));
+                   items_path.empty() ? load_index_items(index_dir) : ItemStore::load(items_path), routing);
 }
 
 Retriever Retriever::open(const std::string& index_dir, const Model& model, const EmbedderOptions& options,
@@ -49,16 +76,40 @@ std::vector<SearchResponse> Retriever::search_many(const std::vector<std::string
   if (k <= 0) throw InvalidArgument("k must be positive, got " + std::to_string(k));
   if (k > Index::kMaxK)
     throw LimitExceeded("k = " + std::to_string(k) + " exceeds the limit of " + std::to_string(Index::kMaxK));
+  if (mode == QueryMode::Auto && !m.routing)
+    throw InvalidArgument("mode \"auto\" needs a routing threshold, and this retriever has none: fit one on a dev "
+                          "split with scripts/fit_router.py, which writes router.json into the index directory "
+                          "(C++: pass AutoRouting to the Retriever), or choose \"reason\" or \"direct\"");
   std::vector<SearchResponse> out(queries.size());
   if (queries.empty()) return out;
-  Embeddings q = m.embedder.embed_queries(queries, mode);
+  const QueryMode first = mode == QueryMode::Auto ? QueryMode::Direct : mode;
+  std::vector<size_t> all(queries.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  search_rows(queries, all, k, first, out);
+  if (mode != QueryMode::Auto) return out;
+  // An empty result (no hit) is as unsure as a low score.
+  std::vector<size_t> unsure;
+  for (size_t i = 0; i < out.size(); ++i)
+    if (out[i].hits.empty() || out[i].hits.front().score < m.routing->min_direct_score) unsure.push_back(i);
+  if (!unsure.empty()) search_rows(queries, unsure, k, QueryMode::Reason, out);
+  return out;
+}
+
+void Retriever::search_rows(const std::vector<std::string>& queries, const std::vector<size_t>& rows, int k,
+                            QueryMode mode, std::vector<SearchResponse>& out) const {
+  const Impl& m = *impl_;
+  std::vector<std::string> texts;
+  texts.reserve(rows.size());
+  for (size_t row : rows) texts.push_back(queries[row]);
+  Embeddings q = m.embedder.embed_queries(texts, mode);
   SearchResult found = m.index->search(q.data.data(), q.rows, k, /*normalized=*/true);
-  for (size_t i = 0; i < queries.size(); ++i) {
-    SearchResponse& r = out[i];
-    r.query = queries[i];
+  for (size_t i = 0; i < rows.size(); ++i) {
+    SearchResponse& r = out[rows[i]];
+    r.query = queries[rows[i]];
     r.mode = mode;
     r.cot = q.cots[i];
     r.truncated = q.truncated[i];
+    r.hits.clear();
     const int64_t* ids = found.ids_of(static_cast<int64_t>(i));
     const float* scores = found.scores_of(static_cast<int64_t>(i));
     for (int j = 0; j < found.k && ids[j] >= 0; ++j) {
@@ -69,12 +120,12 @@ std::vector<SearchResponse> Retriever::search_many(const std::vector<std::string
       r.hits.push_back({ids[j], scores[j], item->title, item->extra_json});
     }
   }
-  return out;
 }
 
 const Embedder& Retriever::embedder() const { return impl_->embedder; }
 const Index& Retriever::index() const { return *impl_->index; }
 const ItemStore& Retriever::items() const { return impl_->items; }
+const std::optional<AutoRouting>& Retriever::routing() const { return impl_->routing; }
 
 Retriever::~Retriever() = default;
 Retriever::Retriever(Retriever&&) noexcept = default;

@@ -111,6 +111,13 @@ class Slots {
 
 int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
+// With batching, requests share the embedder's forward passes: as many may wait in its
+// batch as it decodes at once.
+int compute_slots(const ServerOptions& o, const EmbedderOptions& e) {
+  if (o.threads > 0) return o.threads;
+  return e.batching ? std::max(e.batch_size, hardware_threads()) : hardware_threads();
+}
+
 ConnectionLimits connection_limits(const ServerOptions& o) {
   ConnectionLimits limits;
   limits.max_connections = o.max_connections;
@@ -145,7 +152,7 @@ struct Server::Impl {
         options(std::move(o)),
         fingerprint(r.embedder().model().fingerprint()),
         http(connection_limits(options)),
-        compute(options.threads > 0 ? options.threads : hardware_threads()),
+        compute(compute_slots(options, r.embedder().options())),
         chat_format(ChatFormat::for_tokenizer(r.embedder().model().tokenizer())) {
     configure();
   }
@@ -383,8 +390,12 @@ ServerOptions validated(ServerOptions o) {
 
 }  // namespace
 
-Server::Server(const Retriever& retriever, ServerOptions options)
-    : impl_(std::make_unique<Impl>(retriever, validated(std::move(options)))) {}
+Server::Server(const Retriever& retriever, ServerOptions options) {
+  if (parse_query_mode(options.default_mode) == QueryMode::Auto && !retriever.routing())
+    throw InvalidArgument("default mode \"auto\" needs the index's router.json (scripts/fit_router.py writes it); "
+                          "serve with --mode reason or direct, or fit a router first");
+  impl_ = std::make_unique<Impl>(retriever, validated(std::move(options)));
+}
 
 Server::~Server() { stop(); }
 

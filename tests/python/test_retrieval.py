@@ -173,6 +173,28 @@ def test_threads_search_concurrently_with_serial_results(model, items):
     assert results == serial
 
 
+def test_batching_threads_get_their_serial_results(model, items):
+    emb = lrem.Embedder(model, batching=True, cot_cache_capacity=0)
+    plain = lrem.Embedder(model, cot_cache_capacity=0)
+    r = lrem.Retriever(emb, lrem.build_index(emb, items), items)
+    queries = QUERIES * 2
+    results = [None] * len(queries)
+
+    def run(i):
+        results[i] = (r.search(queries[i], k=3), emb.embed_queries([queries[i]], return_cots=True))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(queries))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for q, (res, (vec, cots)) in zip(queries, results):
+        want, want_cots = plain.embed_queries([q], return_cots=True)
+        assert res.cot == cots[0] == want_cots[0]
+        np.testing.assert_allclose(vec[0], want[0], atol=1e-4)
+    np.testing.assert_allclose(emb.embed_items(TITLES[:2]), plain.embed_items(TITLES[:2]), atol=1e-4)
+
+
 def test_cli_index_build_and_search_match_python(model, items, lrem_model_dir, lrem_cli, tmp_path):
     items_path = tmp_path / "items.jsonl"
     items.save(items_path)
@@ -222,3 +244,35 @@ def test_cli_index_build_refuses_an_existing_index_without_overwrite(lrem_cli, l
     assert again.returncode == 1 and "--overwrite" in again.stderr, again.stderr
     replaced = subprocess.run(build + ["--overwrite"], capture_output=True, text=True)
     assert replaced.returncode == 0, replaced.stderr
+
+
+def test_auto_mode_routes_by_the_direct_score_in_python_and_the_cli(model, items, lrem_model_dir, lrem_cli, tmp_path):
+    emb = lrem.Embedder(model)
+    index = lrem.build_index(emb, items)
+    plain = lrem.Retriever(emb, index, items)
+    assert plain.auto_min_score is None
+    with pytest.raises(lrem.InvalidArgument, match="fit_router"):
+        plain.search(QUERIES[0], mode="auto")
+    direct = plain.search_many(QUERIES, k=3, mode="direct")
+    reason = plain.search_many(QUERIES, k=3, mode="reason")
+    best = sorted(r.hits[0].score for r in direct)
+    threshold = (best[0] + best[1]) / 2  # only the least sure query reasons
+    routed = lrem.Retriever(emb, index, items, auto_min_score=threshold)
+    got = routed.search_many(QUERIES, k=3, mode="auto")
+    for g, d, r in zip(got, direct, reason):
+        want = r if d.hits[0].score < threshold else d
+        assert (g.mode, g.cot, [h.id for h in g.hits]) == (want.mode, want.cot, [h.id for h in want.hits])
+    assert [g.mode for g in got].count("reason") == 1
+    # An index directory carries its threshold in router.json: Python and `lrem search` read it.
+    lrem.save_index(index, items, tmp_path / "idx")
+    (tmp_path / "idx" / "router.json").write_text(json.dumps({"min_direct_score": threshold}))
+    opened = lrem.Retriever.open(lrem_model_dir, tmp_path / "idx")
+    assert opened.auto_min_score == pytest.approx(threshold)
+    assert [r.mode for r in opened.search_many(QUERIES, k=3, mode="auto")] == [g.mode for g in got]
+    out = subprocess.run([lrem_cli, "search", "--model", lrem_model_dir, "--index", tmp_path / "idx", "--json", "-k", "3",
+                          "--mode", "auto", "--threads", "1", *[a for q in QUERIES for a in ("-q", q)]],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(line)["mode"] for line in out.stdout.splitlines()] == [g.mode for g in got]
+    with pytest.raises(lrem.InvalidArgument, match="Retriever.search"):
+        emb.embed_queries(QUERIES, mode="auto")
