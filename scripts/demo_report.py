@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Runs `lrem eval` for the demo's systems on one benchmark split and prints the comparison table.
+"""Runs `lrem eval` for the demo's systems on one benchmark split, or on the hand-written natural
+queries, and prints the comparison tables.
 
     scripts/demo_report.py --lrem build/bin/lrem --data runs/demo/data --out runs/demo/eval \\
         --system "BM25=bm25" --system "Direct embedding=runs/demo/direct:--mode direct" \\
@@ -14,6 +15,12 @@ negation queries together: the mean over those queries) and overall, and the rat
 system's difficult score to the first system labelled --baseline. "CoT names type" is the share
 of knowledge queries whose chain of thought contains the name of the type they ask for (systems
 that generate a CoT only).
+
+With --natural data/natural_queries/queries.jsonl the queries are the hand-written set instead of a
+split: its judgements are derived from the --data catalogue (scripts/benchmark/natural.py) into
+--out/natural/, and the tables have one column per style, for the held-out (dev+test) types and the
+train types separately; "CoT names type" is then the share of all its queries whose CoT names the
+type, and the words of the queries found in the pretraining corpus ({data}/corpus.txt) are counted.
 """
 
 from __future__ import annotations
@@ -25,10 +32,30 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from benchmark import natural  # noqa: E402
+from benchmark.jsonl import read_jsonl, write_jsonl  # noqa: E402
 
 CATEGORIES = ("lexical", "knowledge", "synonym", "alternative", "negation")
 DIFFICULT = CATEGORIES[1:]
 METRICS = tuple(f"{m}@{k}" for m in ("HitRate", "Precision") for k in (1, 5, 10, 50)) + ("NDCG@10", "MRR")
+# A table's columns: each pools the queries of some categories (for the natural set, styles).
+SPLIT_COLUMNS = {**{c: {c} for c in CATEGORIES}, "difficult": set(DIFFICULT), "overall": set(CATEGORIES)}
+NATURAL_COLUMNS = {**{s: {s} for s in natural.STYLES}, "overall": set(natural.STYLES)}
+
+
+@dataclass(frozen=True)
+class View:
+    """One table per metric: the queries it averages over, its columns, the column the ratio to the
+    baseline divides, and the queries whose CoT "CoT names type" checks."""
+    title: str
+    query_ids: set
+    columns: dict
+    ratio_column: str
+    cot_query_ids: set
 
 
 def parse_system(spec: str) -> tuple[str, str, list[str]]:
@@ -39,21 +66,23 @@ def parse_system(spec: str) -> tuple[str, str, list[str]]:
     return label, model, options.split()
 
 
+def digest(*paths: str) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
 def fingerprint(model: str) -> str:
-    if model == "bm25":
-        return "bm25"
-    digest = hashlib.sha256()
-    with open(os.path.join(model, "model.safetensors"), "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return "bm25" if model == "bm25" else digest(os.path.join(model, "model.safetensors"))
 
 
-def run_eval(lrem: str, data: str, split: str, model: str, options: list[str], out: str) -> dict:
+def run_eval(lrem: str, items: str, queries: str, qrels: str, model: str, options: list[str], out: str) -> dict:
     if not os.path.exists(out):
-        command = [lrem, "eval", "--items", f"{data}/items.jsonl", "--queries", f"{data}/queries_{split}.jsonl",
-                   "--qrels", f"{data}/qrels_{split}.jsonl", "--ks", "1,5,10,50", "--quiet", "--json", out + ".tmp",
-                   "--rankings", out.removesuffix(".json") + ".rankings.jsonl"]
+        command = [lrem, "eval", "--items", items, "--queries", queries, "--qrels", qrels, "--ks", "1,5,10,50",
+                   "--quiet", "--json", out + ".tmp", "--rankings", out.removesuffix(".json") + ".rankings.jsonl"]
         command += ["--system", "bm25"] if model == "bm25" else ["--model", model, *options]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.replace(out + ".tmp", out)
@@ -61,12 +90,8 @@ def run_eval(lrem: str, data: str, split: str, model: str, options: list[str], o
         return json.load(f)
 
 
-def cot_names_type(rankings_path: str, data: str, split: str) -> float | None:
-    """Share of knowledge queries whose CoT contains a word-bounded name of an accepted type."""
-    with open(f"{data}/types.jsonl", encoding="utf-8") as f:
-        names = {t["type_id"]: t["name"].lower() for t in map(json.loads, f)}
-    with open(f"{data}/queries_{split}.jsonl", encoding="utf-8") as f:
-        wanted = {q["id"]: q["type_ids"] for q in map(json.loads, f) if q["category"] == "knowledge"}
+def cot_names_type(rankings_path: str, names: dict[str, str], wanted: dict[str, list[str]]) -> float | None:
+    """Share of the wanted queries whose CoT contains a word-bounded name of an accepted type."""
     hits = []
     with open(rankings_path, encoding="utf-8") as f:
         for run in map(json.loads, f):
@@ -76,24 +101,42 @@ def cot_names_type(rankings_path: str, data: str, split: str) -> float | None:
     return sum(hits) / len(hits) if hits else None
 
 
-def summarise(result: dict, metric: str) -> dict[str, float]:
-    row = {c: result["groups"][c][metric] for c in CATEGORIES if c in result["groups"]}
-    hard = [q[metric] for q in result["per_query"] if q["category"] in DIFFICULT]
-    row["difficult"] = sum(hard) / len(hard)
-    row["overall"] = result["groups"]["overall"][metric]
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+def corpus_coverage(queries: list[dict], corpus_path: str) -> str:
+    """How many of the queries' words the pretraining corpus contains, by occurrence and distinct."""
+    with open(corpus_path, encoding="utf-8") as f:
+        known = set(words(f.read()))
+    used = [w for q in queries for w in words(q["text"])]
+    distinct = set(used)
+    return (f"words of these queries found in the pretraining corpus {corpus_path} ({len(known)} distinct words): "
+            f"{sum(w in known for w in used) / len(used):.1%} of {len(used)} occurrences, "
+            f"{len(distinct & known) / len(distinct):.1%} of {len(distinct)} distinct words")
+
+
+def summarise(result: dict, metric: str, view: View) -> dict[str, float | None]:
+    row = {}
+    for column, categories in view.columns.items():
+        values = [q[metric] for q in result["per_query"]
+                  if q["query_id"] in view.query_ids and q["category"] in categories]
+        row[column] = sum(values) / len(values) if values else None
     return row
 
 
-def table(rows: list[tuple[str, dict[str, float]]], baseline: str, markdown: bool) -> str:
-    columns = [*CATEGORIES, "difficult", "overall"]
-    base = next((r["difficult"] for label, r in rows if label == baseline), None)
-    header = ["system", *columns] + (["difficult / baseline"] if base else []) + ["CoT names type"]
+def table(rows: list[tuple[str, dict]], view: View, baseline: str, markdown: bool) -> str:
+    columns = list(view.columns)
+    base = next((r[view.ratio_column] for label, r in rows if label == baseline), None)
+    header = ["system", *columns] + ([f"{view.ratio_column} / baseline"] if base is not None else []) \
+        + ["CoT names type"]
+    cell = lambda value, fmt: "-" if value is None else fmt.format(value)
     lines = []
     for label, r in rows:
-        cells = [label, *(f"{r[c]:.3f}" for c in columns)]
-        if base:
-            cells.append(f"{r['difficult'] / base:.2f}x" if base > 0 else "-")
-        cells.append("-" if r.get("cot_names_type") is None else f"{r['cot_names_type']:.2f}")
+        cells = [label, *(cell(r[c], "{:.3f}") for c in columns)]
+        if base is not None:
+            cells.append(f"{r[view.ratio_column] / base:.2f}x" if base > 0 else "-")
+        cells.append(cell(r.get("cot_names_type"), "{:.2f}"))
         lines.append(cells)
     if markdown:
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -132,6 +175,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--lrem", required=True, help="the lrem executable")
     parser.add_argument("--data", required=True, help="benchmark directory (scripts/make_benchmark.py)")
     parser.add_argument("--split", default="test")
+    parser.add_argument("--natural", help="the hand-written natural queries (data/natural_queries/queries.jsonl) "
+                                          "to evaluate instead of --split")
     parser.add_argument("--out", required=True, help="directory for the cached lrem eval JSON files")
     parser.add_argument("--system", action="append", required=True, help="LABEL=bm25 or LABEL=MODEL[:OPTIONS]")
     parser.add_argument("--baseline", default="Direct embedding", help="label the ratio column divides by")
@@ -140,24 +185,59 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--plot", help="write HitRate@K per category as a PNG here")
     args = parser.parse_args(argv)
+    if args.natural and args.plot:
+        parser.error("--plot draws the benchmark's categories; it does not apply to --natural")
     os.makedirs(args.out, exist_ok=True)
-    results, cot_rates = [], []
+    if args.natural:
+        try:
+            queries, qrels = natural.judge(args.natural, args.data)
+        except (OSError, ValueError) as e:
+            print(f"demo_report: {e}", file=sys.stderr)
+            return 1
+        os.makedirs(os.path.join(args.out, "natural"), exist_ok=True)
+        queries_path, qrels_path = (os.path.join(args.out, "natural", f) for f in ("queries.jsonl", "qrels.jsonl"))
+        write_jsonl(queries_path, queries)
+        write_jsonl(qrels_path, qrels)
+        name = "natural"
+        groups = {"held-out (dev+test) types": lambda q: q["split"] in natural.HELD_OUT,
+                  "train types": lambda q: q["split"] not in natural.HELD_OUT}
+        views = []
+        for group, keep in groups.items():
+            ids = {q["id"] for q in queries if keep(q)}
+            views.append(View(f"on the natural queries of {group} ({len(ids)} queries)", ids, NATURAL_COLUMNS,
+                              "overall", ids))
+    else:
+        queries_path, qrels_path = (f"{args.data}/{f}_{args.split}.jsonl" for f in ("queries", "qrels"))
+        queries = read_jsonl(queries_path)
+        name = args.split
+        views = [View(f"on the {args.split} split ({len(queries)} queries)", {q["id"] for q in queries},
+                      SPLIT_COLUMNS, "difficult", {q["id"] for q in queries if q["category"] == "knowledge"})]
+    names = {t["type_id"]: t["name"].lower() for t in read_jsonl(f"{args.data}/types.jsonl")}
+    accepted = {q["id"]: q["type_ids"] for q in queries}
+    results, rankings = [], []
     for spec in args.system:
         label, model, options = parse_system(spec)
-        key = re.sub(r"[^A-Za-z0-9]+", "-", f"{label}-{args.split}-{fingerprint(model)}-{'-'.join(options)}")
+        key = re.sub(r"[^A-Za-z0-9]+", "-", f"{label}-{name}-{digest(queries_path, qrels_path)}-"
+                                            f"{fingerprint(model)}-{'-'.join(options)}")
         out = os.path.join(args.out, key.strip("-") + ".json")
         try:
-            results.append((label, run_eval(args.lrem, args.data, args.split, model, options, out)))
+            results.append((label, run_eval(args.lrem, f"{args.data}/items.jsonl", queries_path, qrels_path,
+                                            model, options, out)))
         except subprocess.CalledProcessError as e:
             print(f"demo_report: {label}: `{' '.join(e.cmd)}` failed (exit {e.returncode})", file=sys.stderr)
             return 1
-        cot_rates.append(cot_names_type(out.removesuffix(".json") + ".rankings.jsonl", args.data, args.split))
-    for n, metric in enumerate(args.metric or ["HitRate@10"]):
-        rows = [(label, {**summarise(result, metric), "cot_names_type": rate})
-                for (label, result), rate in zip(results, cot_rates)]
-        num_queries = results[0][1]["groups"]["overall"]["num_queries"]
-        print(("\n" if n else "") + f"{metric} on the {args.split} split ({num_queries} queries)")
-        print(table(rows, args.baseline, args.markdown))
+        rankings.append(out.removesuffix(".json") + ".rankings.jsonl")
+    n = 0
+    for metric in args.metric or ["HitRate@10"]:
+        for view in views:
+            cot_wanted = {i: accepted[i] for i in view.cot_query_ids}
+            rows = [(label, {**summarise(result, metric, view), "cot_names_type": cot_names_type(path, names, cot_wanted)})
+                    for (label, result), path in zip(results, rankings)]
+            print(("\n" if n else "") + f"{metric} {view.title}")
+            print(table(rows, view, args.baseline, args.markdown))
+            n += 1
+    if args.natural and os.path.exists(f"{args.data}/corpus.txt"):
+        print("\n" + corpus_coverage(queries, f"{args.data}/corpus.txt"))
     if args.plot:
         plot(results, args.plot)
         print(f"plot: {args.plot}")

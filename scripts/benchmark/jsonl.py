@@ -1,4 +1,5 @@
-"""Atomic writes of the benchmark's files: temp file, fsync, rename, so a reader never sees half."""
+"""The benchmark's JSON Lines files: atomic writes (temp file, fsync, rename, so a reader never sees
+half) and reads."""
 
 from __future__ import annotations
 
@@ -31,3 +32,8 @@ def write_text_atomic(path: str, lines: Iterable[str]) -> int:
 
 def write_jsonl(path: str, records: Iterable[dict]) -> int:
     return write_text_atomic(path, (json.dumps(r, ensure_ascii=False, sort_keys=False) for r in records))
+
+
+def read_jsonl(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
