@@ -47,6 +47,8 @@ if [ ! -f "$index/meta.json" ]; then
   "$lrem" index build --model "$model" --items "$data/items.jsonl" -o "$index.tmp" --quiet
   rm -rf "$index" && mv "$index.tmp" "$index"
 fi
+# Mode auto's threshold, fitted for the model on the dev split (models/README.md).
+[ -f "$model/router.json" ] && [ ! -f "$index/router.json" ] && cp "$model/router.json" "$index/router.json"
 
 echo "== one test query per category: the model's CoT, then the top 5 items"
 mapfile -t examples < <(/usr/bin/python3 - "$data/queries_test.jsonl" <<'PY'

@@ -73,7 +73,8 @@ def main(argv: list[str]) -> int:
     runs = {}
     for mode in ("reason", "direct"):
         out = os.path.join(args.out, f"{mode}-{key}.json")
-        result = run_eval(args.lrem, args.data, args.split, args.model, ["--mode", mode], out)
+        result = run_eval(args.lrem, f"{args.data}/items.jsonl", f"{args.data}/queries_{args.split}.jsonl",
+                          f"{args.data}/qrels_{args.split}.jsonl", args.model, ["--mode", mode], out)
         runs[mode] = per_query(result, out.removesuffix(".json") + ".rankings.jsonl", args.metric)
     if runs["reason"].keys() != runs["direct"].keys():
         raise SystemExit("fit_router: the two runs judged different queries")
