@@ -1,5 +1,6 @@
 #include "lrem/retriever.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "lrem/error.h"
@@ -12,6 +13,10 @@ namespace {
 
 constexpr const char* kRouterFile = "router.json";
 
+// Scores are cosine similarities of normalised vectors: a threshold outside [-1, 1] (or NaN,
+// which compares false) routes every query one way, which is never what was meant.
+bool is_cosine(float score) { return std::isfinite(score) && score >= -1.0f && score <= 1.0f; }
+
 }  // namespace
 
 AutoRouting AutoRouting::from_json(const std::string& text, const std::string& source) {
@@ -20,8 +25,7 @@ AutoRouting AutoRouting::from_json(const std::string& text, const std::string& s
   const JsonValue score = fields.at("min_direct_score");
   AutoRouting routing;
   routing.min_direct_score = static_cast<float>(score.as_double());
-  // Cosine similarity of normalised vectors: a threshold outside [-1, 1] routes everything one way.
-  if (routing.min_direct_score < -1.0f || routing.min_direct_score > 1.0f)
+  if (!is_cosine(routing.min_direct_score))
     score.fail("min_direct_score must be a cosine similarity in [-1, 1], got " + score.dump_short());
   return routing;
 }
@@ -39,6 +43,9 @@ Retriever::Retriever(Embedder embedder, Index index, ItemStore items, std::optio
 Retriever::Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore items,
                      std::optional<AutoRouting> routing) {
   if (!index) throw InvalidArgument("Retriever needs an index, got a null pointer");
+  if (routing && !is_cosine(routing->min_direct_score))
+    throw InvalidArgument("the auto-mode threshold min_direct_score must be a cosine similarity in [-1, 1], got " +
+                          std::to_string(routing->min_direct_score) + "; fit one with scripts/fit_router.py");
   impl_ = std::make_unique<Impl>(Impl{std::move(embedder), std::move(index), std::move(items), routing});
   const Impl& m = *impl_;
   if (m.index->dim() != m.embedder.dim())
