@@ -11,7 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libssl-dev libicu-dev libpcre2-dev
   wordnet-base
-  libgloo-dev python3-matplotlib python3-nbclient python3-ipykernel
+  libgloo-dev python3-torch python3-matplotlib python3-nbclient python3-ipykernel
   clang libclang-rt-14-dev clang-tidy
 )
 

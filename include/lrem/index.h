@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -82,6 +83,13 @@ class Index {
   // rows: InvalidArgument.
   SearchResult search(const float* queries, int64_t nq, int k, bool normalized = false) const;
 
+  // Moves every vector of `other` into this index and leaves `other` empty. Both must be
+  // copies of one trained index (same dim, factory and model fingerprint; for IVF the same
+  // trained quantizer and codebooks, as the distributed build makes them) holding disjoint
+  // ids: InvalidArgument naming the problem (a shared id, an index type FAISS cannot merge,
+  // such as HNSW) otherwise, with neither index changed.
+  void merge_from(Index& other);
+
   // Removes the given ids (absent ids are ignored); returns how many were removed.
   // HNSW graphs do not support deletion: InvalidArgument (rebuild the index instead).
   int64_t remove(const int64_t* ids, int64_t n);
@@ -112,6 +120,10 @@ class Index {
   // records its SHA-256 (items_sha256), so an index is never paired with another save's
   // items. Refusing to replace an existing directory is save_index's job (retriever.h).
   void save(const std::string& dir, const ItemStore& items) const;
+  // The same with the catalogue copied, streaming, from the JSON Lines file `items_path`
+  // (for catalogues too large to hold as an ItemStore; the caller vouches that it holds the
+  // indexed items, as the distributed build does, docs/SCALE.md).
+  void save(const std::string& dir, const std::string& items_path) const;
   // True if `dir` holds a saved index.
   static bool exists(const std::string& dir);
 
@@ -121,12 +133,21 @@ class Index {
   // from what the index was built with (the message names both values); IoError if a file
   // is missing. A directory written by an older format (version 1, no catalogue checksum) is
   // refused with a FormatError saying to rebuild it.
-  static Index load(const std::string& dir, const std::string& expected_fingerprint = "", int expected_dim = -1);
+  //
+  // With `mmap`, an IVF index's inverted lists (its codes and ids, nearly all of its bytes) are
+  // memory-mapped from index.faiss instead of read: resident memory is then the quantizer and
+  // codebooks, the id map (about 60 bytes per vector, see docs/SCALE.md) and whatever pages
+  // searches touch, which the kernel may evict. index.faiss is still checksummed (streaming)
+  // before it is mapped. A mapped index is read-only: add, remove and merge_from throw. Other
+  // index types are read into memory as without `mmap`.
+  static Index load(const std::string& dir, const std::string& expected_fingerprint = "", int expected_dim = -1,
+                    bool mmap = false);
 
  private:
   struct State;
   explicit Index(std::unique_ptr<State> state);
-  void save_unit(const std::string& dir, const ItemStore* items) const;
+  // stage_items(dir) stages the catalogue and returns its digest; empty: no catalogue.
+  void save_unit(const std::string& dir, const std::function<std::string(const std::string&)>& stage_items) const;
   std::unique_ptr<State> state_;
 };
 

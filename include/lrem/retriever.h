@@ -64,11 +64,13 @@ class Retriever {
   // Opens an index directory (built by `lrem index build` or save_index) for an embedder:
   // the index must hold the embedder's space (fingerprint and dimension, else FormatError);
   // the items are read from `items_path`, default <index_dir>/items.jsonl; the auto-mode
-  // threshold from <index_dir>/router.json when there is one.
-  static Retriever open(const std::string& index_dir, Embedder embedder, const std::string& items_path = "");
+  // threshold from <index_dir>/router.json when there is one. `mmap`: map the index's inverted
+  // lists from disk instead of reading them (Index::load; IVF indexes, read-only).
+  static Retriever open(const std::string& index_dir, Embedder embedder, const std::string& items_path = "",
+                        bool mmap = false);
   // The same with an embedder over `model` (the options must be those the index was built with).
   static Retriever open(const std::string& index_dir, const Model& model, const EmbedderOptions& options = {},
-                        const std::string& items_path = "");
+                        const std::string& items_path = "", bool mmap = false);
 
   // k in [1, Index::kMaxK]; k above the index size returns every item. Mode auto needs a
   // routing threshold (InvalidArgument saying how to fit one otherwise).

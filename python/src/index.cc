@@ -109,11 +109,17 @@ Rows with fewer than k hits (k > len(index)) are padded with id -1 and score -in
           "Writes ``dir/index.faiss`` and ``dir/meta.json`` (with the file's SHA-256), each atomically.")
       .def_static(
           "load",
-          [](const Path& dir, const std::optional<std::string>& expected_fingerprint, std::optional<int> expected_dim) {
-            return Index::load(dir.string(), expected_fingerprint.value_or(""), expected_dim.value_or(-1));
+          [](const Path& dir, const std::optional<std::string>& expected_fingerprint, std::optional<int> expected_dim,
+             bool mmap) {
+            py::gil_scoped_release release;
+            return Index::load(dir.string(), expected_fingerprint.value_or(""), expected_dim.value_or(-1), mmap);
           },
           py::arg("dir"), py::arg("expected_fingerprint") = py::none(), py::arg("expected_dim") = py::none(),
-          R"doc(Loads an index saved by ``save``.
+          py::kw_only(), py::arg("mmap") = false,
+          R"doc(Loads an index saved by ``save`` (or built by ``lrem index build``).
+
+mmap=True maps an IVF index's inverted lists (codes and ids) from ``index.faiss`` instead of
+reading them, so resident memory stays bounded (docs/SCALE.md); such an index is read-only.
 
 Raises FormatError for a corrupt or mismatched directory, including a different model
 fingerprint or dimension than expected, and IoError if a file is missing.)doc")

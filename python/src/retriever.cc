@@ -67,7 +67,7 @@ Thread-safe: several Python threads may search at once (the GIL is released).
       .def_static(
           "open",
           [](const py::object& model, const Path& index_dir, const std::optional<Path>& items,
-             const std::string& dtype, const py::kwargs& embedder_options) {
+             const std::string& dtype, bool mmap, const py::kwargs& embedder_options) {
             py::object embedder = model;
             if (!py::isinstance<Embedder>(model)) {
               py::object loaded = model;
@@ -82,14 +82,17 @@ Thread-safe: several Python threads may search at once (the GIL is released).
             }
             Embedder e = embedder.cast<Embedder>();
             py::gil_scoped_release release;
-            return Retriever::open(index_dir.string(), std::move(e), items ? items->string() : "");
+            return Retriever::open(index_dir.string(), std::move(e), items ? items->string() : "", mmap);
           },
           py::arg("model"), py::arg("index_dir"), py::kw_only(), py::arg("items") = py::none(), py::arg("dtype") = "float32",
+          py::arg("mmap") = false,
           "Open an index directory (from save_index or `lrem index build`) for searching. model: a model "
           "directory (loaded with dtype as in Model.load), an lrem.Model or an lrem.Embedder. "
           "Other keywords are lrem.Embedder's (batch_size, max_cot_tokens, pooling, output_dim, ...) and must "
           "match how the index was built. items default to the catalogue saved with the index (checked against its checksum). "
-          "The index directory's router.json, if any, sets the threshold of mode=\"auto\".")
+          "The index directory's router.json, if any, sets the threshold of mode=\"auto\". mmap=True maps an IVF "
+          "index's inverted lists from disk instead of reading them (bounded resident memory, read-only; "
+          "docs/SCALE.md).")
       .def(
           "search",
           [](const Retriever& self, const py::object& query, int k, const std::string& mode) {

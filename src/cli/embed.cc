@@ -1,4 +1,5 @@
-// lrem embed: queries or items to a .npy matrix (one row per input, in input order).
+// lrem embed: queries or items to a .npy matrix (one row per input, in input order), or items
+// to a directory of resumable chunks, by every rank of a torchrun job (--chunks-dir).
 #include <iostream>
 
 #include "cli/commands.h"
@@ -6,6 +7,8 @@
 #include "util/file_io.h"
 #include "lrem/dataset.h"
 #include "lrem/error.h"
+#include "model/distributed.h"
+#include "retrieval/chunked_encoding.h"
 #include "util/npy.h"
 #include <nlohmann/json.hpp>
 
@@ -14,7 +17,8 @@ namespace lrem::cli {
 void add_embed(CLI::App& app) {
   struct Args {
     EmbedderArgs common;
-    std::string queries, items, output, cots, mode = "reason";
+    std::string queries, items, output, cots, mode = "reason", chunks_dir;
+    uint64_t chunk_bytes = ChunkedEncodingOptions{}.chunk_bytes;
     std::vector<std::string> texts;
   };
   auto args = std::make_shared<Args>();
@@ -25,10 +29,30 @@ void add_embed(CLI::App& app) {
   auto* t = cmd->add_option("--text", args->texts, "Query text(s) given inline");
   q->excludes(i)->excludes(t);
   i->excludes(t);
-  cmd->add_option("--output,-o", args->output, "Output .npy (float32, rows x dim)")->required();
+  auto* o = cmd->add_option("--output,-o", args->output, "Output .npy (float32, rows x dim)");
+  auto* d = cmd->add_option("--chunks-dir", args->chunks_dir,
+                            "With --items: write resumable checksummed chunks here instead of one .npy; runs as "
+                            "every rank of a torchrun job (docs/SCALE.md)");
+  d->excludes(o)->needs(i);
+  cmd->add_option("--chunk-bytes", args->chunk_bytes, "Bytes of items.jsonl per chunk (--chunks-dir)")
+      ->capture_default_str();
   cmd->add_option("--mode", args->mode, "Query mode: reason or direct")->capture_default_str();
   cmd->add_option("--cots", args->cots, "Also write each query's CoT as JSONL to this file");
   cmd->callback([args] {
+    if (!args->chunks_dir.empty()) {
+      std::unique_ptr<DataParallel> dp = DataParallel::from_environment();
+      EmbedderArgs quiet = args->common;
+      quiet.quiet = true;  // one line per chunk instead of the per-batch progress line
+      ChunkedEncodingOptions options;
+      options.chunk_bytes = args->chunk_bytes;
+      options.quiet = args->common.quiet;
+      const ChunkedEncodingReport r =
+          encode_items_chunked(quiet.make_embedder(), args->items, args->chunks_dir, *dp, options);
+      std::cout << "lrem embed: rank " << dp->rank() << ": encoded " << r.encoded << " chunks (" << r.items_encoded
+                << " items), skipped " << r.skipped << " finished chunks, re-encoded " << r.reencoded << std::endl;
+      return;
+    }
+    if (args->output.empty()) throw InvalidArgument("give --output FILE.npy (or --items with --chunks-dir DIR)");
     const QueryMode mode = parse_query_mode(args->mode);
     std::vector<std::string> ids, texts;
     if (!args->items.empty()) {

@@ -1,21 +1,81 @@
 // lrem index build: items JSONL -> an index directory (FAISS index, metadata, items.jsonl).
+// In one process by default; with --work-dir, or under a launcher that sets WORLD_SIZE
+// (torchrun), the catalogue is encoded in resumable chunks by every rank and the index is
+// built from them (retrieval/chunked_encoding.h, retrieval/chunked_index.h, docs/SCALE.md).
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/embedder_options.h"
 #include "lrem/error.h"
 #include "lrem/retriever.h"
+#include "model/distributed.h"
+#include "retrieval/chunked_encoding.h"
+#include "retrieval/chunked_index.h"
 
 namespace lrem::cli {
 
+namespace {
+
+struct Args {
+  EmbedderArgs common;
+  std::string items, output, factory = "Flat", work_dir;
+  int ef_construction = 0;
+  uint64_t chunk_bytes = ChunkedEncodingOptions{}.chunk_bytes;
+  int64_t train_size = ChunkedIndexOptions{}.train_size;
+  bool overwrite = false;
+};
+
+Index build_in_one_process(const Args& args) {
+  ItemStore items = ItemStore::load(args.items);
+  Embedder embedder = args.common.make_embedder();
+  if (!args.common.quiet) std::cerr << "lrem index build: embedding " << items.size() << " items\n";
+  Index empty(embedder.dim(), args.factory);
+  if (args.ef_construction != 0) empty.set_ef_construction(args.ef_construction);
+  Index index = build_index(embedder, items, std::move(empty));
+  save_index(index, items, args.output, args.overwrite);
+  return index;
+}
+
+// Every rank encodes its chunks into <work_dir>/embeddings, then they build the index together
+// and rank 0 saves it with a streamed copy of items.jsonl and returns it.
+std::optional<Index> build_from_chunks(const Args& args) {
+  std::unique_ptr<DataParallel> dp = DataParallel::from_environment();
+  const std::string work = args.work_dir.empty() ? args.output + ".work" : args.work_dir;
+  EmbedderArgs quiet = args.common;
+  quiet.quiet = true;  // one line per chunk instead of the per-batch progress line
+  const Embedder embedder = quiet.make_embedder();
+  ChunkedEncodingOptions encoding;
+  encoding.chunk_bytes = args.chunk_bytes;
+  encoding.quiet = args.common.quiet;
+  const ChunkedEncodingReport report =
+      encode_items_chunked(embedder, args.items, work + "/embeddings", *dp, encoding);
+  std::cout << "lrem index build: rank " << dp->rank() << ": encoded " << report.encoded << " chunks ("
+            << report.items_encoded << " items), skipped " << report.skipped << " finished chunks, re-encoded "
+            << report.reencoded << std::endl;
+  ChunkedIndexOptions indexing;
+  indexing.factory = args.factory;
+  indexing.work_dir = work;
+  indexing.train_size = args.train_size;
+  indexing.ef_construction = args.ef_construction;
+  indexing.quiet = args.common.quiet;
+  std::optional<Index> index = build_index_from_chunks(EmbeddingChunks::open(work + "/embeddings"), *dp, indexing);
+  if (!index) return std::nullopt;
+  index->save(args.output, args.items);
+  // The trained index and the shards were steps of this build; the embeddings stay, so a
+  // rebuild with another factory skips the encoding.
+  for (const char* step : {"trained", "shard-"})
+    for (const auto& entry : std::filesystem::directory_iterator(work))
+      if (entry.path().filename().string().rfind(step, 0) == 0) std::filesystem::remove_all(entry.path());
+  return index;
+}
+
+}  // namespace
+
 void add_index(CLI::App& app) {
-  struct Args {
-    EmbedderArgs common;
-    std::string items, output, factory = "Flat";
-    int ef_construction = 0;
-    bool overwrite = false;
-  };
   auto args = std::make_shared<Args>();
   auto* index = app.add_subcommand("index", "Build vector indexes");
   index->require_subcommand(1);
@@ -28,21 +88,23 @@ void add_index(CLI::App& app) {
   build->add_option("--ef-construction", args->ef_construction,
                     "HNSW construction breadth (0: FAISS's default, 40); M is the factory's number, HNSW32");
   build->add_flag("--overwrite", args->overwrite, "Replace the index and catalogue already in the output directory");
+  build->add_option("--work-dir", args->work_dir,
+                    "Encode in resumable chunks here, then build from them (default under torchrun: <output>.work)");
+  build->add_option("--chunk-bytes", args->chunk_bytes, "Bytes of items.jsonl per chunk (chunked builds)")
+      ->capture_default_str();
+  build->add_option("--train-size", args->train_size, "Vectors sampled to train IVF/PQ/SQ (chunked builds)")
+      ->capture_default_str();
   build->callback([args] {
     auto start = std::chrono::steady_clock::now();
     // Refused before the long embedding run, not after it.
     if (!args->overwrite && Index::exists(args->output))
       throw InvalidArgument("'" + args->output + "' already holds an index; pass --overwrite to replace it and its "
                             "catalogue, or choose another directory");
-    ItemStore items = ItemStore::load(args->items);
-    Embedder embedder = args->common.make_embedder();
-    if (!args->common.quiet) std::cerr << "lrem index build: embedding " << items.size() << " items\n";
-    Index empty(embedder.dim(), args->factory);
-    if (args->ef_construction != 0) empty.set_ef_construction(args->ef_construction);
-    Index index = build_index(embedder, items, std::move(empty));
-    save_index(index, items, args->output, args->overwrite);
+    const bool chunked = !args->work_dir.empty() || std::getenv("WORLD_SIZE");
+    const std::optional<Index> index = chunked ? build_from_chunks(*args) : build_in_one_process(*args);
+    if (!index) return;  // a rank other than 0 of a distributed build
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cout << "lrem index build: " << index.size() << " items, dim " << index.dim() << ", " << args->factory
+    std::cout << "lrem index build: " << index->size() << " items, dim " << index->dim() << ", " << args->factory
               << " -> " << args->output << " (" << secs << " s)" << std::endl;
   });
 }

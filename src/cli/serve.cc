@@ -38,6 +38,7 @@ void add_serve(CLI::App& app) {
   struct Args {
     EmbedderArgs common;
     std::string index, items;
+    bool mmap = false;
     ServerOptions server;
   };
   auto args = std::make_shared<Args>();
@@ -49,6 +50,9 @@ void add_serve(CLI::App& app) {
   ServerOptions& s = args->server;
   cmd->add_option("--index", args->index, "Index directory from `lrem index build`")->required();
   cmd->add_option("--items", args->items, "Items JSONL; default the catalogue saved with the index");
+  cmd->add_flag("--mmap", args->mmap,
+                "Map the IVF index's inverted lists from disk instead of reading them (bounded memory, read-only; "
+                "docs/SCALE.md)");
   cmd->add_option("--host", s.host, "Address to listen on (0.0.0.0 for every interface)")->capture_default_str();
   cmd->add_option("--port", s.port, "TCP port; 0 picks a free one")->capture_default_str();
   // --threads (from the embedder options) sets each request's compute threads; this is how
@@ -97,7 +101,7 @@ void add_serve(CLI::App& app) {
       mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
     EmbedderArgs embedder_args = args->common;
     embedder_args.quiet = true;  // per-request progress lines would drown the access log
-    const Retriever retriever = Retriever::open(args->index, embedder_args.make_embedder(), args->items);
+    const Retriever retriever = Retriever::open(args->index, embedder_args.make_embedder(), args->items, args->mmap);
     ServerOptions options = args->server;
     options.quiet = args->common.quiet;
     if (options.model_name.empty()) {

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <shared_mutex>
@@ -97,6 +98,14 @@ struct Index::State {
   std::string factory;
   std::string model_fingerprint;
   std::unique_ptr<faiss::IndexIDMap2> index;
+  bool mapped = false;  // loaded with mmap: read-only
+
+  // InvalidArgument for a change to a mapped index (`what` names the call).
+  void require_writable(const char* what) const {
+    if (mapped)
+      throw InvalidArgument(std::string("Index::") + what + ": this index was opened memory-mapped (read-only); "
+                            "load it without mmap to change it");
+  }
 
   // glibc's rwlock prefers readers, so a steady stream of searches would starve add()
   // forever. A writer holds `turnstile` while it waits for the exclusive lock, and every
@@ -184,6 +193,7 @@ void Index::add(const float* x, const int64_t* ids, int64_t n, bool normalized) 
     }
   }
   auto lock = state_->write_lock();
+  state_->require_writable("add");
   faiss::IndexIDMap2& index = *state_->index;
   if (!index.is_trained) {
     throw InvalidArgument("Index::add: the '" + state_->factory +
@@ -227,11 +237,49 @@ SearchResult Index::search(const float* queries, int64_t nq, int k, bool normali
   return result;
 }
 
+void Index::merge_from(Index& other) {
+  if (&other == this) throw InvalidArgument("Index::merge_from: cannot merge an index into itself");
+  auto lock = state_->write_lock();
+  auto other_lock = other.state_->write_lock();
+  state_->require_writable("merge_from");
+  other.state_->require_writable("merge_from");
+  faiss::IndexIDMap2& into = *state_->index;
+  faiss::IndexIDMap2& from = *other.state_->index;
+  if (other.state_->dim != state_->dim || other.state_->factory != state_->factory ||
+      other.state_->model_fingerprint != state_->model_fingerprint)
+    throw InvalidArgument("Index::merge_from: the indexes differ (dim " + std::to_string(state_->dim) + " vs " +
+                          std::to_string(other.state_->dim) + ", factory '" + state_->factory + "' vs '" +
+                          other.state_->factory + "', or model fingerprint)");
+  for (const FaissId id : from.id_map)
+    if (into.rev_map.count(id))
+      throw InvalidArgument("Index::merge_from: id " + std::to_string(id) +
+                            " is in both indexes (is it repeated in the catalogue?)");
+  // The id map is merged here, not by IndexIDMap2::merge_from: FAISS 1.7.3 merges the inner
+  // IVF without shifting the merged entries' internal ids past this index's, so they would
+  // name this index's items. An IVF takes the shift as add_id; Flat codes are positional.
+  const FaissId shift = into.ntotal;
+  try {
+    into.index->merge_from(*from.index, dynamic_cast<faiss::IndexIVF*>(into.index) ? shift : 0);
+  } catch (const faiss::FaissException& e) {
+    throw InvalidArgument("Index::merge_from: FAISS cannot merge these '" + state_->factory +
+                          "' indexes (merging needs Flat or IVF copies of one trained index): " + e.what());
+  }
+  for (const FaissId id : from.id_map) {
+    into.rev_map[id] = FaissId(into.id_map.size());
+    into.id_map.push_back(id);
+  }
+  into.ntotal = into.index->ntotal;
+  from.id_map.clear();
+  from.rev_map.clear();
+  from.ntotal = 0;
+}
+
 int64_t Index::remove(const int64_t* ids, int64_t n) {
   if (n < 0) throw InvalidArgument("Index::remove: negative id count " + std::to_string(n));
   if (n > 0 && !ids) throw InvalidArgument("Index::remove: null id pointer");
   faiss::IDSelectorBatch selector(size_t(n), reinterpret_cast<const FaissId*>(ids));
   auto lock = state_->write_lock();
+  state_->require_writable("remove");
   try {
     return int64_t(state_->index->remove_ids(selector));
   } catch (const faiss::FaissException& e) {
@@ -296,9 +344,15 @@ void Index::set_nprobe(int nprobe) {
 
 void Index::save(const std::string& dir) const { save_unit(dir, nullptr); }
 
-void Index::save(const std::string& dir, const ItemStore& items) const { save_unit(dir, &items); }
+void Index::save(const std::string& dir, const ItemStore& items) const {
+  save_unit(dir, [&items](const std::string& to) { return index_directory::stage_items(to, items); });
+}
 
-void Index::save_unit(const std::string& dir, const ItemStore* items) const {
+void Index::save(const std::string& dir, const std::string& items_path) const {
+  save_unit(dir, [&items_path](const std::string& to) { return index_directory::stage_items_file(to, items_path); });
+}
+
+void Index::save_unit(const std::string& dir, const std::function<std::string(const std::string&)>& stage_items) const {
   faiss::VectorIOWriter writer;
   IndexMeta meta;
   {
@@ -321,13 +375,13 @@ void Index::save_unit(const std::string& dir, const ItemStore* items) const {
   meta.index_sha256 = index_directory::stage(
       dir, index_directory::kIndexFile,
       std::string_view(reinterpret_cast<const char*>(writer.data.data()), writer.data.size()));
-  if (items) meta.items_sha256 = index_directory::stage_items(dir, *items);
+  if (stage_items) meta.items_sha256 = stage_items(dir);
   index_directory::commit(dir, meta);
 }
 
 bool Index::exists(const std::string& dir) { return index_directory::holds_index(dir); }
 
-Index Index::load(const std::string& dir, const std::string& expected_fingerprint, int expected_dim) {
+Index Index::load(const std::string& dir, const std::string& expected_fingerprint, int expected_dim, bool mmap) {
   const IndexMeta meta = index_directory::read_meta(dir, kFormatVersion);
   const std::string meta_path = dir + "/" + index_directory::kMetaFile;
   auto state = std::make_unique<State>();
@@ -348,14 +402,23 @@ Index Index::load(const std::string& dir, const std::string& expected_fingerprin
   }
 
   // Checked against the digest before FAISS parses a byte.
-  const index_directory::CommittedFile file =
-      index_directory::read_committed(dir, index_directory::kIndexFile, meta.index_sha256, "index_sha256");
-  const std::string& index_path = file.path;
-  faiss::VectorIOReader reader;
-  reader.data.assign(file.bytes.begin(), file.bytes.end());
+  std::string index_path;
   std::unique_ptr<faiss::Index> loaded;
   try {
-    loaded.reset(faiss::read_index(&reader));
+    if (mmap) {
+      // FAISS maps an IVF's inverted lists (codes and ids) from the file instead of reading
+      // them (OnDiskInvertedLists over the file's own lists); the rest is read into memory.
+      index_path = index_directory::verify_committed(dir, index_directory::kIndexFile, meta.index_sha256,
+                                                     "index_sha256");
+      loaded.reset(faiss::read_index(index_path.c_str(), faiss::IO_FLAG_MMAP | faiss::IO_FLAG_READ_ONLY));
+    } else {
+      index_directory::CommittedFile file =
+          index_directory::read_committed(dir, index_directory::kIndexFile, meta.index_sha256, "index_sha256");
+      index_path = file.path;
+      faiss::VectorIOReader reader;
+      reader.data.assign(file.bytes.begin(), file.bytes.end());
+      loaded.reset(faiss::read_index(&reader));
+    }
   } catch (const faiss::FaissException& e) {
     throw FormatError("'" + index_path + "': FAISS cannot read it: " + e.what());
   }
@@ -368,6 +431,7 @@ Index Index::load(const std::string& dir, const std::string& expected_fingerprin
   }
   (void)loaded.release();  // owned through id_map below
   state->index.reset(id_map);
+  state->mapped = mmap;
   return Index(std::move(state));
 }
 

@@ -1,6 +1,10 @@
 #include "retrieval/index_directory.h"
 
+#include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <vector>
 
 #include "lrem/error.h"
 #include "lrem/retriever.h"
@@ -47,6 +51,25 @@ std::string stage_items(const std::string& dir, const ItemStore& items) {
   return digest;
 }
 
+std::string stage_items_file(const std::string& dir, const std::string& items_path) {
+  std::FILE* in = std::fopen(items_path.c_str(), "rb");
+  if (!in) throw IoError("cannot open '" + items_path + "'");
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> close_in(in, &std::fclose);
+  const std::string unnamed = join(dir, std::string(kItemsFile) + ".new");
+  Sha256 digest;
+  write_file_atomic(unnamed, [&](std::FILE* out) {
+    std::vector<char> buf(size_t(1) << 20);
+    while (const size_t n = std::fread(buf.data(), 1, buf.size(), in)) {
+      digest.update(buf.data(), n);
+      write_all(out, buf.data(), n, unnamed);
+    }
+    if (std::ferror(in)) throw IoError("cannot read '" + items_path + "'");
+  });
+  const std::string hex = digest.finish_hex();
+  rename_durably(unnamed, staged_path(dir, kItemsFile, hex));
+  return hex;
+}
+
 void commit(const std::string& dir, const IndexMeta& meta) {
   write_file_atomic(join(dir, kMetaFile), meta.to_json());
   install(dir, kIndexFile, meta.index_sha256);
@@ -65,22 +88,38 @@ IndexMeta read_meta(const std::string& dir, int supported_version) {
   return IndexMeta::parse(read_file(path, kMaxMetaBytes), path, supported_version);
 }
 
-CommittedFile read_committed(const std::string& dir, const char* name, const std::string& digest, const char* field) {
-  CommittedFile file{join(dir, name), ""};
-  const bool exists = fs::exists(file.path);
-  if (exists) {
-    file.bytes = read_file(file.path);
-    if (sha256_hex(file.bytes) == digest) return file;
-  }
+namespace {
+
+// <dir>/<name> or, after a save that committed but did not rename, its staged copy: the first
+// for which `matches` holds (it reads and checks the digest); IoError if neither exists,
+// FormatError saying what to do if neither matches.
+std::string find_committed(const std::string& dir, const char* name, const std::string& digest, const char* field,
+                           const std::function<bool(const std::string&)>& matches) {
+  const std::string path = join(dir, name);
+  const bool exists = fs::exists(path);
+  if (exists && matches(path)) return path;
   const std::string staged = staged_path(dir, name, digest);
-  if (fs::exists(staged)) {
-    std::string bytes = read_file(staged);
-    if (sha256_hex(bytes) == digest) return {staged, std::move(bytes)};
-  }
-  if (!exists) throw IoError("'" + file.path + "' is missing; rebuild or restore the index directory");
-  throw FormatError("'" + file.path + "' does not match the " + field + " recorded in '" + join(dir, kMetaFile) +
+  if (fs::exists(staged) && matches(staged)) return staged;
+  if (!exists) throw IoError("'" + path + "' is missing; rebuild or restore the index directory");
+  throw FormatError("'" + path + "' does not match the " + field + " recorded in '" + join(dir, kMetaFile) +
                     "' (corrupt, truncated, edited or from another save); rebuild the index directory "
                     "(`lrem index build --overwrite`) or restore it from a backup");
+}
+
+}  // namespace
+
+CommittedFile read_committed(const std::string& dir, const char* name, const std::string& digest, const char* field) {
+  CommittedFile file;
+  file.path = find_committed(dir, name, digest, field, [&](const std::string& path) {
+    file.bytes = read_file(path);
+    return sha256_hex(file.bytes) == digest;
+  });
+  return file;
+}
+
+std::string verify_committed(const std::string& dir, const char* name, const std::string& digest, const char* field) {
+  return find_committed(dir, name, digest, field,
+                        [&](const std::string& path) { return sha256_file_hex(path) == digest; });
 }
 
 }  // namespace lrem::index_directory

@@ -25,6 +25,9 @@ bool holds_index(const std::string& dir);
 std::string stage(const std::string& dir, const char* name, std::string_view bytes);
 // Stages the catalogue as items.jsonl.<sha256>; returns the digest.
 std::string stage_items(const std::string& dir, const ItemStore& items);
+// Stages a copy of the JSON Lines file at `items_path` as the catalogue, streaming (it is
+// never held in memory whole); returns the digest.
+std::string stage_items_file(const std::string& dir, const std::string& items_path);
 // Replaces meta.json (the commit), renames the staged files it names into place and removes
 // what earlier saves that crashed left staged.
 void commit(const std::string& dir, const IndexMeta& meta);
@@ -39,5 +42,8 @@ struct CommittedFile {
   std::string bytes;  // verified against the digest
 };
 CommittedFile read_committed(const std::string& dir, const char* name, const std::string& digest, const char* field);
+// The same check, streaming (the file is never held in memory), for a file that is then
+// memory-mapped; returns the verified path.
+std::string verify_committed(const std::string& dir, const char* name, const std::string& digest, const char* field);
 
 }  // namespace lrem::index_directory

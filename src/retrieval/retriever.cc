@@ -59,8 +59,8 @@ Retriever::Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore 
   if (m.index->size() == 0) throw InvalidArgument("the index is empty: build it from a non-empty catalogue");
 }
 
-Retriever Retriever::open(const std::string& index_dir, Embedder embedder, const std::string& items_path) {
-  Index index = Index::load(index_dir, embedder.fingerprint(), embedder.dim());
+Retriever Retriever::open(const std::string& index_dir, Embedder embedder, const std::string& items_path, bool mmap) {
+  Index index = Index::load(index_dir, embedder.fingerprint(), embedder.dim(), mmap);
   std::optional<AutoRouting> routing;
   const std::string router_path = (std::filesystem::path(index_dir) / kRouterFile).string();
   if (std::filesystem::exists(router_path)) routing = AutoRouting::from_json(read_file(router_path, 1 << 16), router_path);
@@ -69,8 +69,8 @@ Retriever Retriever::open(const std::string& index_dir, Embedder embedder, const
 }
 
 Retriever Retriever::open(const std::string& index_dir, const Model& model, const EmbedderOptions& options,
-                          const std::string& items_path) {
-  return open(index_dir, Embedder(model, options), items_path);
+                          const std::string& items_path, bool mmap) {
+  return open(index_dir, Embedder(model, options), items_path, mmap);
 }
 
 SearchResponse Retriever::search(const std::string& query, int k, QueryMode mode) const {

@@ -84,7 +84,7 @@ TrainResult grpo(const GrpoConfig& config) {
   set_num_threads(config.num_threads);
   ensure_directory(config.output_dir);
   const std::vector<train::Example> examples = train::read_examples(config.data, config.catalogue, false);
-  train::DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
+  DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
   Model model = train::load_lrem_model(config.model);
   std::optional<Model> reference;  // frozen: loaded only when the KL term is on
   if (config.kl_coef > 0) {

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Tokenizer prepare_tokenizer(const PretrainConfig& config, train::DataParallel& dp) {
+Tokenizer prepare_tokenizer(const PretrainConfig& config, DataParallel& dp) {
   if (!config.tokenizer.empty()) {
     return fs::is_directory(config.tokenizer) ? Tokenizer::from_directory(config.tokenizer)
                                               : Tokenizer::load(config.tokenizer);
@@ -66,7 +66,7 @@ TrainResult pretrain(const PretrainConfig& config) {
   config.validate("pretrain config");
   set_num_threads(config.num_threads);
   ensure_directory(config.output_dir);
-  train::DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
+  DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
 
   Tokenizer tokenizer = prepare_tokenizer(config, dp);
   const PromptConfig prompt;

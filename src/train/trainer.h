@@ -25,7 +25,7 @@
 
 #include "lrem/model.h"
 #include "lrem/train.h"
-#include "train/distributed.h"
+#include "model/distributed.h"
 #include "train/optimizer.h"
 
 namespace lrem::train {

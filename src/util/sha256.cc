@@ -2,6 +2,10 @@
 
 #include <openssl/evp.h>
 
+#include <cstdio>
+#include <memory>
+#include <vector>
+
 #include "lrem/error.h"
 
 namespace lrem {
@@ -35,16 +39,31 @@ std::array<uint8_t, 32> Sha256::finish() {
   return digest;
 }
 
-std::string sha256_hex(std::string_view data) {
-  Sha256 hasher;
-  hasher.update(data);
+std::string Sha256::finish_hex() {
   static const char kHex[] = "0123456789abcdef";
   std::string out;
-  for (uint8_t byte : hasher.finish()) {
+  for (uint8_t byte : finish()) {
     out += kHex[byte >> 4];
     out += kHex[byte & 15];
   }
   return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+  Sha256 hasher;
+  hasher.update(data);
+  return hasher.finish_hex();
+}
+
+std::string sha256_file_hex(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw IoError("cannot open '" + path + "'");
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> close(f, &std::fclose);
+  Sha256 hasher;
+  std::vector<char> buf(size_t(1) << 20);
+  while (const size_t n = std::fread(buf.data(), 1, buf.size(), f)) hasher.update(buf.data(), n);
+  if (std::ferror(f)) throw IoError("cannot read '" + path + "'");
+  return hasher.finish_hex();
 }
 
 }  // namespace lrem

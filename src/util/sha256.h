@@ -19,6 +19,8 @@ class Sha256 {
   void update(const void* data, size_t n);
   // The digest of everything passed to update(). The object must not be used afterwards.
   std::array<uint8_t, 32> finish();
+  // The same as lower-case hexadecimal.
+  std::string finish_hex();
 
  private:
   struct FreeContext {
@@ -29,5 +31,7 @@ class Sha256 {
 
 // Lower-case hexadecimal digest of `data`.
 std::string sha256_hex(std::string_view data);
+// ... of the file at `path`, read in blocks; IoError if it cannot be read.
+std::string sha256_file_hex(const std::string& path);
 
 }  // namespace lrem

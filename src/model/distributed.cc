@@ -1,7 +1,10 @@
-#include "train/distributed.h"
+#include "model/distributed.h"
 
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <exception>
 #include <vector>
 
 #include "lrem/error.h"
@@ -15,7 +18,7 @@
 #define LREM_HAVE_GLOO 1
 #endif
 
-namespace lrem::train {
+namespace lrem {
 
 #ifdef LREM_HAVE_GLOO
 struct DataParallel::Group {
@@ -40,6 +43,21 @@ DataParallel::DataParallel(int world_size, int rank, const std::string& master_a
   store_options.numWorkers = world_size;
   store_options.waitWorkers = false;
   auto store = c10::make_intrusive<c10d::TCPStore>(master_addr, store_options);
+  const auto text = [](int n) {
+    const std::string s = std::to_string(n);
+    return std::vector<uint8_t>(s.begin(), s.end());
+  };
+  store->set("lrem/world_size/" + std::to_string(rank), text(world_size));
+  // Rank 0 hears from every rank it expects, the others from rank 0: any disagreement is seen
+  // by rank 0 and by the rank that disagrees.
+  for (int other = rank == 0 ? 1 : 0; other < (rank == 0 ? world_size : 1); ++other) {
+    const std::vector<uint8_t> theirs = store->get("lrem/world_size/" + std::to_string(other));
+    if (theirs != text(world_size))
+      throw InvalidArgument("distributed: rank " + std::to_string(rank) + " was started with world_size " +
+                            std::to_string(world_size) + " but rank " + std::to_string(other) + " with " +
+                            std::string(theirs.begin(), theirs.end()) +
+                            "; start every rank with the same WORLD_SIZE (or --world-size)");
+  }
   auto options = c10d::ProcessGroupGloo::Options::create();
   options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(master_addr));
   group_ = std::make_unique<Group>();
@@ -51,6 +69,35 @@ DataParallel::DataParallel(int world_size, int rank, const std::string& master_a
 }
 
 DataParallel::~DataParallel() = default;
+
+namespace {
+
+// The integer in environment variable `name`, or `fallback` when it is unset.
+int env_int(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  if (!value) return fallback;
+  char* end = nullptr;
+  const long n = std::strtol(value, &end, 10);
+  if (*value == '\0' || *end != '\0' || n < 0 || n > 1 << 20)
+    throw InvalidArgument(std::string("distributed: environment variable ") + name + "='" + value +
+                          "' is not a non-negative integer");
+  return int(n);
+}
+
+}  // namespace
+
+std::unique_ptr<DataParallel> DataParallel::from_environment() {
+  const int world_size = env_int("WORLD_SIZE", 1);
+  if (world_size == 0) throw InvalidArgument("distributed: WORLD_SIZE=0; a job needs at least one process");
+  const int rank = env_int("RANK", world_size == 1 ? 0 : -1);
+  if (rank < 0) throw InvalidArgument("distributed: WORLD_SIZE is set but RANK is not; launch with torchrun or set both");
+  if (rank >= world_size)
+    throw InvalidArgument("distributed: RANK=" + std::to_string(rank) + " is not below WORLD_SIZE=" +
+                          std::to_string(world_size));
+  const char* addr = std::getenv("MASTER_ADDR");
+  return std::make_unique<DataParallel>(world_size, rank, addr && *addr ? addr : "127.0.0.1",
+                                        env_int("MASTER_PORT", 29500));
+}
 
 namespace {
 
@@ -133,6 +180,40 @@ void DataParallel::barrier() {
 #endif
 }
 
+void DataParallel::collectively(const std::function<void()>& step) {
+  std::exception_ptr failure;
+  try {
+    step();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (world_size_ == 1) {
+    if (failure) std::rethrow_exception(failure);
+    return;
+  }
+  // Bit r set: rank r failed (a sum of distinct powers of two; ranks past 62 share bit 62).
+  const int64_t failed = sum(failure ? int64_t(1) << std::min(rank_, 62) : 0);
+  if (failure) std::rethrow_exception(failure);
+  if (failed != 0) {
+    std::string ranks;
+    for (int r = 0; r < std::min(world_size_, 63); ++r)
+      if (failed >> r & 1) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+    throw Error("distributed: rank " + ranks + " failed (see its error); rank " + std::to_string(rank_) +
+                " stops too");
+  }
+}
+
+int64_t DataParallel::sum(int64_t value) {
+  if (world_size_ == 1) return value;
+#ifdef LREM_HAVE_GLOO
+  std::vector<at::Tensor> buf{at::tensor({value}, at::kLong)};
+  group_->pg->allreduce(buf)->wait();
+  return buf[0][0].item<int64_t>();
+#else
+  return value;
+#endif
+}
+
 void DataParallel::require_same(uint64_t value, const std::string& what) {
   if (world_size_ == 1) return;
 #ifdef LREM_HAVE_GLOO
@@ -149,4 +230,4 @@ void DataParallel::require_same(uint64_t value, const std::string& what) {
 #endif
 }
 
-}  // namespace lrem::train
+}  // namespace lrem

@@ -1,24 +1,35 @@
-// Data parallelism across processes: each rank computes gradients on its share of the global
-// batch and all_reduce_gradients averages them, the one place where ranks exchange gradients
-// (all_gather shares values, such as GRPO's reward pool of the whole batch's items).
+// Data parallelism across processes, for training and for encoding a catalogue. Training: each
+// rank computes gradients on its share of the global batch and all_reduce_gradients averages
+// them, the one place where ranks exchange gradients (all_gather shares values, such as GRPO's
+// reward pool of the whole batch's items). Encoding (retrieval/chunked_encoding.h): each rank
+// encodes its share of the chunks and the ranks meet at barriers.
 // With world_size 1 every call is a no-op. Transport: libtorch's c10d with the Gloo backend
-// (CPU) and a TCPStore rendezvous hosted by rank 0.
+// (CPU) and a TCPStore rendezvous hosted by rank 0. It lives in model/ because both train/
+// and retrieval/ use it.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
-namespace lrem::train {
+namespace lrem {
 
 class DataParallel {
  public:
   // Blocks until all world_size ranks joined (rank 0 listens on master_addr:master_port).
   // InvalidArgument for a bad rank/world size or when this build lacks Gloo.
+  // Before joining the Gloo group every rank checks, through the store, that all ranks were
+  // given the same world_size (InvalidArgument naming both values otherwise), so a mistyped
+  // launcher fails on every rank instead of hanging in the rendezvous.
   DataParallel(int world_size, int rank, const std::string& master_addr, int master_port);
+  // The group a launcher such as torchrun describes in the environment: RANK, WORLD_SIZE,
+  // MASTER_ADDR (default 127.0.0.1), MASTER_PORT (default 29500). Without WORLD_SIZE, one
+  // process (world_size 1). InvalidArgument naming the variable for a malformed value.
+  static std::unique_ptr<DataParallel> from_environment();
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
@@ -37,6 +48,12 @@ class DataParallel {
   // Mean over ranks of per-rank scalars (for logging).
   std::map<std::string, double> mean(const std::map<std::string, double>& values);
   void barrier();
+  // Runs `step` on this rank, then the ranks learn together whether it failed anywhere: a
+  // rank whose step threw rethrows its exception, the others throw lrem::Error saying which
+  // ranks failed, so no rank waits forever at the next collective for one that died.
+  void collectively(const std::function<void()>& step);
+  // Sum over ranks of a per-rank count.
+  int64_t sum(int64_t value);
   // InvalidArgument on every rank unless all ranks pass the same value: ranks that disagree
   // on the schedule of collectives would otherwise deadlock or abort inside Gloo.
   void require_same(uint64_t value, const std::string& what);
@@ -47,4 +64,4 @@ class DataParallel {
   std::unique_ptr<Group> group_;
 };
 
-}  // namespace lrem::train
+}  // namespace lrem
