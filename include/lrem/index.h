@@ -46,7 +46,7 @@ struct SearchResult {
 
 class Index {
  public:
-  static constexpr int kFormatVersion = 2;  // 2: meta.json also checksums the catalogue
+  static constexpr int kFormatVersion = 3;  // 3: the catalogue is an item database (items.sqlite)
   static constexpr int kMaxK = 100000;  // search() refuses larger k with LimitExceeded
 
   // `factory` is a FAISS index_factory string; the metric is always inner product.

@@ -59,7 +59,8 @@ Thread-safe: several Python threads may search at once (the GIL is released).
              return Retriever(std::move(embedder), std::move(index), std::move(items), routing);
            }),
            py::arg("embedder"), py::arg("index"), py::arg("items"), py::kw_only(), py::arg("auto_min_score") = py::none(),
-           "The retriever shares the embedder and the index with the caller: items added to the index later are found. "
+           "The retriever shares the embedder, the index and the item store with the caller; change the catalogue "
+           "with add_items / update_items / remove_items, which update both together. "
            "auto_min_score: for mode=\"auto\", the best direct-mode score below which a query is searched again "
            "with reasoning (choose it on a dev split: scripts/fit_router.py).")
       .def_static(
@@ -86,7 +87,7 @@ Thread-safe: several Python threads may search at once (the GIL is released).
           "Open an index directory (from save_index or `lrem index build`) for searching. model: a model "
           "directory (loaded with dtype as in Model.load), an lrem.Model or an lrem.Embedder. "
           "Other keywords are lrem.Embedder's (batch_size, max_cot_tokens, pooling, output_dim, ...) and must "
-          "match how the index was built. items default to the catalogue saved with the index (checked against its checksum). "
+          "match how the index was built. items default to the catalogue saved with the index (its item database, updated in place by add_items...; or a JSON Lines file read into memory). "
           "The index directory's router.json, if any, sets the threshold of mode=\"auto\".")
       .def(
           "search",
@@ -107,6 +108,40 @@ Thread-safe: several Python threads may search at once (the GIL is released).
             return self.search_many(queries, k, qm);
           },
           py::arg("queries"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
+      .def(
+          "add_items",
+          [](Retriever& self, const py::iterable& items) {
+            std::vector<Item> list = items_from_list(items);
+            py::gil_scoped_release release;
+            self.add_items(list);
+          },
+          py::arg("items"),
+          "Add item dicts {\"id\", \"title\", ...} to the catalogue without a rebuild: their titles are embedded, then "
+          "the store and the index change together (all or nothing; InvalidArgument for an id already present). "
+          "Durable on return for a retriever opened on an index directory.")
+      .def(
+          "update_items",
+          [](Retriever& self, const py::iterable& items) {
+            std::vector<Item> list = items_from_list(items);
+            py::gil_scoped_release release;
+            self.update_items(list);
+          },
+          py::arg("items"), "Replace items (same ids, new title or fields) in the store and the index; InvalidArgument "
+          "for an absent id.")
+      .def(
+          "remove_items",
+          [](Retriever& self, const std::vector<int64_t>& ids) {
+            py::gil_scoped_release release;
+            self.remove_items(ids);
+          },
+          py::arg("ids"), "Remove items from the store and the index; InvalidArgument for an absent id.")
+      .def(
+          "checkpoint",
+          [](const Retriever& self) {
+            py::gil_scoped_release release;
+            self.checkpoint();
+          },
+          "Save the index into its directory so that opening it replays no update log.")
       .def_property_readonly("embedder", &Retriever::embedder, py::return_value_policy::reference_internal)
       .def_property_readonly("items", &Retriever::items, py::return_value_policy::reference_internal)
       .def_property_readonly(

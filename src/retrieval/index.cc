@@ -321,7 +321,7 @@ void Index::save_unit(const std::string& dir, const ItemStore* items) const {
   meta.index_sha256 = index_directory::stage(
       dir, index_directory::kIndexFile,
       std::string_view(reinterpret_cast<const char*>(writer.data.data()), writer.data.size()));
-  if (items) meta.items_sha256 = index_directory::stage_items(dir, *items);
+  if (items) index_directory::stage_items(dir, *items, meta);
   index_directory::commit(dir, meta);
 }
 
@@ -368,7 +368,9 @@ Index Index::load(const std::string& dir, const std::string& expected_fingerprin
   }
   (void)loaded.release();  // owned through id_map below
   state->index.reset(id_map);
-  return Index(std::move(state));
+  Index index(std::move(state));
+  index_directory::replay_updates(dir, meta, index);
+  return index;
 }
 
 }  // namespace lrem

@@ -357,10 +357,10 @@ void Server::Impl::search(const std::string& body, httplib::Response& res) const
   json out;
   if (request.batch) {
     json results = json::array();
-    for (const SearchResponse& r : found) results.push_back(search_response_json(r, retriever.items()));
+    for (const SearchResponse& r : found) results.push_back(search_response_json(r));
     out = json{{"results", std::move(results)}};
   } else {
-    out = search_response_json(found.front(), retriever.items());
+    out = search_response_json(found.front());
   }
   out["took_ms"] = millis_since(start);
   reply(res, 200, out);
