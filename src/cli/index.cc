@@ -28,6 +28,7 @@ void add_index(CLI::App& app) {
   build->add_option("--ef-construction", args->ef_construction,
                     "HNSW construction breadth (0: FAISS's default, 40); M is the factory's number, HNSW32");
   build->add_flag("--overwrite", args->overwrite, "Replace the index and catalogue already in the output directory");
+  add_index_updates(*index);
   build->callback([args] {
     auto start = std::chrono::steady_clock::now();
     // Refused before the long embedding run, not after it.
