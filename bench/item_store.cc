@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   std::vector<double> latencies;
   latencies.reserve(size_t(lookups));
   for (int i = 0; i < lookups; ++i) {
-    std::vector<int64_t> ids(size_t(k));
+    std::vector<int64_t> ids(static_cast<size_t>(k));
     for (int64_t& id : ids) id = pick(rng) * 7 + 3;
     t = bench::now_seconds();
     const std::vector<std::optional<Item>> found = store.find_many(ids);

@@ -32,21 +32,23 @@ std::string random_catalogue_id() {
   return out;
 }
 
+}  // namespace
+
 // One prepared statement, reset for every use.
-class Statement {
+class SqliteStatement {
  public:
-  Statement(sqlite3* db, const char* sql, const std::string& path) : db_(db), path_(path) {
+  SqliteStatement(sqlite3* db, const char* sql, const std::string& path) : db_(db), path_(path) {
     if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) fail("prepare");
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
+  ~SqliteStatement() { sqlite3_finalize(stmt_); }
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
 
-  Statement& bind(int i, int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
-  Statement& bind(int i, const std::string& v) {
+  SqliteStatement& bind(int i, int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
+  SqliteStatement& bind(int i, const std::string& v) {
     return check(sqlite3_bind_text(stmt_, i, v.data(), int(v.size()), SQLITE_TRANSIENT));
   }
-  Statement& bind_blob(int i, const void* data, size_t bytes) {
+  SqliteStatement& bind_blob(int i, const void* data, size_t bytes) {
     return check(data ? sqlite3_bind_blob(stmt_, i, data, int(bytes), SQLITE_TRANSIENT) : sqlite3_bind_null(stmt_, i));
   }
   // True while a row is available.
@@ -80,7 +82,7 @@ class Statement {
   }
 
  private:
-  Statement& check(int rc) {
+  SqliteStatement& check(int rc) {
     if (rc != SQLITE_OK) fail("bind");
     return *this;
   }
@@ -88,6 +90,8 @@ class Statement {
   std::string path_;
   sqlite3_stmt* stmt_ = nullptr;
 };
+
+namespace {
 
 void exec(sqlite3* db, const std::string& sql, const std::string& path) {
   char* error = nullptr;
@@ -110,7 +114,7 @@ sqlite3* open_connection(const std::string& path, int flags) {
 }
 
 void set_meta(sqlite3* db, const std::string& path, const char* key, int64_t value) {
-  Statement(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", path).bind(1, key).bind(2, value).run();
+  SqliteStatement(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", path).bind(1, key).bind(2, value).run();
 }
 
 // Rolls back unless committed: every write is all-or-nothing.
@@ -155,8 +159,8 @@ std::string ItemDatabase::write(const std::string& path, const std::string& sour
          building);
     exec(db, kSchema, building);
     exec(db, "BEGIN", building);
-    Statement insert(db, "INSERT INTO items(id, title, extra) VALUES(?, ?, ?)", building);
-    Statement first(db, "SELECT seq FROM items WHERE id = ?", building);
+    SqliteStatement insert(db, "INSERT INTO items(id, title, extra) VALUES(?, ?, ?)", building);
+    SqliteStatement first(db, "SELECT seq FROM items WHERE id = ?", building);
     int64_t count = 0;
     produce([&](const Item& item, size_t line) {
       const std::string where = source + (line ? " line " + std::to_string(line) : std::string());
@@ -177,7 +181,7 @@ std::string ItemDatabase::write(const std::string& path, const std::string& sour
     set_meta(db, building, "count", count);
     set_meta(db, building, "version", 0);
     set_meta(db, building, "indexed", indexed ? 1 : 0);
-    Statement(db, "INSERT INTO meta(key, value) VALUES('catalogue_id', ?)", building).bind(1, catalogue_id).run();
+    SqliteStatement(db, "INSERT INTO meta(key, value) VALUES('catalogue_id', ?)", building).bind(1, catalogue_id).run();
     exec(db, "COMMIT", building);
   } catch (...) {
     sqlite3_close(db);
@@ -207,10 +211,13 @@ std::shared_ptr<ItemDatabase> ItemDatabase::open(const std::string& path) {
   return out;
 }
 
-ItemDatabase::~ItemDatabase() { sqlite3_close(db_); }
+ItemDatabase::~ItemDatabase() {
+  by_id_.reset();
+  sqlite3_close(db_);
+}
 
 int64_t ItemDatabase::meta_int(const char* key) const {
-  Statement select(db_, "SELECT value FROM meta WHERE key = ?", path_);
+  SqliteStatement select(db_, "SELECT value FROM meta WHERE key = ?", path_);
   select.bind(1, key);
   if (!select.step()) throw FormatError("item database '" + path_ + "' has no " + key + " in its meta table");
   return select.integer(0);
@@ -233,14 +240,16 @@ bool ItemDatabase::indexed() const {
 
 std::string ItemDatabase::catalogue_id() const {
   std::lock_guard lock(mutex_);
-  Statement select(db_, "SELECT value FROM meta WHERE key = 'catalogue_id'", path_);
+  SqliteStatement select(db_, "SELECT value FROM meta WHERE key = 'catalogue_id'", path_);
   if (!select.step()) throw FormatError("item database '" + path_ + "' has no catalogue_id");
   return select.text(0);
 }
 
 std::vector<std::optional<Item>> ItemDatabase::find_many(const std::vector<int64_t>& ids) const {
   std::lock_guard lock(mutex_);
-  Statement select(db_, "SELECT title, extra FROM items WHERE id = ?", path_);
+  // Prepared once: preparing costs more than a lookup by the primary key.
+  if (!by_id_) by_id_ = std::make_unique<SqliteStatement>(db_, "SELECT title, extra FROM items WHERE id = ?", path_);
+  SqliteStatement& select = *by_id_;
   std::vector<std::optional<Item>> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     select.bind(1, ids[i]);
@@ -255,7 +264,7 @@ uint64_t ItemDatabase::scan(uint64_t after, size_t limit, const std::function<vo
   uint64_t last = 0;
   {
     std::lock_guard lock(mutex_);
-    Statement select(db_, "SELECT seq, id, title, extra FROM items WHERE seq > ? ORDER BY seq LIMIT ?", path_);
+    SqliteStatement select(db_, "SELECT seq, id, title, extra FROM items WHERE seq > ? ORDER BY seq LIMIT ?", path_);
     select.bind(1, int64_t(after)).bind(2, int64_t(limit));
     while (select.step()) {
       last = uint64_t(select.integer(0));
@@ -283,10 +292,10 @@ void ItemDatabase::apply_logged(const std::vector<ItemChange>& changes, const fl
 void ItemDatabase::apply_locked(const std::vector<ItemChange>& changes, const float* vectors, int dim, bool logged) {
   if (changes.empty()) return;
   Transaction transaction(db_, path_);
-  Statement insert(db_, "INSERT INTO items(id, title, extra) VALUES(?, ?, ?)", path_);
-  Statement update(db_, "UPDATE items SET title = ?, extra = ? WHERE id = ?", path_);
-  Statement remove(db_, "DELETE FROM items WHERE id = ?", path_);
-  Statement log(db_, "INSERT INTO index_log(version, pos, kind, id, vector) VALUES(?, ?, ?, ?, ?)", path_);
+  SqliteStatement insert(db_, "INSERT INTO items(id, title, extra) VALUES(?, ?, ?)", path_);
+  SqliteStatement update(db_, "UPDATE items SET title = ?, extra = ? WHERE id = ?", path_);
+  SqliteStatement remove(db_, "DELETE FROM items WHERE id = ?", path_);
+  SqliteStatement log(db_, "INSERT INTO index_log(version, pos, kind, id, vector) VALUES(?, ?, ?, ?, ?)", path_);
   const int64_t version = meta_int("version") + 1;
   int64_t count = meta_int("count");
   const float* vector = vectors;
@@ -336,7 +345,7 @@ void ItemDatabase::apply_locked(const std::vector<ItemChange>& changes, const fl
 void ItemDatabase::replay(int64_t after_version, int dim, const LogReader& each) const {
   std::lock_guard lock(mutex_);
   const int64_t current = meta_int("version");
-  Statement select(db_, "SELECT version, kind, id, vector FROM index_log WHERE version > ? ORDER BY version, pos", path_);
+  SqliteStatement select(db_, "SELECT version, kind, id, vector FROM index_log WHERE version > ? ORDER BY version, pos", path_);
   select.bind(1, after_version);
   // Every version after the snapshot's is one logged change, so the log must hold each.
   int64_t last = after_version;
@@ -364,7 +373,7 @@ void ItemDatabase::replay(int64_t after_version, int dim, const LogReader& each)
 
 void ItemDatabase::truncate_log(int64_t version) {
   std::lock_guard lock(mutex_);
-  Statement(db_, "DELETE FROM index_log WHERE version <= ?", path_).bind(1, version).run();
+  SqliteStatement(db_, "DELETE FROM index_log WHERE version <= ?", path_).bind(1, version).run();
 }
 
 }  // namespace lrem

@@ -30,6 +30,8 @@ struct sqlite3;
 
 namespace lrem {
 
+class SqliteStatement;  // a prepared SQLite statement (item_database.cc)
+
 class ItemDatabase : public ItemStore::Backend {
  public:
   static constexpr int kCacheKib = 16 * 1024;
@@ -73,6 +75,7 @@ class ItemDatabase : public ItemStore::Backend {
   std::string path_;
   sqlite3* db_ = nullptr;
   mutable std::mutex mutex_;  // one connection, used by one thread at a time
+  mutable std::unique_ptr<SqliteStatement> by_id_;  // find_many's, prepared on first use
 };
 
 }  // namespace lrem
