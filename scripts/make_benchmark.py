@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchmark import Config, generate  # noqa: E402
+from benchmark.lexicon import LEXICON_CHOICES  # noqa: E402
 from benchmark.wordnet import WordNetFormatError  # noqa: E402
 
 
@@ -71,6 +72,15 @@ def parse_args(argv: list[str]) -> Config:
                              "</think><emb>name) per type and relation, from every type's knowledge, "
                              "plus each item once as title<emb>name; 0 writes none (default %(default)s)")
     parser.add_argument("--wordnet", default=defaults.wordnet, help="path to WordNet 3.0 data.noun")
+    parser.add_argument("--lexicon", choices=LEXICON_CHOICES, default=defaults.lexicon,
+                        help="WordNet sentences added to corpus.txt beyond the product types: the "
+                             "sense-tagged synsets of all parts of speech (common, 12.8 MB), every "
+                             "synset (all, 51 MB) or none (default %(default)s); read from the "
+                             "directory of --wordnet")
+    parser.add_argument("--traffic-variants", type=int, default=defaults.traffic_variants,
+                        help="variants of each training query as shoppers type them (a name replaced "
+                             "by a synonym, hypernym or what the thing is for; a word dropped, "
+                             "misspelt or moved), judged and taught like the query (default %(default)s)")
     parser.add_argument("--max-cot-tokens", type=_positive, default=defaults.max_cot_tokens,
                         help="the teacher's CoT cap, the backbone's max_cot_tokens (default %(default)s)")
     parser.add_argument("--tokenizer", default=defaults.tokenizer,
@@ -78,9 +88,9 @@ def parse_args(argv: list[str]) -> Config:
                              "package); without it words are counted and stage 1 cuts CoTs to the cap")
     args = parser.parse_args(argv)
     if min(args.knowledge_repeats, args.listing_repeats, args.reasoning_repeats,
-           args.negatives_per_triplet) < 0:
-        parser.error("--knowledge-repeats, --listing-repeats, --reasoning-repeats and "
-                     "--negatives-per-triplet must be >= 0")
+           args.negatives_per_triplet, args.traffic_variants) < 0:
+        parser.error("--knowledge-repeats, --listing-repeats, --reasoning-repeats, "
+                     "--negatives-per-triplet and --traffic-variants must be >= 0")
     return Config(out=args.out, seed=args.seed, num_items=args.num_items, num_types=args.num_types,
                   split_fractions=args.splits, brands_per_tier=args.brands_per_tier,
                   train_queries_per_type=args.train_queries_per_type,
@@ -88,7 +98,8 @@ def parse_args(argv: list[str]) -> Config:
                   triplets_per_query=args.triplets_per_query,
                   negatives_per_triplet=args.negatives_per_triplet, knowledge_repeats=args.knowledge_repeats,
                   listing_repeats=args.listing_repeats,
-                  reasoning_repeats=args.reasoning_repeats, wordnet=args.wordnet,
+                  reasoning_repeats=args.reasoning_repeats, wordnet=args.wordnet, lexicon=args.lexicon,
+                  traffic_variants=args.traffic_variants,
                   max_cot_tokens=args.max_cot_tokens, tokenizer=args.tokenizer)
 
 

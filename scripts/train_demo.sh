@@ -7,6 +7,8 @@
 #
 #   scripts/train_demo.sh [OUT_DIR]          (default: runs/demo)
 #   LREM_INSTALL_DEMO=1 scripts/train_demo.sh   also copies the result into models/
+#   LREM_DEMO_CONFIGS=configs/wordnet scripts/train_demo.sh   the recipe whose pretraining adds
+#       WordNet's everyday vocabulary (docs/RESULTS.md, "Natural queries")
 #   LREM_DEMO_CURATE=1 scripts/train_demo.sh    stage 1 on curated triplets instead (`lrem curate`:
 #       the teacher's CoTs kept for the exact items that the direct baseline finds with
 #       query + CoT but not with the query alone, as the paper curates). It lost on dev
@@ -22,7 +24,10 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LREM_BUILD_DIR:-$root/build}"
 out="$(mkdir -p "${1:-$root/runs/demo}" && cd "${1:-$root/runs/demo}" && pwd)"
+# LREM_DEMO_CONFIGS=configs/wordnet: another recipe; each of its files replaces configs/demo's.
 configs="$root/configs/demo"
+overrides="$(cd "$root" && realpath -m "${LREM_DEMO_CONFIGS:-configs/demo}")"
+config() { if [ -f "$overrides/$1" ]; then echo "$overrides/$1"; else echo "$configs/$1"; fi; }
 
 if ! bash "$root/scripts/build.sh" >"$build.train-demo-build.log" 2>&1; then
   tail -n 40 "$build.train-demo-build.log"; echo "train_demo: the build failed" >&2; exit 1
@@ -38,7 +43,7 @@ stage() {  # stage NAME COMMAND...: runs the command and records its wall time
   times+=("$(printf '%-10s %5d s' "$name" $((SECONDS - start)))")
 }
 
-read -r -a benchmark_args <"$configs/benchmark.args"
+read -r -a benchmark_args <"$(config benchmark.args)"
 stage data /usr/bin/python3 "$root/scripts/make_benchmark.py" --out data "${benchmark_args[@]}"
 # The direct-embedding baseline is stage 1 on the same triplets with empty chains of thought.
 /usr/bin/python3 -c '
@@ -47,8 +52,8 @@ with open("data/triplets_direct.jsonl", "w") as out:
     for line in open("data/triplets_train.jsonl"):
         row = json.loads(line); row["cot"] = ""; out.write(json.dumps(row) + "\n")'
 # --resume: an interrupted stage continues from its last checkpoint; a finished one is skipped.
-stage pretrain "$lrem" train pretrain --config "$configs/pretrain.json" --resume
-stage direct "$lrem" train sft --config "$configs/direct.json" --resume
+stage pretrain "$lrem" train pretrain --config "$(config pretrain.json)" --resume
+stage direct "$lrem" train sft --config "$(config direct.json)" --resume
 # Stage 1 reads data/triplets_stage1.jsonl: every teacher triplet, or the curated ones.
 # Relevance threshold 2: only exact items (grade 1 pairs "adder Amberlight" with other brands'
 # adders). No --backbone, as in the measured ablation: curation sees whole CoTs (18 of the
@@ -61,8 +66,8 @@ if [ "${LREM_DEMO_CURATE:-0}" = 1 ]; then
 else
   cp data/triplets_train.jsonl data/triplets_stage1.jsonl
 fi
-stage stage1 "$lrem" train sft --config "$configs/stage1.json" --resume
-stage stage2 "$lrem" train grpo --config "$configs/stage2.json" --resume
+stage stage1 "$lrem" train sft --config "$(config stage1.json)" --resume
+stage stage2 "$lrem" train grpo --config "$(config stage2.json)" --resume
 
 if [ "${LREM_INSTALL_DEMO:-0}" = 1 ]; then
   for pair in "stage2:lrem-demo" "stage1:lrem-demo-cold-start" "direct:lrem-demo-direct"; do

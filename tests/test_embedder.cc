@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include "lrem/embedder.h"
@@ -314,6 +316,24 @@ TEST(Retriever, OpenReadsTheRouterOfTheIndexDirectory) {
       EXPECT_NE(std::string(e.what()).find("router.json"), std::string::npos) << e.what();
     }
   }
+}
+
+TEST(Retriever, RefusesAnAutoThresholdThatIsNoCosine) {
+  REQUIRE_FIXTURE();
+  Model m = make_model();
+  ItemStore items({{1, "Red Kettle", "{}"}});
+  const Embedder e(m);
+  const auto index = std::make_shared<Index>(build_index(e, items));
+  // NaN would never reason and 5 would always reason: both are typing mistakes, not thresholds.
+  for (float bad : {std::nanf(""), 5.0f, -1.5f, std::numeric_limits<float>::infinity()}) {
+    try {
+      Retriever(e, index, items, AutoRouting{bad});
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("[-1, 1]"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(Retriever(e, index, items, AutoRouting{1.0f}));
 }
 
 }  // namespace

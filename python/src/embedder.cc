@@ -2,6 +2,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include "arguments.h"
 #include "bindings.h"
 #include "compute_call.h"
 #include "lrem/embedder.h"
@@ -16,16 +17,6 @@ py::array_t<float> to_numpy(Embeddings&& e) {
   auto* data = new std::vector<float>(std::move(e.data));
   py::capsule owner(data, [](void* p) { delete static_cast<std::vector<float>*>(p); });
   return py::array_t<float>({e.rows, e.dim}, {e.dim * int64_t(sizeof(float)), int64_t(sizeof(float))}, data->data(), owner);
-}
-
-std::vector<std::string> as_texts(const py::object& texts, const char* what) {
-  if (py::isinstance<py::str>(texts)) return {texts.cast<std::string>()};
-  try {
-    return texts.cast<std::vector<std::string>>();
-  } catch (const py::cast_error&) {
-    throw InvalidArgument(std::string(what) + " must be a str or a list of str, got " +
-                          py::repr(texts).cast<std::string>().substr(0, 80));
-  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "arguments.h"
 #include "bindings.h"
 #include "lrem/error.h"
 #include "compute_call.h"
@@ -53,9 +54,10 @@ void bind_retriever(py::module_& m) {
 Thread-safe: several Python threads may search at once (the GIL is released).
 )doc")
       .def(py::init([](Embedder embedder, std::shared_ptr<Index> index, ItemStore items,
-                       std::optional<float> auto_min_score) {
+                       const py::object& auto_min_score) {
              std::optional<AutoRouting> routing;
-             if (auto_min_score) routing = AutoRouting{*auto_min_score};
+             if (!auto_min_score.is_none())
+               routing = AutoRouting{static_cast<float>(as_number(auto_min_score, "auto_min_score"))};
              return Retriever(std::move(embedder), std::move(index), std::move(items), routing);
            }),
            py::arg("embedder"), py::arg("index"), py::arg("items"), py::kw_only(), py::arg("auto_min_score") = py::none(),
@@ -91,10 +93,14 @@ Thread-safe: several Python threads may search at once (the GIL is released).
           "The index directory's router.json, if any, sets the threshold of mode=\"auto\".")
       .def(
           "search",
-          [](const Retriever& self, const std::string& query, int k, const std::string& mode) {
+          [](const Retriever& self, const py::object& query, int k, const std::string& mode) {
+            if (!py::isinstance<py::str>(query))
+              throw InvalidArgument("query must be a str (search_many takes a list), got " +
+                                    py::repr(query).cast<std::string>().substr(0, 80));
+            const std::string text = query.cast<std::string>();
             QueryMode qm = parse_query_mode(mode);
             ComputeCall call;
-            return self.search(query, k, qm);
+            return self.search(text, k, qm);
           },
           py::arg("query"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason",
           "mode: \"reason\" (generate a CoT, then embed), \"direct\" (embed the query alone) or \"auto\" (direct, "
@@ -102,10 +108,11 @@ Thread-safe: several Python threads may search at once (the GIL is released).
           "which ran.")
       .def(
           "search_many",
-          [](const Retriever& self, const std::vector<std::string>& queries, int k, const std::string& mode) {
+          [](const Retriever& self, const py::object& queries, int k, const std::string& mode) {
+            const std::vector<std::string> texts = as_texts(queries, "queries");
             QueryMode qm = parse_query_mode(mode);
             ComputeCall call;
-            return self.search_many(queries, k, qm);
+            return self.search_many(texts, k, qm);
           },
           py::arg("queries"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
       .def(

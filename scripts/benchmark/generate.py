@@ -13,9 +13,11 @@ from .catalog import make_brands, make_items
 from .corpus import build_corpus
 from .jsonl import write_jsonl, write_text_atomic
 from .judge import judge
+from .lexicon import lexicon_sentences
 from .queries import CATEGORIES, QueryBuilder
 from .taxonomy import SPLITS, candidate_types, select_types
 from .teacher import Teacher, count_words
+from .traffic import traffic_variants
 from .wordnet import NounDatabase
 
 
@@ -35,6 +37,8 @@ class Config:
     listing_repeats: int = 1
     reasoning_repeats: int = 0   # reasoning-format corpus lines per type and relation (0: none)
     wordnet: str = "/usr/share/wordnet/data.noun"
+    lexicon: str = "none"      # WordNet beyond the product types in corpus.txt: none, common or all
+    traffic_variants: int = 0  # traffic-like variants per training query (traffic.py)
     max_cot_tokens: int = 16   # the teacher's CoT cap: lrem_config.json's max_cot_tokens
     tokenizer: str = ""        # a model directory whose tokenizer counts that cap ("": words)
 
@@ -86,6 +90,9 @@ def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dic
         split_types = [t for t in types if t.split == split]
         per_type = config.train_queries_per_type if split == "train" else config.eval_queries_per_type
         queries = builder.build(split, split_types, per_type)
+        if split == "train" and config.traffic_variants:
+            queries += traffic_variants(queries, types_by_id, config.traffic_variants, builder.used_texts,
+                                        _rng(config.seed, "traffic"))
         qrels = {q.id: judge(q, items_by_type, brand_tiers) for q in queries}
         empty = [q.id for q in queries if not any(r["relevance"] == 2 for r in qrels[q.id])]
         if empty:
@@ -110,6 +117,12 @@ def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dic
     write_jsonl(os.path.join(config.out, "pairs_train.jsonl"), pairs)
     corpus = build_corpus(types, items_by_type, brands, config.knowledge_repeats, config.listing_repeats,
                           _rng(config.seed, "corpus"), config.reasoning_repeats)
+    if config.lexicon != "none":
+        lexicon = list(lexicon_sentences(os.path.dirname(config.wordnet), _rng(config.seed, "lexicon"),
+                                         config.lexicon))
+        log(f"lexicon ({config.lexicon}): {len(lexicon)} lines")
+        corpus += lexicon
+        _rng(config.seed, "lexicon-mix").shuffle(corpus)
     corpus_bytes = write_text_atomic(os.path.join(config.out, "corpus.txt"), corpus)
     log(f"corpus: {len(corpus)} lines, {corpus_bytes / 1e6:.2f} MB")
 

@@ -1,15 +1,30 @@
-"""Reader for WordNet 3.0's noun database (data.noun, format described in wndb(5))."""
+"""Reader for WordNet 3.0's databases (data.noun, data.verb, data.adj, data.adv; format in wndb(5))."""
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 DEFAULT_DATA_NOUN = "/usr/share/wordnet/data.noun"
+ADJ_MARKER = re.compile(r"\((?:a|p|ip)\)$")
 
 
 class WordNetFormatError(ValueError):
-    """A data.noun line does not follow the wndb(5) layout."""
+    """A data.* line does not follow the wndb(5) layout."""
+
+
+# ss_type of data.adj's satellite synsets ("s"): adjectives clustered around a head synset.
+POS_OF_TYPE = {"n": "n", "v": "v", "a": "a", "s": "a", "r": "r"}
+
+
+@dataclass
+class Pointer:
+    symbol: str   # wninput(5): "@" hypernym, "~" hyponym, "%p" part meronym, "&" similar to, "!" antonym...
+    offset: str   # the target synset
+    pos: str      # the target's part of speech: n, v, a or r (satellites are "a")
+    source: int   # 0 for a relation between synsets; else the word number (1-based) in this synset
+    target: int   # ... and in the target synset (lexical relations such as antonymy)
 
 
 @dataclass
@@ -17,16 +32,19 @@ class Synset:
     offset: str                      # 8 digits, e.g. "03057021"
     lemmas: list[str]                # spaces instead of underscores, original case kept
     gloss: str                       # raw gloss text after '|'
-    hypernyms: list[str] = field(default_factory=list)  # offsets ('@' pointers)
-    hyponyms: list[str] = field(default_factory=list)   # offsets ('~' pointers)
+    hypernyms: list[str] = field(default_factory=list)  # noun offsets ('@' pointers)
+    hyponyms: list[str] = field(default_factory=list)   # noun offsets ('~' pointers)
+    pos: str = "n"
+    pointers: list[Pointer] = field(default_factory=list)
 
     @property
     def synset_id(self) -> str:
-        return f"wn:{self.offset}-n"
+        return f"wn:{self.offset}-{self.pos}"
 
 
-def parse_data_line(line: str, where: str) -> Synset:
-    """One line: offset lex_filenum ss_type w_cnt (word lex_id)... p_cnt (ptr offset pos src/tgt)... | gloss"""
+def parse_data_line(line: str, where: str, pos: str = "n") -> Synset:
+    """One line: offset lex_filenum ss_type w_cnt (word lex_id)... p_cnt (ptr offset pos src/tgt)...
+    [verb frames] | gloss. `pos` is the part of speech of the file (n, v, a or r)."""
     head, sep, gloss = line.partition(" | ")
     if not sep:
         raise WordNetFormatError(f"{where}: no ' | ' gloss separator")
@@ -34,25 +52,24 @@ def parse_data_line(line: str, where: str) -> Synset:
     try:
         offset, ss_type = fields[0], fields[2]
         w_cnt = int(fields[3], 16)
-        words = [fields[4 + 2 * i].replace("_", " ") for i in range(w_cnt)]
-        pos = 4 + 2 * w_cnt
-        p_cnt = int(fields[pos])
-        pos += 1
-        hypernyms, hyponyms = [], []
+        # data.adj marks some words with their syntactic position: "galore(ip)", "aforesaid(p)".
+        words = [ADJ_MARKER.sub("", fields[4 + 2 * i]).replace("_", " ") for i in range(w_cnt)]
+        at = 4 + 2 * w_cnt
+        p_cnt = int(fields[at])
+        at += 1
+        pointers = []
         for _ in range(p_cnt):
-            symbol, target, target_pos = fields[pos], fields[pos + 1], fields[pos + 2]
-            pos += 4
-            if target_pos != "n":
-                continue
-            if symbol == "@":
-                hypernyms.append(target)
-            elif symbol == "~":
-                hyponyms.append(target)
-    except (IndexError, ValueError) as exc:
+            symbol, target, target_pos, numbers = fields[at:at + 4]
+            at += 4
+            pointers.append(Pointer(symbol, target, POS_OF_TYPE[target_pos], int(numbers[:2], 16),
+                                    int(numbers[2:], 16)))
+    except (IndexError, ValueError, KeyError) as exc:
         raise WordNetFormatError(f"{where}: malformed synset line ({exc})") from exc
-    if ss_type != "n":
-        raise WordNetFormatError(f"{where}: synset type {ss_type!r} is not a noun")
-    return Synset(offset, words, gloss.strip(), hypernyms, hyponyms)
+    if POS_OF_TYPE.get(ss_type) != pos:
+        raise WordNetFormatError(f"{where}: synset type {ss_type!r} does not belong in the {pos!r} database")
+    nouns = [p for p in pointers if p.pos == "n"]
+    return Synset(offset, words, gloss.strip(), [p.offset for p in nouns if p.symbol == "@"],
+                  [p.offset for p in nouns if p.symbol == "~"], pos, pointers)
 
 
 class NounDatabase:

@@ -1,5 +1,6 @@
 #include "lrem/retriever.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "lrem/error.h"
@@ -13,6 +14,10 @@ namespace {
 
 constexpr const char* kRouterFile = "router.json";
 
+// Scores are cosine similarities of normalised vectors: a threshold outside [-1, 1] (or NaN,
+// which compares false) routes every query one way, which is never what was meant.
+bool is_cosine(float score) { return std::isfinite(score) && score >= -1.0f && score <= 1.0f; }
+
 }  // namespace
 
 AutoRouting AutoRouting::from_json(const std::string& text, const std::string& source) {
@@ -21,8 +26,7 @@ AutoRouting AutoRouting::from_json(const std::string& text, const std::string& s
   const JsonValue score = fields.at("min_direct_score");
   AutoRouting routing;
   routing.min_direct_score = static_cast<float>(score.as_double());
-  // Cosine similarity of normalised vectors: a threshold outside [-1, 1] routes everything one way.
-  if (routing.min_direct_score < -1.0f || routing.min_direct_score > 1.0f)
+  if (!is_cosine(routing.min_direct_score))
     score.fail("min_direct_score must be a cosine similarity in [-1, 1], got " + score.dump_short());
   return routing;
 }
@@ -45,6 +49,9 @@ Retriever::Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore 
                 routing) {}
 
 Retriever::Retriever(Embedder embedder, std::unique_ptr<Catalogue> catalogue, std::optional<AutoRouting> routing) {
+  if (routing && !is_cosine(routing->min_direct_score))
+    throw InvalidArgument("the auto-mode threshold min_direct_score must be a cosine similarity in [-1, 1], got " +
+                          std::to_string(routing->min_direct_score) + "; fit one with scripts/fit_router.py");
   impl_ = std::make_unique<Impl>(Impl{std::move(embedder), std::move(catalogue), routing});
   const Impl& m = *impl_;
   const Index& index = m.catalogue->index();

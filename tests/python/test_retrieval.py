@@ -276,3 +276,23 @@ def test_auto_mode_routes_by_the_direct_score_in_python_and_the_cli(model, items
     assert [json.loads(line)["mode"] for line in out.stdout.splitlines()] == [g.mode for g in got]
     with pytest.raises(lrem.InvalidArgument, match="Retriever.search"):
         emb.embed_queries(QUERIES, mode="auto")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), 5.0, -1.5, "0.5", True])
+def test_an_auto_threshold_that_is_no_cosine_is_refused(model, items, bad):
+    emb = lrem.Embedder(model)
+    index = lrem.build_index(emb, items)
+    with pytest.raises(lrem.InvalidArgument, match="auto_min_score|min_direct_score"):
+        lrem.Retriever(emb, index, items, auto_min_score=bad)
+
+
+def test_queries_of_the_wrong_type_raise_lrem_errors(model, items):
+    retriever = lrem.Retriever(lrem.Embedder(model), lrem.build_index(lrem.Embedder(model), items), items)
+    with pytest.raises(lrem.InvalidArgument, match="queries must be a str or a list of str"):
+        retriever.search_many([QUERIES[0], 5], mode="direct")
+    with pytest.raises(lrem.InvalidArgument, match="query must be a str"):
+        retriever.search(5, mode="direct")
+    with pytest.raises(lrem.InvalidArgument, match="query must be a str"):
+        retriever.search([QUERIES[0]], mode="direct")
+    # A single str is one query, as in Embedder.embed_queries.
+    assert len(retriever.search_many(QUERIES[0], k=2, mode="direct")) == 1
