@@ -19,6 +19,15 @@ using Path = std::filesystem::path;
 
 py::object json_loads(const std::string& text) { return py::module_::import("json").attr("loads")(text); }
 
+// Retriever.add_items / update_items: item dicts in, the titles embedded without the GIL.
+auto change_items(void (Retriever::*apply)(const std::vector<Item>&)) {
+  return [apply](Retriever& self, const py::iterable& items) {
+    const std::vector<Item> list = items_from_list(items);
+    ComputeCall call;
+    (self.*apply)(list);
+  };
+}
+
 }  // namespace
 
 void bind_retriever(py::module_& m) {
@@ -117,35 +126,27 @@ Thread-safe: several Python threads may search at once (the GIL is released).
           py::arg("queries"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
       .def(
           "add_items",
-          [](Retriever& self, const py::iterable& items) {
-            std::vector<Item> list = items_from_list(items);
-            py::gil_scoped_release release;
-            self.add_items(list);
-          },
+          change_items(&Retriever::add_items),
           py::arg("items"),
           "Add item dicts {\"id\", \"title\", ...} to the catalogue without a rebuild: their titles are embedded, then "
           "the store and the index change together (all or nothing; InvalidArgument for an id already present). "
           "Durable on return for a retriever opened on an index directory.")
       .def(
           "update_items",
-          [](Retriever& self, const py::iterable& items) {
-            std::vector<Item> list = items_from_list(items);
-            py::gil_scoped_release release;
-            self.update_items(list);
-          },
+          change_items(&Retriever::update_items),
           py::arg("items"), "Replace items (same ids, new title or fields) in the store and the index; InvalidArgument "
           "for an absent id.")
       .def(
           "remove_items",
           [](Retriever& self, const std::vector<int64_t>& ids) {
-            py::gil_scoped_release release;
+            ComputeCall call;
             self.remove_items(ids);
           },
           py::arg("ids"), "Remove items from the store and the index; InvalidArgument for an absent id.")
       .def(
           "checkpoint",
           [](const Retriever& self) {
-            py::gil_scoped_release release;
+            ComputeCall call;
             self.checkpoint();
           },
           "Save the index into its directory so that opening it replays no update log.")
