@@ -67,6 +67,10 @@ run() {
 
 sizes=100000
 [ "${LREM_BENCH_FULL:-0}" = 1 ] && sizes=100000,1000000
+# Section 1 runs first, on the quietest machine of the run: its GEMM peaks and read bandwidth are
+# the denominators of every MFU and decode-step floor in the report, shown with this load.
+read -r load_now _ </proc/loadavg
+echo "bench: load average $load_now on $(nproc) cores before section 1 (the report flags a machine that is not quiet)" >&2
 run machine "$bin/bench_machine_limits"
 for m in "$demo_label:$demo" "0.1b:$work/m0.1b"; do
   label="${m%%:*}"; dir="${m#*:}"
