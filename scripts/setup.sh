@@ -9,7 +9,7 @@ PACKAGES=(
   pybind11-dev python3-pybind11 python3-dev python3-numpy python3-pytest
   libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
-  libssl-dev libicu-dev libpcre2-dev
+  libssl-dev libicu-dev libpcre2-dev libsqlite3-dev
   wordnet-base
   libgloo-dev python3-torch python3-matplotlib python3-nbclient python3-ipykernel
   clang libclang-rt-14-dev clang-tidy

@@ -210,7 +210,7 @@ int unit_version(const std::string& dir) {
   const ItemStore expected = catalogue_version(v);
   if (index.size() != index_version(v).size() || items.size() != expected.size()) return -1;
   for (const Item& item : expected.items()) {
-    const Item* got = items.find(item.id);
+    const std::optional<Item> got = items.find(item.id);
     if (!got || got->title != item.title || got->extra_json != item.extra_json) return -1;
   }
   std::vector<float> probe(16, 0.25f);
@@ -227,11 +227,11 @@ Interrupted interrupted_where(const std::string& dir) {
   bool staged = false;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    for (const char* file : {"index.faiss", "items.jsonl"}) {
+    for (const char* file : {"index.faiss", "items.sqlite"}) {
       const std::string prefix = std::string(file) + ".";
       if (name.rfind(prefix, 0) != 0) continue;
       const std::string digest = name.substr(prefix.size());
-      if (digest == meta.value(file == std::string("index.faiss") ? "index_sha256" : "items_sha256", "")) {
+      if (digest == meta.value(file == std::string("index.faiss") ? "index_sha256" : "catalogue_id", "")) {
         return Interrupted::AfterCommit;
       }
       staged = true;
@@ -287,24 +287,28 @@ TEST(CrashSafety, IndexDirectoryStatesBetweenWrites) {
   save_index(index_version(0), catalogue_version(0), old_dir);
   save_index(index_version(1), catalogue_version(1), dir);
   const auto meta = nlohmann::json::parse(read_file(dir + "/meta.json"));
-  const std::string index_digest = meta["index_sha256"], items_digest = meta["items_sha256"];
+  const std::string index_digest = meta["index_sha256"], catalogue_id = meta["catalogue_id"];
   // Committed, neither file renamed yet: the old pair is in place, the new one staged.
   fs::rename(dir + "/index.faiss", dir + "/index.faiss." + index_digest);
-  fs::rename(dir + "/items.jsonl", dir + "/items.jsonl." + items_digest);
+  fs::rename(dir + "/items.sqlite", dir + "/items.sqlite." + catalogue_id);
   fs::copy_file(old_dir + "/index.faiss", dir + "/index.faiss");
-  fs::copy_file(old_dir + "/items.jsonl", dir + "/items.jsonl");
+  fs::copy_file(old_dir + "/items.sqlite", dir + "/items.sqlite");
   EXPECT_EQ(unit_version(dir), 1);
-  // Committed, index renamed, catalogue not yet.
+  // Committed, index renamed, catalogue not yet (reading it above rolled the catalogue
+  // forward, so stage it again).
+  fs::rename(dir + "/items.sqlite", dir + "/items.sqlite." + catalogue_id);
+  fs::copy_file(old_dir + "/items.sqlite", dir + "/items.sqlite");
   fs::rename(dir + "/index.faiss." + index_digest, dir + "/index.faiss");
   EXPECT_EQ(unit_version(dir), 1);
-  // A catalogue that meta.json did not commit (an edit, or a save from before this format)
-  // is refused with what to do, never paired with the index.
-  fs::remove(dir + "/items.jsonl." + items_digest);
+  // A catalogue that meta.json did not commit (another save's database, or a copy) is
+  // refused with what to do, never paired with the index.
+  fs::remove(dir + "/items.sqlite");
+  fs::copy_file(old_dir + "/items.sqlite", dir + "/items.sqlite");
   try {
     load_index_items(dir);
     ADD_FAILURE() << "a catalogue from another save was accepted";
   } catch (const FormatError& e) {
-    EXPECT_NE(std::string(e.what()).find("items_sha256"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("catalogue_id"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("--overwrite"), std::string::npos) << e.what();
   }
   // The next save finishes the job and leaves nothing staged.

@@ -116,7 +116,7 @@ TEST(Dataset, ItemStoreRoundTrip) {
   EXPECT_EQ(store.size(), 3u);
   EXPECT_TRUE(store.contains(5));
   EXPECT_EQ(store.title(2), "stool");
-  EXPECT_EQ(store.find(77), nullptr);
+  EXPECT_FALSE(store.find(77).has_value());
   EXPECT_THROW(store.at(77), InvalidArgument);
   EXPECT_THROW(store.add({5, "again", "{}"}), InvalidArgument);
   EXPECT_THROW(store.add({6, "", "{}"}), InvalidArgument);

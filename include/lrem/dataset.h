@@ -16,10 +16,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace lrem {
@@ -63,37 +64,63 @@ std::vector<Qrel> parse_qrels(std::string_view text, const std::string& source,
 // JSON object (or that redefines "id"/"title").
 void write_items(const std::string& path, const std::vector<Item>& items);
 
-struct ItemFields;  // an item's extra_json, parsed (internal: src/eval/item_fields.h)
-
-// The catalogue: items in insertion order with lookup by id.
+// The catalogue: items in insertion order with lookup by id, behind one interface for two
+// kinds of storage:
+//   - in memory (the constructors, load): small catalogues, training, evaluation;
+//   - an SQLite database file (import_jsonl, open): the served catalogue, which may be far
+//     larger than memory. Lookups by id cost O(log n) each and read only those rows; the
+//     database's page cache is bounded, whatever the catalogue size; writes are transactions.
+// An ItemStore is a handle: copies share the same items, so a Retriever built from a store
+// sees what the caller adds to it later. Every method may be called from any thread.
 class ItemStore {
  public:
-  ItemStore() = default;
+  ItemStore();  // empty, in memory
   explicit ItemStore(std::vector<Item> items);  // InvalidArgument on a duplicate id
 
   static ItemStore load(const std::string& path, size_t max_line_bytes = kDefaultMaxLineBytes);
+  // Streams items.jsonl into a new database at `database_path` (replacing a file there, only
+  // once the import finished) and opens it. Errors as read_items; memory stays bounded.
+  static ItemStore import_jsonl(const std::string& jsonl_path, const std::string& database_path,
+                                size_t max_line_bytes = kDefaultMaxLineBytes);
+  // Opens a database written by import_jsonl or by saving an index (IoError if missing,
+  // FormatError if it is not an lrem item database).
+  static ItemStore open(const std::string& database_path);
+  // Writes the items as JSON Lines, streamed, atomically.
   void save(const std::string& path) const;
 
   // InvalidArgument (store unchanged) for an id already present or an item write_items
-  // would refuse.
+  // would refuse. The catalogue of a saved index refuses them too: update it through its
+  // Retriever (add_items...), which keeps the index in step.
   void add(Item item);
+  // Replaces the item with the same id, keeping its position; InvalidArgument if absent.
+  void update(Item item);
+  // True if the item was there.
+  bool remove(int64_t id);
 
-  size_t size() const { return items_.size(); }
-  bool empty() const { return items_.empty(); }
-  bool contains(int64_t id) const { return by_id_.count(id) > 0; }
-  const Item* find(int64_t id) const;  // nullptr if absent
-  const Item& at(int64_t id) const;    // InvalidArgument if absent
-  const std::string& title(int64_t id) const { return at(id).title; }
-  const std::vector<Item>& items() const { return items_; }
+  size_t size() const;
+  bool empty() const { return size() == 0; }
+  bool contains(int64_t id) const { return find(id).has_value(); }
+  std::optional<Item> find(int64_t id) const;  // nullopt if absent
+  // find() for each id, in one pass: O(ids.size()) lookups, nothing else is read.
+  std::vector<std::optional<Item>> find_many(const std::vector<int64_t>& ids) const;
+  Item at(int64_t id) const;  // InvalidArgument if absent
+  std::string title(int64_t id) const { return at(id).title; }
+  // Every item in order, streamed (a database store reads it page by page); `each` may call
+  // back into the store.
+  void for_each(const std::function<void(const Item&)>& each) const;
+  // These hold the whole catalogue in memory: for in-memory stores, training and evaluation.
+  std::vector<Item> items() const;
   std::vector<int64_t> ids() const;
   std::vector<std::string> titles() const;
-  // The item's extra fields as parsed when it was added; InvalidArgument if absent.
-  const ItemFields& fields(int64_t id) const;
+  // True for a store backed by a database file.
+  bool is_database() const;
+
+  class Backend;  // the storage (src/eval/item_store_backend.h)
 
  private:
-  std::vector<Item> items_;
-  std::vector<std::shared_ptr<const ItemFields>> fields_;  // parallel to items_; shared by copies
-  std::unordered_map<int64_t, size_t> by_id_;
+  explicit ItemStore(std::shared_ptr<Backend> backend);
+  friend struct ItemStoreAccess;
+  std::shared_ptr<Backend> backend_;
 };
 
 }  // namespace lrem

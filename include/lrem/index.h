@@ -4,7 +4,7 @@
 //   index.add(vectors, ids, n);                // row-major n x dim floats, one int64 id per row
 //   auto hits = index.search(queries, nq, 10); // hits.ids / hits.scores are nq x 10
 //   index.save("my_index");                    // a directory: index.faiss + meta.json
-//   index.save("my_index", items);             // ... + items.jsonl, one unit (or save_index)
+//   index.save("my_index", items);             // ... + items.sqlite, one unit (or save_index)
 //   auto again = lrem::Index::load("my_index", model_fingerprint, dim);
 //
 // Scores are inner products of L2-normalised vectors, i.e. cosine similarities in [-1, 1]
@@ -32,6 +32,7 @@
 namespace lrem {
 
 class ItemStore;
+struct IndexMeta;
 
 // Row-major nq x k results. Rows with fewer than k hits are padded with id -1 and score
 // -infinity (this happens when k exceeds size(), or when an approximate index finds fewer).
@@ -47,7 +48,7 @@ struct SearchResult {
 
 class Index {
  public:
-  static constexpr int kFormatVersion = 2;  // 2: meta.json also checksums the catalogue
+  static constexpr int kFormatVersion = 3;  // 3: the catalogue is an item database (items.sqlite)
   static constexpr int kMaxK = 100000;  // search() refuses larger k with LimitExceeded
 
   // `factory` is a FAISS index_factory string; the metric is always inner product.
@@ -116,11 +117,12 @@ class Index {
   // them together, so a reader finds either the previous save or this one, whole
   // (docs/RELIABILITY.md). A directory saved this way holds no catalogue.
   void save(const std::string& dir) const;
-  // The same, with the catalogue as <dir>/items.jsonl in the same unit: meta.json also
-  // records its SHA-256 (items_sha256), so an index is never paired with another save's
-  // items. Refusing to replace an existing directory is save_index's job (retriever.h).
+  // The same, with the catalogue as <dir>/items.sqlite (an item database) in the same unit:
+  // meta.json also records its catalogue_id and version, so an index is never paired with
+  // another save's items. Refusing to replace an existing directory is save_index's job
+  // (retriever.h).
   void save(const std::string& dir, const ItemStore& items) const;
-  // The same with the catalogue copied, streaming, from the JSON Lines file `items_path`
+  // The same with the catalogue imported, streaming, from the JSON Lines file `items_path`
   // (for catalogues too large to hold as an ItemStore; the caller vouches that it holds the
   // indexed items, as the distributed build does, docs/SCALE.md).
   void save(const std::string& dir, const std::string& items_path) const;
@@ -138,16 +140,18 @@ class Index {
   // memory-mapped from index.faiss instead of read: resident memory is then the quantizer and
   // codebooks, the id map (about 60 bytes per vector, see docs/SCALE.md) and whatever pages
   // searches touch, which the kernel may evict. index.faiss is still checksummed (streaming)
-  // before it is mapped. A mapped index is read-only: add, remove and merge_from throw. Other
-  // index types are read into memory as without `mmap`.
+  // before it is mapped. A mapped index is read-only: add, remove and merge_from throw, and a
+  // directory with live updates not yet checkpointed is refused (InvalidArgument, saying to
+  // checkpoint). Other index types are read into memory as without `mmap`.
   static Index load(const std::string& dir, const std::string& expected_fingerprint = "", int expected_dim = -1,
                     bool mmap = false);
 
  private:
   struct State;
   explicit Index(std::unique_ptr<State> state);
-  // stage_items(dir) stages the catalogue and returns its digest; empty: no catalogue.
-  void save_unit(const std::string& dir, const std::function<std::string(const std::string&)>& stage_items) const;
+  // stage_items(dir, meta) stages the catalogue and records it in meta; empty: no catalogue.
+  using StageItems = std::function<void(const std::string& dir, IndexMeta& meta)>;
+  void save_unit(const std::string& dir, const StageItems& stage_items) const;
   std::unique_ptr<State> state_;
 };
 

@@ -5,9 +5,10 @@
 //   auto res = r.search("gift for a toddler who loves trucks", 10);
 //   // res.cot: what the model reasoned; res.hits: id, score, title, extra fields
 //
-// Thread safety: search/search_many may be called from any number of threads at once.
-// The model weights and the item store are read-only; the index takes a shared lock per
-// search (and an exclusive one for add/remove, see index.h); the embedder's CoT cache has
+// Thread safety: search/search_many may be called from any number of threads at once, and
+// with add_items/update_items/remove_items. The model weights are read-only; the index and
+// the item store sit behind one lock (shared per search, exclusive per update), so a search
+// sees the catalogue before or after an update, never between; the embedder's CoT cache has
 // its own mutex. Concurrent results equal serial results.
 #pragma once
 
@@ -50,22 +51,29 @@ struct AutoRouting {
   static AutoRouting from_json(const std::string& text, const std::string& source = "router.json");
 };
 
+class Catalogue;  // the index and the item store behind one lock (internal)
+
 class Retriever {
  public:
   // InvalidArgument if the index dimension differs from the embedder's, or the index is
   // empty; FormatError if it was built with another model (fingerprints differ). Without
   // `routing`, mode auto is refused.
   Retriever(Embedder embedder, Index index, ItemStore items, std::optional<AutoRouting> routing = std::nullopt);
-  // Shares the index with the caller, who may keep adding or removing items while the
-  // retriever searches (the index locks internally).
+  // Shares the index and the item store (a handle, dataset.h) with the caller. Change the
+  // catalogue through add_items/update_items/remove_items, which update both under one lock;
+  // a caller changing them directly adds an item to the store before its vector to the index
+  // (and removes it from the index first), else a search may find a vector without its item
+  // (FormatError).
   Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore items,
             std::optional<AutoRouting> routing = std::nullopt);
 
   // Opens an index directory (built by `lrem index build` or save_index) for an embedder:
   // the index must hold the embedder's space (fingerprint and dimension, else FormatError);
-  // the items are read from `items_path`, default <index_dir>/items.jsonl; the auto-mode
+  // the items are the directory's item database (items.sqlite, updated in place by live
+  // updates), or read into memory from `items_path` (JSON Lines) if given; the auto-mode
   // threshold from <index_dir>/router.json when there is one. `mmap`: map the index's inverted
-  // lists from disk instead of reading them (Index::load; IVF indexes, read-only).
+  // lists from disk instead of reading them (Index::load; IVF indexes, read-only: live updates
+  // are refused).
   static Retriever open(const std::string& index_dir, Embedder embedder, const std::string& items_path = "",
                         bool mmap = false);
   // The same with an embedder over `model` (the options must be those the index was built with).
@@ -78,6 +86,21 @@ class Retriever {
   std::vector<SearchResponse> search_many(const std::vector<std::string>& queries, int k = 10,
                                           QueryMode mode = QueryMode::Reason) const;
 
+  // Live catalogue updates, without a rebuild: the items' titles are embedded, then the store
+  // and the index change together. All or nothing: InvalidArgument (nothing changed) for an
+  // id already present (add) or absent (update, remove), an id twice in one call, an item
+  // write_items would refuse, or an update/removal on an HNSW index (which cannot remove).
+  // For a retriever opened on an index directory's own catalogue each call is durable when
+  // it returns: one database transaction that also logs the index change, which loading the
+  // directory replays (docs/SCALE.md, "Live updates"); otherwise the changes stay in memory.
+  void add_items(const std::vector<Item>& items);
+  void update_items(const std::vector<Item>& items);  // keeps each item's position in the store
+  void remove_items(const std::vector<int64_t>& ids);
+  // Saves the index into its directory with the catalogue version it holds, so that opening
+  // it replays no log (searches go on meanwhile; updates wait). InvalidArgument if the
+  // retriever was not opened from an index directory.
+  void checkpoint() const;
+
   const Embedder& embedder() const;
   const Index& index() const;
   const ItemStore& items() const;
@@ -88,6 +111,8 @@ class Retriever {
   Retriever& operator=(Retriever&&) noexcept;
 
  private:
+  Retriever(Embedder embedder, std::unique_ptr<Catalogue> catalogue, std::optional<AutoRouting> routing);
+  void change_items(const std::vector<Item>& items, bool add);
   // Embeds queries[rows] in `mode` and fills out[rows] with their hits.
   void search_rows(const std::vector<std::string>& queries, const std::vector<size_t>& rows, int k, QueryMode mode,
                    std::vector<SearchResponse>& out) const;

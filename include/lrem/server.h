@@ -10,7 +10,8 @@
 //   server.stop();                                    // from any thread: drains, then run() returns
 //   t.join();
 //
-// Endpoints: POST /search, POST /embed, GET /healthz; the interfaces serving stacks expect:
+// Endpoints: POST /search, POST /embed, GET /healthz, and the admin routes when enabled
+// (ServerOptions::admin_token); the interfaces serving stacks expect:
 // POST /v1/embeddings (OpenAI-compatible, Matryoshka `dimensions`), POST /v1/chat/completions
 // (OpenAI-compatible generation with the served model, e.g. as the keyword teacher of
 // lrem/teacher.h), GET /metrics (Prometheus text format); and GET /, a search page.
@@ -55,6 +56,10 @@ struct ServerOptions {
   int max_queue = 64;                   // requests waiting for a compute slot; more get 503 + Retry-After at once
   std::string default_mode = "reason";  // QueryMode when a request names none
   std::string model_name;               // the model named in /v1/ answers; empty: the model's fingerprint
+  // The bearer token of the admin routes (POST /admin/items/add|update|remove,
+  // /admin/checkpoint: live catalogue updates). Empty: they do not exist (404). Requests
+  // without "Authorization: Bearer <token>" get 401, with another token 403.
+  std::string admin_token;
   bool quiet = false;                   // no access log on stderr
 };
 
@@ -63,6 +68,9 @@ class Server {
   // InvalidArgument for a non-positive limit, a negative port, thread count or max_queue,
   // or an unknown default_mode.
   Server(const Retriever& retriever, ServerOptions options = {});
+  // The same, and the admin routes may change the retriever's catalogue (add_items...).
+  // Without admin_token it serves as the read-only server.
+  Server(Retriever& retriever, ServerOptions options = {});
   ~Server();  // stops the server if it is running; run() must have returned before the Server dies
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -83,6 +91,7 @@ class Server {
   int port() const;  // the bound port, or 0 before bind()
 
  private:
+  Server(const Retriever& retriever, Retriever* updatable, ServerOptions options);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

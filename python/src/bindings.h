@@ -26,5 +26,7 @@ void bind_teacher(py::module_& m);
 // A judgement from Python: a dict {"query_id", "item_id"[, "relevance"]} or a
 // (query_id, item_id[, relevance]) tuple; query ids may be ints or strings (python/src/metrics.cc).
 Qrel qrel_from(const py::handle& qrel);
+// Items from Python: an iterable of dicts {"id", "title", **other fields} (python/src/dataset.cc).
+std::vector<Item> items_from_list(const py::iterable& items);
 
 }  // namespace lrem::python

@@ -43,13 +43,14 @@ py::list items_to_list(const std::vector<Item>& items) {
   return out;
 }
 
+
+}  // namespace
+
 std::vector<Item> items_from_list(const py::iterable& items) {
   std::vector<Item> out;
   for (const auto& item : items) out.push_back(item_from_dict(item.cast<py::dict>()));
   return out;
 }
-
-}  // namespace
 
 void bind_dataset(py::module_& m) {
   m.def(
@@ -94,25 +95,60 @@ duplicate id, an empty title or invalid UTF-8; LimitExceeded for an overlong lin
       "write_items", [](const Path& path, const py::iterable& items) { write_items(path.string(), items_from_list(items)); },
       py::arg("path"), py::arg("items"), "Writes item dicts as JSON Lines, atomically.");
 
-  py::class_<ItemStore>(m, "ItemStore", "The item catalogue: items in file order, looked up by id.")
+  py::class_<ItemStore>(m, "ItemStore", R"doc(The item catalogue: items in file order, looked up by id.
+
+In memory (``ItemStore(items)``, ``ItemStore.load``) or in an SQLite database file
+(``ItemStore.import_jsonl``, ``ItemStore.open``) for catalogues larger than memory. A store is a
+handle: a Retriever given a store sees items added to it later.)doc")
       .def(py::init([](const py::iterable& items) { return ItemStore(items_from_list(items)); }),
            py::arg("items") = py::list())
       .def_static(
-          "load", [](const Path& path) { return ItemStore::load(path.string()); }, py::arg("path"))
+          "load", [](const Path& path) { return ItemStore::load(path.string()); }, py::arg("path"),
+          "Reads items.jsonl into memory.")
+      .def_static(
+          "import_jsonl",
+          [](const Path& jsonl, const Path& database, size_t max_line_bytes) {
+            py::gil_scoped_release release;
+            return ItemStore::import_jsonl(jsonl.string(), database.string(), max_line_bytes);
+          },
+          py::arg("jsonl"), py::arg("database"), py::kw_only(), py::arg("max_line_bytes") = kDefaultMaxLineBytes,
+          "Streams items.jsonl into a new database file (replaced only once the import finished) and opens it.")
+      .def_static(
+          "open", [](const Path& database) { return ItemStore::open(database.string()); }, py::arg("database"),
+          "Opens an item database (from import_jsonl or an index directory's items.sqlite).")
       .def(
-          "save", [](const ItemStore& self, const Path& path) { self.save(path.string()); }, py::arg("path"))
+          "save",
+          [](const ItemStore& self, const Path& path) {
+            py::gil_scoped_release release;
+            self.save(path.string());
+          },
+          py::arg("path"), "Writes the items as JSON Lines, atomically.")
       .def(
           "add", [](ItemStore& self, const py::dict& item) { self.add(item_from_dict(item)); }, py::arg("item"))
       .def(
+          "update", [](ItemStore& self, const py::dict& item) { self.update(item_from_dict(item)); }, py::arg("item"),
+          "Replaces the item with the same id; raises InvalidArgument if absent.")
+      .def("remove", &ItemStore::remove, py::arg("id"), "True if the item was there.")
+      .def(
           "get",
           [](const ItemStore& self, int64_t id) -> py::object {
-            const Item* item = self.find(id);
+            const std::optional<Item> item = self.find(id);
             return item ? py::object(item_to_dict(*item)) : py::object(py::none());
           },
           py::arg("id"), "The item dict, or None.")
+      .def(
+          "get_many",
+          [](const ItemStore& self, const std::vector<int64_t>& ids) {
+            py::list out;
+            for (const std::optional<Item>& item : self.find_many(ids))
+              out.append(item ? py::object(item_to_dict(*item)) : py::object(py::none()));
+            return out;
+          },
+          py::arg("ids"), "get() for each id, reading only those items.")
       .def("title", &ItemStore::title, py::arg("id"), "Raises InvalidArgument for an unknown id.")
       .def_property_readonly("ids", &ItemStore::ids)
       .def_property_readonly("titles", &ItemStore::titles)
+      .def_property_readonly("is_database", &ItemStore::is_database)
       .def("items", [](const ItemStore& self) { return items_to_list(self.items()); })
       .def("__len__", &ItemStore::size)
       .def("__contains__", &ItemStore::contains);

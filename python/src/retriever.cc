@@ -19,6 +19,15 @@ using Path = std::filesystem::path;
 
 py::object json_loads(const std::string& text) { return py::module_::import("json").attr("loads")(text); }
 
+// Retriever.add_items / update_items: item dicts in, the titles embedded without the GIL.
+auto change_items(void (Retriever::*apply)(const std::vector<Item>&)) {
+  return [apply](Retriever& self, const py::iterable& items) {
+    const std::vector<Item> list = items_from_list(items);
+    ComputeCall call;
+    (self.*apply)(list);
+  };
+}
+
 }  // namespace
 
 void bind_retriever(py::module_& m) {
@@ -61,7 +70,8 @@ Thread-safe: several Python threads may search at once (the GIL is released).
              return Retriever(std::move(embedder), std::move(index), std::move(items), routing);
            }),
            py::arg("embedder"), py::arg("index"), py::arg("items"), py::kw_only(), py::arg("auto_min_score") = py::none(),
-           "The retriever shares the embedder and the index with the caller: items added to the index later are found. "
+           "The retriever shares the embedder, the index and the item store with the caller; change the catalogue "
+           "with add_items / update_items / remove_items, which update both together. "
            "auto_min_score: for mode=\"auto\", the best direct-mode score below which a query is searched again "
            "with reasoning (choose it on a dev split: scripts/fit_router.py).")
       .def_static(
@@ -89,10 +99,10 @@ Thread-safe: several Python threads may search at once (the GIL is released).
           "Open an index directory (from save_index or `lrem index build`) for searching. model: a model "
           "directory (loaded with dtype as in Model.load), an lrem.Model or an lrem.Embedder. "
           "Other keywords are lrem.Embedder's (batch_size, max_cot_tokens, pooling, output_dim, ...) and must "
-          "match how the index was built. items default to the catalogue saved with the index (checked against its checksum). "
+          "match how the index was built. items default to the catalogue saved with the index (its item database, updated in place by add_items...; or a JSON Lines file read into memory). "
           "The index directory's router.json, if any, sets the threshold of mode=\"auto\". mmap=True maps an IVF "
-          "index's inverted lists from disk instead of reading them (bounded resident memory, read-only; "
-          "docs/SCALE.md).")
+          "index's inverted lists from disk instead of reading them (bounded resident memory, read-only: "
+          "no live updates; docs/SCALE.md).")
       .def(
           "search",
           [](const Retriever& self, const py::object& query, int k, const std::string& mode) {
@@ -117,6 +127,32 @@ Thread-safe: several Python threads may search at once (the GIL is released).
             return self.search_many(texts, k, qm);
           },
           py::arg("queries"), py::kw_only(), py::arg("k") = 10, py::arg("mode") = "reason")
+      .def(
+          "add_items",
+          change_items(&Retriever::add_items),
+          py::arg("items"),
+          "Add item dicts {\"id\", \"title\", ...} to the catalogue without a rebuild: their titles are embedded, then "
+          "the store and the index change together (all or nothing; InvalidArgument for an id already present). "
+          "Durable on return for a retriever opened on an index directory.")
+      .def(
+          "update_items",
+          change_items(&Retriever::update_items),
+          py::arg("items"), "Replace items (same ids, new title or fields) in the store and the index; InvalidArgument "
+          "for an absent id.")
+      .def(
+          "remove_items",
+          [](Retriever& self, const std::vector<int64_t>& ids) {
+            ComputeCall call;
+            self.remove_items(ids);
+          },
+          py::arg("ids"), "Remove items from the store and the index; InvalidArgument for an absent id.")
+      .def(
+          "checkpoint",
+          [](const Retriever& self) {
+            ComputeCall call;
+            self.checkpoint();
+          },
+          "Save the index into its directory so that opening it replays no update log.")
       .def_property_readonly("embedder", &Retriever::embedder, py::return_value_policy::reference_internal)
       .def_property_readonly("items", &Retriever::items, py::return_value_policy::reference_internal)
       .def_property_readonly(
@@ -147,8 +183,8 @@ Thread-safe: several Python threads may search at once (the GIL is released).
         save_index(index, items, dir.string(), overwrite);
       },
       py::arg("index"), py::arg("items"), py::arg("path"), py::kw_only(), py::arg("overwrite") = false,
-      "Save the index and its catalogue (<path>/items.jsonl) as one unit, so Retriever.open(model_dir, path) "
-      "works; meta.json records the SHA-256 of both. Raises InvalidArgument if path already holds an index, "
+      "Save the index and its catalogue (<path>/items.sqlite) as one unit, so Retriever.open(model_dir, path) "
+      "works; meta.json records the index's SHA-256 and the catalogue's id and version. Raises InvalidArgument if path already holds an index, "
       "unless overwrite=True.");
 }
 

@@ -11,6 +11,7 @@ void add_add_tokens(CLI::App& app);
 void add_train(CLI::App& app);
 void add_embed(CLI::App& app);
 void add_index(CLI::App& app);
+void add_index_updates(CLI::App& index);  // lrem index add|update|remove|checkpoint (index_update.cc)
 void add_search(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_eval(CLI::App& app);

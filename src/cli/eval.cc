@@ -46,7 +46,7 @@ void add_eval(CLI::App& app) {
   cmd->get_option("--model")->required(false)->description("Model directory (not needed with --system bm25)");
   cmd->add_option("--index", args->index,
                   "Index directory from `lrem index build` with the same --pooling and --output-dim "
-                  "(its items.jsonl unless --items)");
+                  "(its item database unless --items)");
   cmd->add_option("--items", args->items, "Items JSONL; without --index, a Flat index is built from it");
   cmd->add_option("--queries", args->queries, "Queries JSONL ({\"id\", \"text\", \"category\"})")->required();
   cmd->add_option("--qrels", args->qrels, "Judgements JSONL ({\"query_id\", \"item_id\", \"relevance\"})")->required();

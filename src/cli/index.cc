@@ -94,6 +94,7 @@ void add_index(CLI::App& app) {
       ->capture_default_str();
   build->add_option("--train-size", args->train_size, "Vectors sampled to train IVF/PQ/SQ (chunked builds)")
       ->capture_default_str();
+  add_index_updates(*index);
   build->callback([args] {
     auto start = std::chrono::steady_clock::now();
     // Refused before the long embedding run, not after it.

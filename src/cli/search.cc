@@ -35,7 +35,7 @@ void add_search(CLI::App& app) {
     const QueryMode mode = parse_query_mode(args->mode);
     for (const SearchResponse& res : r.search_many(args->queries, args->k, mode)) {
       if (args->json) {
-        std::cout << search_response_json(res, r.items()).dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << "\n";
+        std::cout << search_response_json(res).dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << "\n";
         continue;
       }
       std::cout << "query: " << res.query << (res.truncated ? "  (truncated to the model's query limit)" : "") << "\n";

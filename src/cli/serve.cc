@@ -11,8 +11,10 @@
 #include "cli/commands.h"
 #include "cli/embedder_options.h"
 #include "cli/shutdown_signals.h"
+#include "lrem/error.h"
 #include "lrem/retriever.h"
 #include "lrem/server.h"
+#include "util/file_io.h"
 
 namespace lrem::cli {
 
@@ -32,12 +34,24 @@ class StopOnSignal {
   ShutdownSignals& signals_;
 };
 
+// The file's first line, which must hold a token of at least 16 characters.
+std::string read_admin_token(const std::string& path) {
+  std::string token = read_file(path, 1 << 16);
+  token = token.substr(0, token.find('\n'));
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.size() < 16)
+    throw InvalidArgument("--admin-token-file '" + path + "': the token on its first line has " +
+                          std::to_string(token.size()) + " characters; use at least 16 random ones "
+                          "(e.g. `head -c 24 /dev/urandom | base64 > " + path + "`)");
+  return token;
+}
+
 }  // namespace
 
 void add_serve(CLI::App& app) {
   struct Args {
     EmbedderArgs common;
-    std::string index, items;
+    std::string index, items, admin_token_file;
     bool mmap = false;
     ServerOptions server;
   };
@@ -88,6 +102,9 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--max-completion-tokens", s.max_completion_tokens,
                   "POST /v1/chat/completions: largest max_tokens, and the length when a request names none")
       ->capture_default_str();
+  cmd->add_option("--admin-token-file", args->admin_token_file,
+                  "Enable the admin routes (POST /admin/items/add|update|remove, /admin/checkpoint: live catalogue "
+                  "updates) for clients sending this file's token as \"Authorization: Bearer <token>\"; off without it");
   cmd->add_option("--mode", s.default_mode, "Query mode when a request names none: reason, direct or auto (needs the index's router.json)")
       ->capture_default_str();
   cmd->callback([args] {
@@ -101,8 +118,9 @@ void add_serve(CLI::App& app) {
       mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
     EmbedderArgs embedder_args = args->common;
     embedder_args.quiet = true;  // per-request progress lines would drown the access log
-    const Retriever retriever = Retriever::open(args->index, embedder_args.make_embedder(), args->items, args->mmap);
+    Retriever retriever = Retriever::open(args->index, embedder_args.make_embedder(), args->items, args->mmap);
     ServerOptions options = args->server;
+    if (!args->admin_token_file.empty()) options.admin_token = read_admin_token(args->admin_token_file);
     options.quiet = args->common.quiet;
     if (options.model_name.empty()) {
       const std::filesystem::path dir = std::filesystem::path(args->common.model).lexically_normal();

@@ -151,7 +151,7 @@ CurationResult curate_triplets(const std::vector<Query>& queries, const std::vec
       bool kept = false;
       for (int64_t id : found[n + j]) {
         if (before.count(id) || !rel->second.count(id)) continue;
-        const Item* item = items.find(id);
+        const std::optional<Item> item = items.find(id);
         if (!item)
           throw FormatError("curation: the baseline returned item id " + std::to_string(id) +
                             " which is not in the item store; the baseline and the items do not match");

@@ -1,13 +1,14 @@
 #include "lrem/dataset.h"
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string_view>
 #include <unordered_set>
 
-#include "eval/item_fields.h"
+#include "eval/item_store_backend.h"
 #include "lrem/error.h"
 #include "util/file_io.h"
 #include "util/json_reader.h"
@@ -103,7 +104,7 @@ class JsonLinesReader {
 
 bool is_blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
 
-// The problem with an item, or "" if it can be written.
+// The problem with an item, or "" if it can be written; `extra` receives its fields.
 std::string item_problem(const Item& item, OrderedJson& extra) {
   if (item.id < 0) return "id " + std::to_string(item.id) + " is negative";
   if (is_blank(item.title)) return "item " + std::to_string(item.id) + " has an empty title";
@@ -132,19 +133,13 @@ std::string id_field(const JsonValue& object, const char* name) {
   return value.dump_short();
 }
 
-std::vector<Item> items_from(JsonLinesReader&& reader) {
-  std::vector<Item> items;
-  std::unordered_map<int64_t, size_t> first_line;
+void each_item(JsonLinesReader& reader, const std::function<void(Item&&, size_t line)>& each) {
   while (std::optional<JsonDocument> document = reader.next()) {
     const JsonValue object = document->root();
     Item item;
     const JsonValue id = object.at("id");
     item.id = id.as_int();
     if (item.id < 0) id.fail("item id " + std::to_string(item.id) + " is negative");
-    auto [it, inserted] = first_line.emplace(item.id, reader.line_number());
-    if (!inserted) {
-      reader.fail("duplicate item id " + std::to_string(item.id) + " (first on line " + std::to_string(it->second) + ")");
-    }
     const JsonValue title = object.at("title");
     item.title = title.as_string();
     if (is_blank(item.title)) title.fail("item " + std::to_string(item.id) + " has an empty title");
@@ -153,8 +148,20 @@ std::vector<Item> items_from(JsonLinesReader&& reader) {
     extra.erase("id");
     extra.erase("title");
     item.extra_json = extra.dump();
-    items.push_back(std::move(item));
+    each(std::move(item), reader.line_number());
   }
+}
+
+std::vector<Item> items_from(JsonLinesReader&& reader) {
+  std::vector<Item> items;
+  std::unordered_map<int64_t, size_t> first_line;
+  each_item(reader, [&](Item&& item, size_t line) {
+    auto [it, inserted] = first_line.emplace(item.id, line);
+    if (!inserted) {
+      reader.fail("duplicate item id " + std::to_string(item.id) + " (first on line " + std::to_string(it->second) + ")");
+    }
+    items.push_back(std::move(item));
+  });
   return items;
 }
 
@@ -197,6 +204,11 @@ std::vector<Qrel> qrels_from(JsonLinesReader&& reader) {
 
 }  // namespace
 
+void stream_items(const std::string& path, size_t max_line_bytes, const std::function<void(Item&&, size_t line)>& each) {
+  JsonLinesReader reader(path, max_line_bytes);
+  each_item(reader, each);
+}
+
 std::vector<Item> read_items(const std::string& path, size_t max_line_bytes) {
   return items_from(JsonLinesReader(path, max_line_bytes));
 }
@@ -217,74 +229,35 @@ std::vector<Qrel> parse_qrels(std::string_view text, const std::string& source, 
   return qrels_from(JsonLinesReader(text, source, max_line_bytes));
 }
 
-void write_items(const std::string& path, const std::vector<Item>& items) {
-  std::string out;
-  std::unordered_set<int64_t> seen;
-  for (const Item& item : items) {
-    OrderedJson extra;
-    const std::string problem = item_problem(item, extra);
-    if (!problem.empty()) throw InvalidArgument("write_items('" + path + "'): " + problem);
-    if (!seen.insert(item.id).second) {
-      throw InvalidArgument("write_items('" + path + "'): duplicate item id " + std::to_string(item.id));
-    }
-    OrderedJson line = {{"id", item.id}, {"title", item.title}};
-    line.update(extra);
-    out += line.dump();
-    out += '\n';
-  }
-  write_file_atomic(path, out);
-}
-
-ItemStore::ItemStore(std::vector<Item> items) {
-  items_.reserve(items.size());
-  for (Item& item : items) add(std::move(item));
-}
-
-ItemStore ItemStore::load(const std::string& path, size_t max_line_bytes) {
-  return ItemStore(read_items(path, max_line_bytes));
-}
-
-void ItemStore::save(const std::string& path) const { write_items(path, items_); }
-
-void ItemStore::add(Item item) {
+std::string item_problem(const Item& item) {
   OrderedJson extra;
-  const std::string problem = item_problem(item, extra);
-  if (!problem.empty()) throw InvalidArgument("ItemStore: " + problem);
-  if (by_id_.count(item.id)) throw InvalidArgument("ItemStore: item id " + std::to_string(item.id) + " is already present");
-  by_id_.emplace(item.id, items_.size());
-  items_.push_back(std::move(item));
-  fields_.push_back(std::make_shared<const ItemFields>(ItemFields{std::move(extra)}));
+  return item_problem(item, extra);
 }
 
-const Item* ItemStore::find(int64_t id) const {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : &items_[it->second];
+void write_items(const std::string& path, const std::vector<Item>& items) {
+  std::unordered_set<int64_t> seen;
+  write_item_lines(path, [&](const std::function<void(const Item&)>& sink) {
+    for (const Item& item : items) {
+      if (!seen.insert(item.id).second) {
+        throw InvalidArgument("write_items('" + path + "'): duplicate item id " + std::to_string(item.id));
+      }
+      sink(item);
+    }
+  });
 }
 
-const Item& ItemStore::at(int64_t id) const {
-  const Item* item = find(id);
-  if (!item) throw InvalidArgument("ItemStore: no item with id " + std::to_string(id));
-  return *item;
-}
-
-const ItemFields& ItemStore::fields(int64_t id) const {
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) throw InvalidArgument("ItemStore: no item with id " + std::to_string(id));
-  return *fields_[it->second];
-}
-
-std::vector<int64_t> ItemStore::ids() const {
-  std::vector<int64_t> out;
-  out.reserve(items_.size());
-  for (const Item& item : items_) out.push_back(item.id);
-  return out;
-}
-
-std::vector<std::string> ItemStore::titles() const {
-  std::vector<std::string> out;
-  out.reserve(items_.size());
-  for (const Item& item : items_) out.push_back(item.title);
-  return out;
+void write_item_lines(const std::string& path, const std::function<void(const std::function<void(const Item&)>&)>& produce) {
+  write_file_atomic(path, [&](std::FILE* f) {
+    produce([&](const Item& item) {
+      OrderedJson extra;
+      const std::string problem = item_problem(item, extra);
+      if (!problem.empty()) throw InvalidArgument("write_items('" + path + "'): " + problem);
+      OrderedJson line = {{"id", item.id}, {"title", item.title}};
+      line.update(extra);
+      const std::string text = line.dump() + "\n";
+      write_all(f, text.data(), text.size(), path);
+    });
+  });
 }
 
 }  // namespace lrem

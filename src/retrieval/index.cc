@@ -345,14 +345,16 @@ void Index::set_nprobe(int nprobe) {
 void Index::save(const std::string& dir) const { save_unit(dir, nullptr); }
 
 void Index::save(const std::string& dir, const ItemStore& items) const {
-  save_unit(dir, [&items](const std::string& to) { return index_directory::stage_items(to, items); });
+  save_unit(dir, [&items](const std::string& to, IndexMeta& meta) { index_directory::stage_items(to, items, meta); });
 }
 
 void Index::save(const std::string& dir, const std::string& items_path) const {
-  save_unit(dir, [&items_path](const std::string& to) { return index_directory::stage_items_file(to, items_path); });
+  save_unit(dir, [&items_path](const std::string& to, IndexMeta& meta) {
+    index_directory::stage_items_file(to, items_path, meta);
+  });
 }
 
-void Index::save_unit(const std::string& dir, const std::function<std::string(const std::string&)>& stage_items) const {
+void Index::save_unit(const std::string& dir, const StageItems& stage_items) const {
   faiss::VectorIOWriter writer;
   IndexMeta meta;
   {
@@ -375,7 +377,7 @@ void Index::save_unit(const std::string& dir, const std::function<std::string(co
   meta.index_sha256 = index_directory::stage(
       dir, index_directory::kIndexFile,
       std::string_view(reinterpret_cast<const char*>(writer.data.data()), writer.data.size()));
-  if (stage_items) meta.items_sha256 = stage_items(dir);
+  if (stage_items) stage_items(dir, meta);
   index_directory::commit(dir, meta);
 }
 
@@ -432,7 +434,9 @@ Index Index::load(const std::string& dir, const std::string& expected_fingerprin
   (void)loaded.release();  // owned through id_map below
   state->index.reset(id_map);
   state->mapped = mmap;
-  return Index(std::move(state));
+  Index index(std::move(state));
+  index_directory::replay_updates(dir, meta, index, /*read_only=*/mmap);
+  return index;
 }
 
 }  // namespace lrem

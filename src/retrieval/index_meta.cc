@@ -10,8 +10,8 @@ namespace lrem {
 
 namespace {
 
-bool is_hex_digest(const std::string& s) {
-  if (s.size() != 64) return false;
+bool is_hex_digest(const std::string& s, size_t digits = 64) {
+  if (s.size() != digits) return false;
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
@@ -27,7 +27,7 @@ IndexMeta IndexMeta::parse(const std::string& text, const std::string& path, int
   out.format_version = int(version.as_int(std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
   if (out.format_version < supported_version)
     version.fail("format_version " + std::to_string(out.format_version) +
-                 " was written by an older lrem whose meta.json does not checksum items.jsonl; rebuild the index "
+                 " was written by an older lrem (its catalogue is not an item database); rebuild the index "
                  "directory (`lrem index build --overwrite`, or save_index(..., overwrite=true))");
   if (out.format_version != supported_version)
     version.fail("format_version " + std::to_string(out.format_version) + " is not supported (this build reads version " +
@@ -43,9 +43,10 @@ IndexMeta IndexMeta::parse(const std::string& text, const std::string& path, int
   out.index_sha256 = digest.as_string();
   if (!is_hex_digest(out.index_sha256)) digest.fail("expected a SHA-256 hex digest (64 lower-case hex digits)");
   out.created = meta.at("created").as_string();
-  if (const auto items = meta.find("items_sha256"); items && !items->is_null()) {
-    out.items_sha256 = items->as_string();
-    if (!is_hex_digest(out.items_sha256)) items->expected("a SHA-256 hex digest (64 lower-case hex digits)");
+  if (const auto catalogue = meta.find("catalogue_id"); catalogue && !catalogue->is_null()) {
+    out.catalogue_id = catalogue->as_string();
+    if (!is_hex_digest(out.catalogue_id, 32)) catalogue->expected("a catalogue id (32 lower-case hex digits)");
+    out.catalogue_version = meta.at("catalogue_version").as_int(0);
   }
   return out;
 }
@@ -59,7 +60,10 @@ std::string IndexMeta::to_json() const {
                          {"count", count},
                          {"created", created},
                          {"index_sha256", index_sha256}};
-  if (!items_sha256.empty()) meta["items_sha256"] = items_sha256;
+  if (!catalogue_id.empty()) {
+    meta["catalogue_id"] = catalogue_id;
+    meta["catalogue_version"] = catalogue_version;
+  }
   return meta.dump(2) + "\n";
 }
 

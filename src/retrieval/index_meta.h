@@ -16,13 +16,17 @@ struct IndexMeta {
   int64_t count = 0;
   std::string created;       // ISO-8601 UTC
   std::string index_sha256;  // lower-case hex digest of index.faiss
-  // Lower-case hex digest of items.jsonl, the catalogue saved with the index as one unit
-  // (save_index); empty when the directory holds no catalogue (Index::save(dir) alone).
-  std::string items_sha256;
+  // The catalogue saved with the index as one unit (save_index), the item database
+  // items.sqlite: its catalogue_id (32 lower-case hex digits; empty when the directory holds
+  // no catalogue, Index::save(dir) alone) and the version of it that index.faiss holds (later
+  // versions are replayed from the database's index log).
+  std::string catalogue_id;
+  int64_t catalogue_version = 0;
 
   // FormatError naming `path` and the field for malformed JSON, a missing or mistyped field,
   // an unsupported format_version, a non-positive dim, a metric other than "ip", a negative
-  // count or a digest that is not 64 lower-case hex digits. An older format_version is
+  // count or version, a digest that is not 64 lower-case hex digits or a catalogue_id that is
+  // not 32. An older format_version is
   // refused with a message saying how to rebuild the directory.
   static IndexMeta parse(const std::string& text, const std::string& path, int supported_version);
   std::string to_json() const;

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "lrem/error.h"
+#include "retrieval/catalogue.h"
 #include "util/file_io.h"
 #include "util/json_reader.h"
 
@@ -32,8 +33,7 @@ AutoRouting AutoRouting::from_json(const std::string& text, const std::string& s
 
 struct Retriever::Impl {
   Embedder embedder;
-  std::shared_ptr<Index> index;
-  ItemStore items;
+  std::unique_ptr<Catalogue> catalogue;
   std::optional<AutoRouting> routing;
 };
 
@@ -41,31 +41,42 @@ Retriever::Retriever(Embedder embedder, Index index, ItemStore items, std::optio
     : Retriever(std::move(embedder), std::make_shared<Index>(std::move(index)), std::move(items), routing) {}
 
 Retriever::Retriever(Embedder embedder, std::shared_ptr<Index> index, ItemStore items,
-                     std::optional<AutoRouting> routing) {
-  if (!index) throw InvalidArgument("Retriever needs an index, got a null pointer");
+                     std::optional<AutoRouting> routing)
+    : Retriever(std::move(embedder),
+                std::make_unique<Catalogue>(index ? std::move(index) : throw InvalidArgument(
+                                                                           "Retriever needs an index, got a null pointer"),
+                                            std::move(items)),
+                routing) {}
+
+Retriever::Retriever(Embedder embedder, std::unique_ptr<Catalogue> catalogue, std::optional<AutoRouting> routing) {
   if (routing && !is_cosine(routing->min_direct_score))
     throw InvalidArgument("the auto-mode threshold min_direct_score must be a cosine similarity in [-1, 1], got " +
                           std::to_string(routing->min_direct_score) + "; fit one with scripts/fit_router.py");
-  impl_ = std::make_unique<Impl>(Impl{std::move(embedder), std::move(index), std::move(items), routing});
+  impl_ = std::make_unique<Impl>(Impl{std::move(embedder), std::move(catalogue), routing});
   const Impl& m = *impl_;
-  if (m.index->dim() != m.embedder.dim())
-    throw InvalidArgument("the index has dimension " + std::to_string(m.index->dim()) + " but the embedder produces " +
+  const Index& index = m.catalogue->index();
+  if (index.dim() != m.embedder.dim())
+    throw InvalidArgument("the index has dimension " + std::to_string(index.dim()) + " but the embedder produces " +
                           std::to_string(m.embedder.dim()) + "; rebuild the index with this model and output_dim");
   const std::string fingerprint = m.embedder.fingerprint();
-  if (!m.index->model_fingerprint().empty() && m.index->model_fingerprint() != fingerprint)
-    throw FormatError("the index was built for embeddings " + m.index->model_fingerprint() + " but this embedder makes " +
+  if (!index.model_fingerprint().empty() && index.model_fingerprint() != fingerprint)
+    throw FormatError("the index was built for embeddings " + index.model_fingerprint() + " but this embedder makes " +
                       fingerprint + " (model fingerprint, plus the pooling if not the default); rebuild the index "
                       "with `lrem index build` and the same model and pooling");
-  if (m.index->size() == 0) throw InvalidArgument("the index is empty: build it from a non-empty catalogue");
+  if (index.size() == 0) throw InvalidArgument("the index is empty: build it from a non-empty catalogue");
 }
 
 Retriever Retriever::open(const std::string& index_dir, Embedder embedder, const std::string& items_path, bool mmap) {
-  Index index = Index::load(index_dir, embedder.fingerprint(), embedder.dim(), mmap);
+  auto index = std::make_shared<Index>(Index::load(index_dir, embedder.fingerprint(), embedder.dim(), mmap));
   std::optional<AutoRouting> routing;
   const std::string router_path = (std::filesystem::path(index_dir) / kRouterFile).string();
   if (std::filesystem::exists(router_path)) routing = AutoRouting::from_json(read_file(router_path, 1 << 16), router_path);
-  return Retriever(std::move(embedder), std::move(index),
-                   items_path.empty() ? load_index_items(index_dir) : ItemStore::load(items_path), routing);
+  // Only the directory's own catalogue is updated in place; a catalogue given as a file is
+  // the caller's, and updates to it stay in memory.
+  auto catalogue = items_path.empty()
+                       ? std::make_unique<Catalogue>(std::move(index), load_index_items(index_dir), index_dir)
+                       : std::make_unique<Catalogue>(std::move(index), ItemStore::load(items_path));
+  return Retriever(std::move(embedder), std::move(catalogue), routing);
 }
 
 Retriever Retriever::open(const std::string& index_dir, const Model& model, const EmbedderOptions& options,
@@ -109,29 +120,44 @@ void Retriever::search_rows(const std::vector<std::string>& queries, const std::
   texts.reserve(rows.size());
   for (size_t row : rows) texts.push_back(queries[row]);
   Embeddings q = m.embedder.embed_queries(texts, mode);
-  SearchResult found = m.index->search(q.data.data(), q.rows, k, /*normalized=*/true);
+  std::vector<std::vector<SearchHit>> hits = m.catalogue->search(q.data.data(), q.rows, k);
   for (size_t i = 0; i < rows.size(); ++i) {
     SearchResponse& r = out[rows[i]];
     r.query = queries[rows[i]];
     r.mode = mode;
     r.cot = q.cots[i];
     r.truncated = q.truncated[i];
-    r.hits.clear();
-    const int64_t* ids = found.ids_of(static_cast<int64_t>(i));
-    const float* scores = found.scores_of(static_cast<int64_t>(i));
-    for (int j = 0; j < found.k && ids[j] >= 0; ++j) {
-      const Item* item = m.items.find(ids[j]);
-      if (!item)
-        throw FormatError("the index returned item id " + std::to_string(ids[j]) +
-                          " which is not in the item store; the index and items file do not match");
-      r.hits.push_back({ids[j], scores[j], item->title, item->extra_json});
-    }
+    r.hits = std::move(hits[i]);
   }
 }
 
+void Retriever::change_items(const std::vector<Item>& items, bool add) {
+  std::vector<std::string> titles;
+  std::vector<ItemChange> changes;
+  for (const Item& item : items) {
+    titles.push_back(item.title);
+    changes.push_back({add ? ItemChange::Kind::Add : ItemChange::Kind::Update, item});
+  }
+  if (changes.empty()) return;
+  const Embeddings e = impl_->embedder.embed_items(titles);
+  impl_->catalogue->apply(changes, e.data.data());
+}
+
+void Retriever::add_items(const std::vector<Item>& items) { change_items(items, true); }
+
+void Retriever::update_items(const std::vector<Item>& items) { change_items(items, false); }
+
+void Retriever::remove_items(const std::vector<int64_t>& ids) {
+  std::vector<ItemChange> changes;
+  for (int64_t id : ids) changes.push_back({ItemChange::Kind::Remove, Item{id, "", "{}"}});
+  impl_->catalogue->apply(changes, nullptr);
+}
+
+void Retriever::checkpoint() const { impl_->catalogue->checkpoint(); }
+
 const Embedder& Retriever::embedder() const { return impl_->embedder; }
-const Index& Retriever::index() const { return *impl_->index; }
-const ItemStore& Retriever::items() const { return impl_->items; }
+const Index& Retriever::index() const { return impl_->catalogue->index(); }
+const ItemStore& Retriever::items() const { return impl_->catalogue->items(); }
 const std::optional<AutoRouting>& Retriever::routing() const { return impl_->routing; }
 
 Retriever::~Retriever() = default;

@@ -1,14 +1,14 @@
 #include "retrieval/search_json.h"
 
-#include "eval/item_fields.h"
-
 namespace lrem {
 
-OrderedJson search_response_json(const SearchResponse& response, const ItemStore& items) {
+OrderedJson search_response_json(const SearchResponse& response) {
   OrderedJson hits = OrderedJson::array();
   for (const SearchHit& hit : response.hits) {
     OrderedJson out{{"id", hit.id}, {"score", hit.score}, {"title", hit.title}};
-    for (const auto& field : items.fields(hit.id).object.items())
+    // The store checked that extra_json is an object without "id" or "title".
+    const OrderedJson fields = OrderedJson::parse(hit.extra_json);
+    for (const auto& field : fields.items())
       if (!out.contains(field.key())) out[field.key()] = field.value();
     hits.push_back(std::move(out));
   }

@@ -3,14 +3,11 @@
 // An item's own fields sit beside id/score/title; those three names keep their meaning.
 #pragma once
 
-#include "lrem/dataset.h"
 #include "lrem/retriever.h"
 #include "util/json_reader.h"
 
 namespace lrem {
 
-// `items` is the catalogue the hits came from (Retriever::items()); it supplies each hit's
-// fields as parsed when the catalogue was loaded.
-OrderedJson search_response_json(const SearchResponse& response, const ItemStore& items);
+OrderedJson search_response_json(const SearchResponse& response);
 
 }  // namespace lrem

@@ -65,7 +65,21 @@ constexpr Route kRoutes[] = {{"/", "GET"},
                              {"/healthz", "GET"},
                              {"/metrics", "GET"},
                              {"/v1/embeddings", "POST"},
-                             {"/v1/chat/completions", "POST"}};
+                             {"/v1/chat/completions", "POST"},
+                             {"/admin/items/add", "POST"},
+                             {"/admin/items/update", "POST"},
+                             {"/admin/items/remove", "POST"},
+                             {"/admin/checkpoint", "POST"}};
+
+bool is_admin_path(const std::string& path) { return path.rfind("/admin/", 0) == 0; }
+
+// Compares the whole strings whatever their contents, so the time taken does not tell a
+// client how much of a guessed token was right.
+bool same_token(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % std::max<size_t>(b.size(), 1)]);
+  return diff == 0 && !b.empty();
+}
 
 const Route* find_route(const std::string& path) {
   for (const Route& r : kRoutes)
@@ -128,6 +142,7 @@ thread_local std::optional<Clock::time_point> request_start;
 
 struct Server::Impl {
   const Retriever& retriever;
+  Retriever* const updatable;  // the same retriever when the admin routes may change it
   const ServerOptions options;
   const std::string fingerprint;
   const std::string model_name;  // what /v1/ answers name as the model
@@ -144,8 +159,9 @@ struct Server::Impl {
   bool stop_requested = false;
   int port = 0;
 
-  Impl(const Retriever& r, ServerOptions o)
+  Impl(const Retriever& r, Retriever* u, ServerOptions o)
       : retriever(r),
+        updatable(u),
         options(std::move(o)),
         fingerprint(r.embedder().model().fingerprint()),
         model_name(options.model_name.empty() ? fingerprint : options.model_name),
@@ -166,6 +182,9 @@ struct Server::Impl {
   std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res,
                                        const httplib::ContentReader& read) const;
   void healthz(httplib::Response& res) const;
+  void admin(const std::string& path, const std::string& body, httplib::Response& res) const;
+  // 401 without a bearer token, 403 with another one; false once it has answered so.
+  bool authorized(const httplib::Request& req, httplib::Response& res) const;
 
   // Runs an endpoint, turning lrem's errors into their status codes. Anything else is a
   // server fault: logged in full, reported to the client only as "internal error".
@@ -253,6 +272,17 @@ void Server::Impl::configure() {
             with_body([this](const std::string& body, httplib::Response& res) { openai_embeddings(body, res); }));
   http.Post("/v1/chat/completions",
             with_body([this](const std::string& body, httplib::Response& res) { chat(body, res); }));
+  if (!options.admin_token.empty()) {
+    for (const Route& route : kRoutes) {
+      if (!is_admin_path(route.path)) continue;
+      const std::string path = route.path;
+      auto endpoint = with_body([this, path](const std::string& body, httplib::Response& res) { admin(path, body, res); });
+      http.Post(route.path, [this, endpoint](const httplib::Request& req, httplib::Response& res,
+                                             const httplib::ContentReader& read) {
+        if (authorized(req, res)) endpoint(req, res, read);
+      });
+    }
+  }
   http.Get("/healthz", guarded([this](const httplib::Request&, httplib::Response& res) { healthz(res); }));
   http.Get("/metrics", guarded([this](const httplib::Request&, httplib::Response& res) {
              res.set_content(metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
@@ -261,9 +291,9 @@ void Server::Impl::configure() {
     res.set_content(search_page_html(), "text/html; charset=utf-8");
   });
 
-  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     request_start = Clock::now();
-    const Route* route = find_route(req.path);
+    const Route* route = options.admin_token.empty() && is_admin_path(req.path) ? nullptr : find_route(req.path);
     const bool allowed = !route || req.method == route->method ||
                          (req.method == "HEAD" && std::strcmp(route->method, "GET") == 0);
     if (allowed) return httplib::Server::HandlerResponse::Unhandled;
@@ -357,10 +387,10 @@ void Server::Impl::search(const std::string& body, httplib::Response& res) const
   json out;
   if (request.batch) {
     json results = json::array();
-    for (const SearchResponse& r : found) results.push_back(search_response_json(r, retriever.items()));
+    for (const SearchResponse& r : found) results.push_back(search_response_json(r));
     out = json{{"results", std::move(results)}};
   } else {
-    out = search_response_json(found.front(), retriever.items());
+    out = search_response_json(found.front());
   }
   out["took_ms"] = millis_since(start);
   reply(res, 200, out);
@@ -470,6 +500,43 @@ void Server::Impl::chat(const std::string& body, httplib::Response& res) const {
                             {"total_tokens", prompt_tokens + completion_tokens}}}});
 }
 
+bool Server::Impl::authorized(const httplib::Request& req, httplib::Response& res) const {
+  const std::string header = req.get_header_value("Authorization");
+  const std::string scheme = "Bearer ";
+  if (header.rfind(scheme, 0) != 0) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    reply_error(res, 401, "the admin routes need the header \"Authorization: Bearer <token>\" (lrem serve --admin-token-file)");
+    return false;
+  }
+  if (!same_token(header.substr(scheme.size()), options.admin_token)) {
+    reply_error(res, 403, "the admin token is not this server's");
+    return false;
+  }
+  return true;
+}
+
+// Live catalogue updates; each is all or nothing, and durable once answered when the server
+// serves an index directory's own catalogue.
+void Server::Impl::admin(const std::string& path, const std::string& body, httplib::Response& res) const {
+  Retriever& r = *updatable;
+  json out;
+  if (path == "/admin/checkpoint") {
+    r.checkpoint();
+    out["checkpointed"] = true;
+  } else if (path == "/admin/items/remove") {
+    const AdminItemsRequest request = parse_admin_items_request(body, options, /*removal=*/true);
+    r.remove_items(request.ids);
+    out["removed"] = request.ids.size();
+  } else {
+    const bool add = path == "/admin/items/add";
+    const AdminItemsRequest request = parse_admin_items_request(body, options, /*removal=*/false);
+    add ? r.add_items(request.items) : r.update_items(request.items);
+    out[add ? "added" : "updated"] = request.items.size();
+  }
+  out["items"] = r.items().size();
+  reply(res, 200, out);
+}
+
 // 503 while draining, so load balancers stop sending traffic; the body is the same.
 void Server::Impl::healthz(httplib::Response& res) const {
   reply(res, draining ? 503 : 200,
@@ -508,11 +575,18 @@ ServerOptions validated(ServerOptions o) {
 
 }  // namespace
 
-Server::Server(const Retriever& retriever, ServerOptions options) {
+Server::Server(const Retriever& retriever, ServerOptions options) : Server(retriever, nullptr, std::move(options)) {}
+
+Server::Server(Retriever& retriever, ServerOptions options) : Server(retriever, &retriever, std::move(options)) {}
+
+Server::Server(const Retriever& retriever, Retriever* updatable, ServerOptions options) {
   if (parse_query_mode(options.default_mode) == QueryMode::Auto && !retriever.routing())
     throw InvalidArgument("default mode \"auto\" needs the index's router.json (scripts/fit_router.py writes it); "
                           "serve with --mode reason or direct, or fit a router first");
-  impl_ = std::make_unique<Impl>(retriever, validated(std::move(options)));
+  if (!options.admin_token.empty() && !updatable)
+    throw InvalidArgument("ServerOptions.admin_token: the admin routes change the catalogue, so the server needs a "
+                          "Retriever it may change (pass a non-const Retriever)");
+  impl_ = std::make_unique<Impl>(retriever, updatable, validated(std::move(options)));
 }
 
 Server::~Server() { stop(); }

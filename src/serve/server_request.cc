@@ -67,6 +67,17 @@ class RequestBody {
     return value == "item";
   }
 
+  // A non-empty array of at most max_batch entries.
+  std::vector<JsonValue> list(const char* field) const {
+    const JsonValue value = body_.at(field);
+    if (!value.is_array()) value.expected("an array");
+    if (value.size() == 0) value.fail("is empty");
+    if (value.size() > static_cast<size_t>(options_.max_batch))
+      throw LimitExceeded(value.where() + ": holds " + std::to_string(value.size()) + " entries, over the limit of " +
+                          std::to_string(options_.max_batch));
+    return value.elements();
+  }
+
   QueryMode mode() const {
     std::optional<JsonValue> value = body_.find("mode");
     if (!value) return parse_query_mode(options_.default_mode);
@@ -213,6 +224,26 @@ ChatRequest parse_chat_request(const std::string& text, const ServerOptions& opt
     if (std::optional<JsonValue> v = fields.find("stream"); v && !v->is_null() && v->as_bool())
       v->fail("streaming is not offered; send \"stream\": false");
     accept_neutral(fields);
+    return request;
+  });
+}
+
+AdminItemsRequest parse_admin_items_request(const std::string& text, const ServerOptions& options, bool removal) {
+  return client_error([&] {
+    const RequestBody body(text, options, {removal ? "ids" : "items"});
+    AdminItemsRequest request;
+    if (removal) {
+      for (const JsonValue& id : body.list("ids")) request.ids.push_back(id.as_int(0));
+      return request;
+    }
+    for (const JsonValue& item : body.list("items"))
+      if (!item.is_object()) item.expected("an item object {\"id\": int, \"title\": str, ...}");
+    // One JSON Lines line per item (in its own field order), so an item is checked exactly
+    // as items.jsonl's are; "line n" in an error is the n-th item.
+    std::string lines;
+    const OrderedJson ordered = OrderedJson::parse(text);
+    for (const OrderedJson& item : ordered.at("items")) lines += item.dump() + "\n";
+    request.items = parse_items(lines, std::string(kBody) + " /items");
     return request;
   });
 }

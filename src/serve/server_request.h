@@ -1,4 +1,4 @@
-// The bodies of POST /search, POST /embed, POST /v1/embeddings and POST /v1/chat/completions, parsed and checked against the server's
+// The bodies of POST /search, POST /embed, POST /v1/embeddings, POST /v1/chat/completions and the admin routes, parsed and checked against the server's
 // limits before any work is done. Pure (body text in, request or lrem::Error out), so the
 // part of the server that reads what clients send can be fuzzed without a socket or a model.
 #pragma once
@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "lrem/dataset.h"
 #include "lrem/embedder.h"
 #include "lrem/server.h"
 #include "model/chat_format.h"
@@ -58,5 +59,14 @@ EmbeddingsRequest parse_embeddings_request(const std::string& text, const Server
 // max_completion_tokens. Fields of OpenAI's API that do not change the answer ("user",
 // "frequency_penalty" and "presence_penalty" at 0, "logprobs": false) are accepted.
 ChatRequest parse_chat_request(const std::string& text, const ServerOptions& options);
+
+// The admin routes' bodies: {"items": [{"id", "title", ...fields}, ...]} (add, update) or
+// {"ids": [...]} (remove). 400 for an item items.jsonl could not hold (the message names
+// its index) or an empty list; 413 for more entries than max_batch.
+struct AdminItemsRequest {
+  std::vector<Item> items;
+  std::vector<int64_t> ids;
+};
+AdminItemsRequest parse_admin_items_request(const std::string& text, const ServerOptions& options, bool removal);
 
 }  // namespace lrem

@@ -27,7 +27,7 @@ std::vector<Example> read_examples(const std::string& path, const std::string& c
       if (!v.is_number_integer()) fail("field '" + field + "' must be a title (string) or an item id (integer)");
       if (catalogue.empty()) fail("field '" + field + "' holds an item id but the config names no catalogue");
       if (!items) items = ItemStore::load(catalogue);
-      const Item* item = items->find(v.get<int64_t>());
+      const std::optional<Item> item = items->find(v.get<int64_t>());
       if (!item) fail("item id " + v.dump() + " in field '" + field + "' is not in the catalogue " + catalogue);
       return item->title;
     };

@@ -1,5 +1,6 @@
-// The body of POST /search, POST /embed, POST /v1/chat/completions and POST /v1/embeddings
-// (parse_search_request, parse_embed_request, parse_chat_request, parse_embeddings_request)
+// The body of POST /search, POST /embed, POST /v1/chat/completions, POST /v1/embeddings and
+// the admin routes (parse_search_request, parse_embed_request, parse_chat_request,
+// parse_embeddings_request, parse_admin_items_request)
 // with small limits, so the 413 paths are reachable. An accepted request must be within
 // every limit: the server never does work that a limit should have refused.
 #include <cstdlib>
@@ -31,13 +32,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const lrem::ServerOptions options = small_limits();
   const std::string body = lrem::fuzz::as_string(data + 1, size - 1);
   lrem::fuzz::expect_value_or_lrem_error([&] {
-    if (data[0] % 4 == 0) {
+    const int which = data[0] % 6;
+    if (which == 4 || which == 5) {
+      const lrem::AdminItemsRequest r = lrem::parse_admin_items_request(body, options, /*removal=*/which == 5);
+      const size_t n = which == 5 ? r.ids.size() : r.items.size();
+      if (n == 0 || n > size_t(options.max_batch)) std::abort();
+      for (int64_t id : r.ids)
+        if (id < 0) std::abort();
+      for (const lrem::Item& item : r.items)
+        if (item.id < 0 || item.title.empty()) std::abort();
+    } else if (which == 0) {
       const lrem::SearchRequest r = lrem::parse_search_request(body, options);
       check_texts(r.queries, options);
       if (r.k < 1 || r.k > options.max_k || (!r.batch && r.queries.size() != 1)) std::abort();
-    } else if (data[0] % 4 == 1) {
+    } else if (which == 1) {
       check_texts(lrem::parse_embed_request(body, options).texts, options);
-    } else if (data[0] % 4 == 3) {
+    } else if (which == 3) {
       constexpr int kDim = 64;
       const lrem::EmbeddingsRequest r = lrem::parse_embeddings_request(body, options, kDim);
       check_texts(r.embed.texts, options);

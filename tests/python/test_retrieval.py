@@ -113,10 +113,10 @@ def test_saving_over_an_index_needs_overwrite(model, items, lrem_model_dir, tmp_
     with pytest.raises(lrem.InvalidArgument, match="overwrite"):
         lrem.save_index(index, items, tmp_path / "idx")
     lrem.save_index(index, items, tmp_path / "idx", overwrite=True)
-    # A catalogue edited behind meta.json's back is refused, not paired with the index.
-    catalogue = tmp_path / "idx" / "items.jsonl"
-    catalogue.write_text(catalogue.read_text().replace("Kettle", "Teapot"))
-    with pytest.raises(lrem.FormatError, match="items_sha256"):
+    # Another save's catalogue put in its place is refused, not paired with the index.
+    lrem.save_index(index, items, tmp_path / "other")
+    (tmp_path / "idx" / "items.sqlite").write_bytes((tmp_path / "other" / "items.sqlite").read_bytes())
+    with pytest.raises(lrem.FormatError, match="catalogue_id"):
         lrem.Retriever.open(lrem_model_dir, tmp_path / "idx")
 
 
