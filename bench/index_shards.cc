@@ -52,7 +52,6 @@ double agreement_at_10(const Answers& got, const Answers& reference, int64_t nq)
 int main(int argc, char** argv) {
   return bench::run_main("bench_index_shards", [&] {
     const bench::Args args(argc, argv, {"vectors", "dim", "factory", "nprobe", "shards", "queries", "threads"});
-    omp_set_num_threads(static_cast<int>(args.integer("threads", std::thread::hardware_concurrency())));
     const int64_t n = args.integer("vectors", 1000000), dim = args.integer("dim", 128);
     const int64_t nq = args.integer("queries", 1000), num_shards = args.integer("shards", 2);
     const int nprobe = static_cast<int>(args.integer("nprobe", 32));
@@ -62,6 +61,9 @@ int main(int argc, char** argv) {
     const bench::EmbeddingLikeData source(dim, 32, gen);
     const at::Tensor data = source.sample(n, gen), queries = source.sample(nq, gen);
     const float* x = data.data_ptr<float>();
+    // After ATen's work: its first parallel call sets OpenMP's count to its own (the physical
+    // cores), which would leave FAISS on one thread here.
+    omp_set_num_threads(static_cast<int>(args.integer("threads", std::thread::hardware_concurrency())));
 
     std::unique_ptr<faiss::Index> trained(faiss::index_factory(int(dim), factory.c_str(), faiss::METRIC_INNER_PRODUCT));
     auto* ivf = dynamic_cast<faiss::IndexIVF*>(trained.get());
