@@ -41,7 +41,9 @@ ranks() {
   return $status
 }
 
-for n in 120000 ${SIZES:-1000000 2000000}; do
+encoded=""  # the throughput and resume steps' catalogue
+[[ $steps == *throughput* || $steps == *resume* ]] && encoded=120000
+for n in $encoded ${SIZES:-1000000 2000000}; do
   [ -f items$n.jsonl ] || /usr/bin/python3 "$root/bench/scale_catalogue.py" --source "$source" --items $n --out items$n.jsonl
 done
 

@@ -16,14 +16,7 @@ namespace lrem {
 namespace {
 
 using testing::TempDir;
-
-std::vector<float> random_vectors(int64_t n, int dim, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> v(size_t(n) * dim);
-  for (auto& x : v) x = normal(rng);
-  return v;
-}
+using testing::random_vectors;
 
 // A trained index saved as <tmp>/trained and `sizes.size()` shards of it holding the given
 // numbers of vectors (ids in one run over the shards, from 1000), as a distributed build
