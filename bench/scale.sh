@@ -7,7 +7,10 @@
 # Ranks are launched as torchrun would (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), each under
 # /usr/bin/time -v for its peak RSS. Environment: LREM (the lrem binary), LREM_PYTHONPATH (the
 # lrem Python package's directory), MODEL, FACTORY, SIZES (catalogue sizes of the end-to-end
-# runs), STEPS (a subset of "throughput resume e2e").
+# runs), STEPS (a subset of "throughput resume e2e index"; "index" rebuilds the index alone, on 1
+# and on 2 ranks, from the embeddings an earlier e2e run left in ix<n>.work: every chunk is
+# verified and skipped, so the peak RSS is the index stage's plus the process's baseline; RANKS
+# picks the rank counts).
 set -euo pipefail
 work=$1 source=$2 queries=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +41,9 @@ ranks() {
   return $status
 }
 
-for n in 120000 ${SIZES:-1000000 2000000}; do
+encoded=""  # the throughput and resume steps' catalogue
+[[ $steps == *throughput* || $steps == *resume* ]] && encoded=120000
+for n in $encoded ${SIZES:-1000000 2000000}; do
   [ -f items$n.jsonl ] || /usr/bin/python3 "$root/bench/scale_catalogue.py" --source "$source" --items $n --out items$n.jsonl
 done
 
@@ -68,6 +73,18 @@ wait "${pids[0]}" || log "rank 0 stopped: $(tail -1 kill.rank0.err)"
 log "resume: $(ls r2/chunk-*.json | wc -l) of $(grep -o '"chunks": [0-9]*' r2/manifest.json) chunks finished before the rerun"
 ranks 2 resume "${embed[@]}" --chunks-dir r2
 cmp <(cat t1/chunk-*.bin) <(cat r2/chunk-*.bin) && log "the resumed run's chunks equal the clean run's"
+fi
+
+if [[ $steps == *index* ]]; then
+for n in ${SIZES:-1000000 2000000}; do
+  for r in ${RANKS:-1 2}; do
+    log "index stage: $n vectors -> $factory, $r rank(s), from the embeddings in ix$n.work"
+    rm -rf idx$n-$r
+    ranks $r idx$n-$r index build --model "$model" --items items$n.jsonl --output idx$n-$r --factory "$factory" \
+      --threads 1 --work-dir ix$n.work
+    rm -rf idx$n-$r
+  done
+done
 fi
 
 [[ $steps == *e2e* ]] || exit 0

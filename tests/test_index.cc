@@ -22,14 +22,7 @@ namespace lrem {
 namespace {
 
 using testing::TempDir;
-
-std::vector<float> random_vectors(int64_t n, int dim, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> v(size_t(n) * dim);
-  for (auto& x : v) x = normal(rng);
-  return v;
-}
+using testing::random_vectors;
 
 std::vector<int64_t> iota_ids(int64_t n, int64_t first = 0) {
   std::vector<int64_t> ids(static_cast<size_t>(n));

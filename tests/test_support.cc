@@ -15,6 +15,14 @@ namespace fs = std::filesystem;
 
 namespace lrem::testing {
 
+std::vector<float> random_vectors(int64_t n, int dim, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> v(size_t(n) * dim);
+  for (auto& x : v) x = normal(rng);
+  return v;
+}
+
 namespace {
 
 // ctest runs two test processes at once on the 2-core machines: one compute thread each.

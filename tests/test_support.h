@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "lrem/model.h"
 #include "lrem/train.h"
@@ -24,6 +25,9 @@ inline constexpr bool kRssIsMeaningful = true;
 #else
 inline constexpr bool kRssIsMeaningful = true;
 #endif
+
+// n x dim standard normal floats (not normalised), the same for the same seed.
+std::vector<float> random_vectors(int64_t n, int dim, uint32_t seed);
 
 // The fixtures directory: $LREM_FIXTURES_DIR, else the path configured at build time
 // (default ../shared/fixtures next to the source tree).

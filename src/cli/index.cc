@@ -29,6 +29,12 @@ struct Args {
   bool overwrite = false;
 };
 
+// What a build wrote (rank 0), for the summary line.
+struct Built {
+  int64_t size;
+  int dim;
+};
+
 // The empty index a build fills. Made before the embedding run, so that a factory string or a
 // knob FAISS refuses is reported at once, not after it.
 Index empty_index(const Args& args, int dim) {
@@ -37,19 +43,19 @@ Index empty_index(const Args& args, int dim) {
   return empty;
 }
 
-Index build_in_one_process(const Args& args) {
+Built build_in_one_process(const Args& args) {
   Embedder embedder = args.common.make_embedder();
   Index empty = empty_index(args, embedder.dim());
   ItemStore items = ItemStore::load(args.items);
   if (!args.common.quiet) std::cerr << "lrem index build: embedding " << items.size() << " items\n";
   Index index = build_index(embedder, items, std::move(empty));
   save_index(index, items, args.output, args.overwrite);
-  return index;
+  return {index.size(), index.dim()};
 }
 
 // Every rank encodes its chunks into <work_dir>/embeddings, then they build the index together
-// and rank 0 saves it with a streamed copy of items.jsonl and returns it.
-std::optional<Index> build_from_chunks(const Args& args) {
+// and rank 0 saves it with a streamed copy of items.jsonl.
+std::optional<Built> build_from_chunks(const Args& args) {
   std::unique_ptr<DataParallel> dp = DataParallel::from_environment();
   const std::string work = args.work_dir.empty() ? args.output + ".work" : args.work_dir;
   EmbedderArgs quiet = args.common;
@@ -67,18 +73,19 @@ std::optional<Index> build_from_chunks(const Args& args) {
   ChunkedIndexOptions indexing;
   indexing.factory = args.factory;
   indexing.work_dir = work;
+  indexing.output = args.output;
+  indexing.items_path = args.items;
   indexing.train_size = args.train_size;
   indexing.ef_construction = args.ef_construction;
   indexing.quiet = args.common.quiet;
-  std::optional<Index> index = build_index_from_chunks(EmbeddingChunks::open(work + "/embeddings"), *dp, indexing);
-  if (!index) return std::nullopt;
-  index->save(args.output, args.items);
+  const int64_t size = build_index_from_chunks(EmbeddingChunks::open(work + "/embeddings"), *dp, indexing);
+  if (!dp->is_main()) return std::nullopt;
   // The trained index and the shards were steps of this build; the embeddings stay, so a
   // rebuild with another factory skips the encoding.
   for (const char* step : {"trained", "shard-"})
     for (const auto& entry : std::filesystem::directory_iterator(work))
       if (entry.path().filename().string().rfind(step, 0) == 0) std::filesystem::remove_all(entry.path());
-  return index;
+  return Built{size, embedder.dim()};
 }
 
 }  // namespace
@@ -110,10 +117,10 @@ void add_index(CLI::App& app) {
       throw InvalidArgument("'" + args->output + "' already holds an index; pass --overwrite to replace it and its "
                             "catalogue, or choose another directory");
     const bool chunked = !args->work_dir.empty() || std::getenv("WORLD_SIZE");
-    const std::optional<Index> index = chunked ? build_from_chunks(*args) : build_in_one_process(*args);
+    const std::optional<Built> index = chunked ? build_from_chunks(*args) : build_in_one_process(*args);
     if (!index) return;  // a rank other than 0 of a distributed build
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cout << "lrem index build: " << index->size() << " items, dim " << index->dim() << ", " << args->factory
+    std::cout << "lrem index build: " << index->size << " items, dim " << index->dim << ", " << args->factory
               << " -> " << args->output << " (" << secs << " s)" << std::endl;
   });
 }

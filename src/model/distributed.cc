@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <exception>
+#include <string>
 #include <vector>
 
 #include "lrem/error.h"
@@ -23,6 +24,24 @@ namespace lrem {
 #ifdef LREM_HAVE_GLOO
 struct DataParallel::Group {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  int rank = 0;
+
+  // Waits for a collective. Gloo reports a rank that died (killed, out of memory) as a closed
+  // connection or a timeout in whatever collective the others reach next; say what that means
+  // and how to go on instead of passing c10's text on.
+  template <typename Work>
+  void wait(const Work& work, const char* collective) const {
+    try {
+      work->wait();
+    } catch (const std::exception& e) {
+      std::string cause = e.what();
+      cause = cause.substr(0, cause.find('\n'));  // c10 appends a backtrace
+      throw Error("distributed: rank " + std::to_string(rank) + ": the collective " + collective +
+                  " failed (" + cause + "); another rank probably died (killed, out of memory or crashed: see its "
+                  "log). Rerun the same command to resume: a chunked encoding or index build skips the chunks "
+                  "already finished");
+    }
+  }
 };
 #else
 struct DataParallel::Group {};
@@ -62,6 +81,7 @@ DataParallel::DataParallel(int world_size, int rank, const std::string& master_a
   options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(master_addr));
   group_ = std::make_unique<Group>();
   group_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options);
+  group_->rank = rank;
 #else
   throw InvalidArgument("distributed: this lrem was built without Gloo (install libgloo-dev and rebuild) "
                         "so world_size must be 1");
@@ -122,7 +142,7 @@ void DataParallel::all_reduce_gradients(const std::map<std::string, at::Tensor>&
   views.reserve(grads.size());
   for (const auto& g : grads) views.push_back(g.reshape(-1));
   std::vector<at::Tensor> flat{at::cat(views)};
-  group_->pg->allreduce(flat)->wait();
+  group_->wait(group_->pg->allreduce(flat), "all_reduce (gradients)");
   flat[0].div_(world_size_);
   int64_t offset = 0;
   for (const auto& g : grads) {
@@ -138,7 +158,7 @@ void DataParallel::broadcast_parameters(const std::map<std::string, at::Tensor>&
   at::NoGradGuard no_grad;
   for (const auto& [name, p] : params) {
     std::vector<at::Tensor> buf{p.detach().contiguous()};
-    group_->pg->broadcast(buf)->wait();
+    group_->wait(group_->pg->broadcast(buf), "broadcast (parameters)");
     p.detach().copy_(buf[0]);
   }
 #endif
@@ -151,7 +171,7 @@ at::Tensor DataParallel::all_gather(const at::Tensor& local) {
   std::vector<std::vector<at::Tensor>> outputs(1);
   for (int r = 0; r < world_size_; ++r) outputs[0].push_back(at::empty_like(input));
   std::vector<at::Tensor> inputs{input};
-  group_->pg->allgather(outputs, inputs)->wait();
+  group_->wait(group_->pg->allgather(outputs, inputs), "all_gather");
   return at::cat(outputs[0]);
 #else
   return input;
@@ -166,7 +186,7 @@ std::map<std::string, double> DataParallel::mean(const std::map<std::string, dou
   flat.reserve(values.size());
   for (const auto& [k, v] : values) flat.push_back(v);
   std::vector<at::Tensor> buf{at::tensor(flat, at::kDouble)};
-  group_->pg->allreduce(buf)->wait();
+  group_->wait(group_->pg->allreduce(buf), "all_reduce (mean)");
   size_t i = 0;
   for (auto& [k, v] : out) v = buf[0][int64_t(i++)].item<double>() / world_size_;
 #endif
@@ -176,7 +196,7 @@ std::map<std::string, double> DataParallel::mean(const std::map<std::string, dou
 void DataParallel::barrier() {
   if (world_size_ == 1) return;
 #ifdef LREM_HAVE_GLOO
-  group_->pg->barrier()->wait();
+  group_->wait(group_->pg->barrier(), "barrier");
 #endif
 }
 
@@ -207,7 +227,7 @@ int64_t DataParallel::sum(int64_t value) {
   if (world_size_ == 1) return value;
 #ifdef LREM_HAVE_GLOO
   std::vector<at::Tensor> buf{at::tensor({value}, at::kLong)};
-  group_->pg->allreduce(buf)->wait();
+  group_->wait(group_->pg->allreduce(buf), "all_reduce (sum)");
   return buf[0][0].item<int64_t>();
 #else
   return value;
@@ -222,7 +242,7 @@ void DataParallel::require_same(uint64_t value, const std::string& what) {
   std::vector<at::Tensor> high{at::tensor({hi, lo, -hi, -lo}, at::kLong)};
   c10d::AllreduceOptions max;
   max.reduceOp = c10d::ReduceOp::MAX;
-  group_->pg->allreduce(high, max)->wait();
+  group_->wait(group_->pg->allreduce(high, max), "all_reduce (max)");
   const auto r = high[0];
   if (r[0].item<int64_t>() != hi || r[1].item<int64_t>() != lo || -r[2].item<int64_t>() != hi ||
       -r[3].item<int64_t>() != lo)

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <vector>
 
 #include "lrem/error.h"
+#include "retrieval/shard_merge.h"
 
 namespace lrem {
 
@@ -42,9 +44,10 @@ void add_chunks(Index& index, const EmbeddingChunks& chunks, int64_t first, int6
 
 }  // namespace
 
-std::optional<Index> build_index_from_chunks(const EmbeddingChunks& chunks, DataParallel& dp,
-                                             const ChunkedIndexOptions& options) {
+int64_t build_index_from_chunks(const EmbeddingChunks& chunks, DataParallel& dp, const ChunkedIndexOptions& options) {
   if (options.work_dir.empty()) throw InvalidArgument("build_index_from_chunks: a work_dir is required");
+  if (options.output.empty() || options.items_path.empty())
+    throw InvalidArgument("build_index_from_chunks: an output directory and the items file are required");
   if (chunks.total_rows() == 0) throw InvalidArgument("cannot build an index from an empty catalogue");
   Index empty(chunks.dim(), options.factory);
   empty.set_model_fingerprint(chunks.model_fingerprint());
@@ -52,11 +55,14 @@ std::optional<Index> build_index_from_chunks(const EmbeddingChunks& chunks, Data
   // HNSW graphs cannot be merged: one rank builds them.
   const bool mergeable = empty.hnsw_m() == 0;
   if (!mergeable) {
-    if (!dp.is_main()) return std::nullopt;
+    if (!dp.is_main()) return 0;
     add_chunks(empty, chunks, 0, chunks.count());
-    return empty;
+    empty.save(options.output, options.items_path);
+    return empty.size();
   }
   const std::string trained_dir = options.work_dir + "/trained";
+  const auto shard_dir = [&](int rank) { return options.work_dir + "/shard-" + std::to_string(rank); };
+  bool streams = false;
   dp.collectively([&] {
     if (!dp.is_main()) return;
     if (!empty.is_trained()) {
@@ -66,20 +72,29 @@ std::optional<Index> build_index_from_chunks(const EmbeddingChunks& chunks, Data
       empty.train(sample.data(), rows, /*normalized=*/true);
     }
     empty.save(trained_dir);
+    streams = shard_merge_streams(trained_dir);
   });
-  Index shard = Index::load(trained_dir, chunks.model_fingerprint(), chunks.dim());
+  std::optional<Index> shard = Index::load(trained_dir, chunks.model_fingerprint(), chunks.dim());
   dp.collectively([&] {
-    add_chunks(shard, chunks, chunks.count() * dp.rank() / dp.world_size(),
+    add_chunks(*shard, chunks, chunks.count() * dp.rank() / dp.world_size(),
                chunks.count() * (dp.rank() + 1) / dp.world_size());
-    if (dp.rank() != 0) shard.save(options.work_dir + "/shard-" + std::to_string(dp.rank()));
+    // Rank 0 keeps its shard to merge the others into, unless the merge streams from files.
+    if (dp.rank() != 0 || streams) shard->save(shard_dir(dp.rank()));
   });
-  if (!dp.is_main()) return std::nullopt;
-  for (int r = 1; r < dp.world_size(); ++r) {
-    Index other = Index::load(options.work_dir + "/shard-" + std::to_string(r), chunks.model_fingerprint(),
-                              chunks.dim());
-    shard.merge_from(other);
+  if (!dp.is_main()) return 0;
+  if (streams) {
+    shard.reset();  // on disk now: the merge reads every shard from its file
+    std::vector<std::string> shards;
+    for (int r = 0; r < dp.world_size(); ++r) shards.push_back(shard_dir(r));
+    save_merged_shards(trained_dir, shards, options.output, options.items_path);
+    return chunks.total_rows();
   }
-  return shard;
+  for (int r = 1; r < dp.world_size(); ++r) {
+    Index other = Index::load(shard_dir(r), chunks.model_fingerprint(), chunks.dim());
+    shard->merge_from(other);
+  }
+  shard->save(options.output, options.items_path);
+  return shard->size();
 }
 
 }  // namespace lrem

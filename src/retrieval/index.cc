@@ -11,7 +11,6 @@
 #include <faiss/index_io.h>
 
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -20,6 +19,7 @@
 #include <unordered_set>
 
 #include "util/file_io.h"
+#include "retrieval/faiss_sink_writer.h"
 #include "retrieval/index_directory.h"
 #include "lrem/error.h"
 
@@ -80,15 +80,6 @@ faiss::Index* innermost(faiss::Index* index) {
       return index;
     }
   }
-}
-
-std::string utc_now_iso8601() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -355,28 +346,29 @@ void Index::save(const std::string& dir, const std::string& items_path) const {
 }
 
 void Index::save_unit(const std::string& dir, const StageItems& stage_items) const {
-  faiss::VectorIOWriter writer;
+  ensure_directory(dir);
   IndexMeta meta;
   {
+    // Streamed to the staged file under the read lock: searches go on, changes wait.
     auto lock = state_->read_lock();
-    try {
-      faiss::write_index(state_->index.get(), &writer);
-    } catch (const faiss::FaissException& e) {
-      throw IoError("Index::save: FAISS could not serialise the index: " + std::string(e.what()));
-    }
     meta.format_version = kFormatVersion;
     meta.dim = state_->dim;
     meta.metric = "ip";
     meta.factory = state_->factory;
     meta.model_fingerprint = state_->model_fingerprint;
     meta.count = state_->index->ntotal;
+    const auto serialise = [&](const index_directory::ByteSink& sink) {
+      FaissSinkWriter writer(sink);
+      try {
+        faiss::write_index(state_->index.get(), &writer);
+      } catch (const faiss::FaissException& e) {
+        throw IoError("Index::save: FAISS could not serialise the index: " + std::string(e.what()));
+      }
+    };
+    meta.index_sha256 = index_directory::stage(dir, index_directory::kIndexFile, serialise);
   }
   meta.created = utc_now_iso8601();
-  ensure_directory(dir);
   // Every file is staged before meta.json commits them together (index_directory.h).
-  meta.index_sha256 = index_directory::stage(
-      dir, index_directory::kIndexFile,
-      std::string_view(reinterpret_cast<const char*>(writer.data.data()), writer.data.size()));
   if (stage_items) stage_items(dir, meta);
   index_directory::commit(dir, meta);
 }

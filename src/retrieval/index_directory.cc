@@ -48,11 +48,19 @@ ItemDatabase* database_of(const ItemStore& items) {
 
 bool holds_index(const std::string& dir) { return fs::exists(join(dir, kMetaFile)); }
 
-std::string stage(const std::string& dir, const char* name, std::string_view bytes) {
-  std::string digest = sha256_hex(bytes);
+std::string stage(const std::string& dir, const char* name, const std::function<void(const ByteSink&)>& produce) {
+  const std::string unnamed = join(dir, std::string(name) + ".new");
+  Sha256 hash;
+  write_file_atomic(unnamed, [&](std::FILE* f) {
+    produce([&](const void* data, size_t n) {
+      write_all(f, data, n, unnamed);
+      hash.update(data, n);
+    });
+  });
+  std::string digest = hash.finish_hex();
   // Named by content: a later save never overwrites a staged file that the current
   // meta.json still points to.
-  write_file_atomic(staged_path(dir, name, digest), bytes);
+  rename_durably(unnamed, staged_path(dir, name, digest));
   return digest;
 }
 

@@ -13,8 +13,9 @@
 // (a checkpoint) records the database's current version and then drops the replayed log.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
-#include <string_view>
 
 #include "lrem/dataset.h"
 #include "lrem/index.h"
@@ -29,8 +30,13 @@ constexpr const char* kMetaFile = "meta.json";
 // True if `dir` holds a saved index (its meta.json exists).
 bool holds_index(const std::string& dir);
 
-// Writes <dir>/<name>.<sha256 of bytes> durably and returns the digest.
-std::string stage(const std::string& dir, const char* name, std::string_view bytes);
+// Receives a file's bytes, in order.
+using ByteSink = std::function<void(const void* data, size_t n)>;
+// Writes <dir>/<name>.<sha256 of the bytes> durably from what `produce` passes to its sink and
+// returns the digest. The bytes are hashed as they are written, never held in memory whole:
+// they go to <dir>/<name>.new (atomically, util/file_io.h), which is then renamed to the
+// digest's name. If `produce` throws, nothing is staged.
+std::string stage(const std::string& dir, const char* name, const std::function<void(const ByteSink&)>& produce);
 // Stages the catalogue as items.sqlite.<catalogue_id> and sets meta's catalogue_id and
 // catalogue_version, unless `items` is this directory's own database (a checkpoint): then only
 // its id and current version are recorded.

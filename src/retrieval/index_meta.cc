@@ -1,5 +1,6 @@
 #include "retrieval/index_meta.h"
 
+#include <ctime>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,15 @@ bool is_hex_digest(const std::string& s, size_t digits = 64) {
 }
 
 }  // namespace
+
+std::string utc_now_iso8601() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
 
 IndexMeta IndexMeta::parse(const std::string& text, const std::string& path, int supported_version) {
   const JsonDocument document(text, path);

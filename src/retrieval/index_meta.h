@@ -32,4 +32,7 @@ struct IndexMeta {
   std::string to_json() const;
 };
 
+// The current time as IndexMeta::created records it.
+std::string utc_now_iso8601();
+
 }  // namespace lrem

@@ -122,6 +122,9 @@ def test_a_killed_rank_resumes_without_reencoding_finished_chunks(lrem_cli, tmp_
     procs[1].send_signal(signal.SIGKILL)
     code0, _, err0 = finish(procs)[0]
     assert code0 != 0, "rank 0 finished although rank 1 was killed"
+    # Not Gloo's "Connection closed by peer" alone: which collective, why, and what to do.
+    assert re.search(r"distributed: rank 0: the collective \S+ .*failed", err0), err0
+    assert "another rank probably died" in err0 and "Rerun the same command to resume" in err0, err0
     done = {p.name: p.stat() for p in work.glob("chunk-*.json")}
     total = json.loads((work / "manifest.json").read_text())["chunks"]
     assert 4 <= len(done) < total
