@@ -34,7 +34,7 @@ class StorageUnderTest {
   // Replaces `items` (all present) and logs vectors[i * dim, (i + 1) * dim) for item i, in one
   // transaction that is durable when this returns (where the storage has a disk).
   virtual void update_logged(const std::vector<Item>& items, const float* vectors, int dim) = 0;
-  // Bytes on disk after the import (0 in memory).
+  // Bytes of its database file at the end of the workload (0 in memory).
   virtual int64_t file_bytes() const = 0;
 };
 
