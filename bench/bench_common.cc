@@ -213,4 +213,23 @@ std::function<void(int64_t)> StepClock::callback() {
   };
 }
 
+EmbeddingLikeData::EmbeddingLikeData(int64_t dim, int64_t intrinsic_dim, at::Generator& gen)
+    : centres_(at::randn({2048, intrinsic_dim}, gen)),
+      basis_(std::get<0>(at::linalg_qr(at::randn({dim, intrinsic_dim}, gen))).t().contiguous()),
+      // Signal energy per vector is about intrinsic_dim * (1 + 0.5^2); the noise gets 10% of it.
+      noise_(std::sqrt(0.1 * 1.25 * static_cast<double>(intrinsic_dim) / static_cast<double>(dim))) {}
+
+at::Tensor EmbeddingLikeData::sample(int64_t n, at::Generator& gen) const {
+  constexpr int64_t kChunk = 65536;
+  at::Tensor out = at::empty({n, basis_.size(1)});
+  for (int64_t start = 0; start < n; start += kChunk) {
+    const int64_t m = std::min(kChunk, n - start);
+    const at::Tensor latent =
+        centres_.index_select(0, at::randint(centres_.size(0), {m}, gen)) + 0.5 * at::randn({m, centres_.size(1)}, gen);
+    at::Tensor x = at::mm(latent, basis_) + noise_ * at::randn({m, basis_.size(1)}, gen);
+    out.narrow(0, start, m).copy_(x / x.norm(2, 1, true));
+  }
+  return out;
+}
+
 }  // namespace lrem::bench

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
 #include "lrem/config.h"
@@ -87,6 +89,26 @@ struct StepClock {
   double first_time = 0, last_time = 0;
   std::function<void(int64_t step)> callback();
   double steps_per_second() const { return double(last_step - first_step) / (last_time - first_time); }
+};
+
+// Vectors shaped like real embedding sets. Those are clustered and have a low intrinsic
+// dimension (a few tens of directions carry almost all the variance, whatever the ambient
+// dim), and the difficulty of approximate search depends on that intrinsic dimension, not on
+// the ambient one. Isotropic Gaussian noise in all 768 dims would instead make every point's
+// neighbours almost equidistant, a worst case no real model produces. So the vectors are a
+// Gaussian mixture (2,048 centres, within-cluster spread 0.5 of the centre spread) in an
+// `intrinsic_dim` subspace, mapped into `dim` by a random orthonormal basis, plus isotropic
+// noise carrying 10% of the energy, then L2-normalised. Queries are fresh draws.
+class EmbeddingLikeData {
+ public:
+  EmbeddingLikeData(int64_t dim, int64_t intrinsic_dim, at::Generator& gen);
+  // n unit rows (n x dim float32), generated in chunks so the temporaries stay small.
+  at::Tensor sample(int64_t n, at::Generator& gen) const;
+
+ private:
+  at::Tensor centres_;  // cluster centres in the latent space
+  at::Tensor basis_;    // intrinsic_dim x dim, orthonormal rows
+  double noise_;        // per-dimension standard deviation of the isotropic noise
 };
 
 }  // namespace lrem::bench

@@ -4,14 +4,7 @@
 //   bench_index [--sizes 100000,1000000] [--dims 768,128] [--queries 1000] [--queries-1m 200]
 //               [--intrinsic-dim 32] [--hnsw-m 16] [--threads N]
 //
-// Data: real embedding sets are clustered and have a low intrinsic dimension (a few tens of
-// directions carry almost all the variance, whatever the ambient dim), and the difficulty of
-// approximate search depends on that intrinsic dimension, not on the ambient one. Isotropic
-// Gaussian noise in all 768 dims would instead make every point's neighbours almost
-// equidistant, a worst case no real model produces. So the vectors are a Gaussian mixture
-// (2,048 centres, within-cluster spread 0.5 of the centre spread) in a --intrinsic-dim
-// subspace, mapped into the ambient dim by a random orthonormal basis, plus isotropic noise
-// carrying 10% of the energy, then L2-normalised. Queries are fresh draws (not in the index).
+// Data: bench::EmbeddingLikeData (bench_common.h), clustered like real embedding sets.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
@@ -29,34 +22,6 @@
 using namespace lrem;
 
 namespace {
-
-class EmbeddingLikeData {
- public:
-  EmbeddingLikeData(int64_t dim, int64_t intrinsic_dim, at::Generator& gen)
-      : centres_(at::randn({2048, intrinsic_dim}, gen)),
-        basis_(std::get<0>(at::linalg_qr(at::randn({dim, intrinsic_dim}, gen))).t().contiguous()),
-        // Signal energy per vector is about intrinsic_dim * (1 + 0.5^2); the noise gets 10% of it.
-        noise_(std::sqrt(0.1 * 1.25 * static_cast<double>(intrinsic_dim) / static_cast<double>(dim))) {}
-
-  // n unit rows, generated in chunks so the temporaries stay small next to the result.
-  at::Tensor sample(int64_t n, at::Generator& gen) const {
-    at::Tensor out = at::empty({n, basis_.size(1)});
-    for (int64_t start = 0; start < n; start += kChunk) {
-      const int64_t m = std::min(kChunk, n - start);
-      const at::Tensor latent =
-          centres_.index_select(0, at::randint(centres_.size(0), {m}, gen)) + 0.5 * at::randn({m, centres_.size(1)}, gen);
-      at::Tensor x = at::mm(latent, basis_) + noise_ * at::randn({m, basis_.size(1)}, gen);
-      out.narrow(0, start, m).copy_(x / x.norm(2, 1, true));
-    }
-    return out;
-  }
-
- private:
-  static constexpr int64_t kChunk = 65536;
-  at::Tensor centres_;  // cluster centres in the latent space
-  at::Tensor basis_;    // intrinsic_dim x dim, orthonormal rows
-  double noise_;        // per-dimension standard deviation of the isotropic noise
-};
 
 double recall_at_10(const SearchResult& got, const SearchResult& exact) {
   double hits = 0;
@@ -103,7 +68,7 @@ int main(int argc, char** argv) {
     for (const int64_t dim : args.integers("dims", {768, 128})) {
       for (const int64_t n : args.integers("sizes", {100000, 1000000})) {
         at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(dim * 1000003 + n);
-        const EmbeddingLikeData source(dim, std::min(intrinsic_dim, dim), gen);
+        const bench::EmbeddingLikeData source(dim, std::min(intrinsic_dim, dim), gen);
         const at::Tensor data = source.sample(n, gen);
         const int64_t nq = n >= 1000000 ? args.integer("queries-1m", 200) : args.integer("queries", 1000);
         const at::Tensor queries = source.sample(nq, gen);

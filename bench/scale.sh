@@ -38,18 +38,18 @@ ranks() {
   return $status
 }
 
-for n in 40000 ${SIZES:-1000000 2000000}; do
+for n in 120000 ${SIZES:-1000000 2000000}; do
   [ -f items$n.jsonl ] || /usr/bin/python3 "$root/bench/scale_catalogue.py" --source "$source" --items $n --out items$n.jsonl
 done
 
-embed=(embed --model "$model" --items items40000.jsonl --threads 1 --chunk-bytes 262144 --quiet)
+embed=(embed --model "$model" --items items120000.jsonl --threads 1 --chunk-bytes 131072 --quiet)
 if [[ $steps == *throughput* ]]; then
-log "throughput: 40,000 items, 1 rank"
+log "throughput: 120,000 items, 1 rank"
 rm -rf t1 t2 r2
 start=$(date +%s.%N); ranks 1 thr1 "${embed[@]}" --chunks-dir t1; end=$(date +%s.%N)
-log "throughput 1 rank: $(echo "40000 / ($end - $start)" | bc -l | cut -c1-7) items/s"
+log "throughput 1 rank: $(echo "120000 / ($end - $start)" | bc -l | cut -c1-7) items/s"
 start=$(date +%s.%N); ranks 2 thr2 "${embed[@]}" --chunks-dir t2; end=$(date +%s.%N)
-log "throughput 2 ranks: $(echo "40000 / ($end - $start)" | bc -l | cut -c1-7) items/s"
+log "throughput 2 ranks: $(echo "120000 / ($end - $start)" | bc -l | cut -c1-7) items/s"
 cmp <(cat t1/chunk-*.bin) <(cat t2/chunk-*.bin) && log "1 and 2 ranks wrote identical chunks"
 fi
 

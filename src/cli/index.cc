@@ -29,12 +29,19 @@ struct Args {
   bool overwrite = false;
 };
 
-Index build_in_one_process(const Args& args) {
-  ItemStore items = ItemStore::load(args.items);
-  Embedder embedder = args.common.make_embedder();
-  if (!args.common.quiet) std::cerr << "lrem index build: embedding " << items.size() << " items\n";
-  Index empty(embedder.dim(), args.factory);
+// The empty index a build fills. Made before the embedding run, so that a factory string or a
+// knob FAISS refuses is reported at once, not after it.
+Index empty_index(const Args& args, int dim) {
+  Index empty(dim, args.factory);
   if (args.ef_construction != 0) empty.set_ef_construction(args.ef_construction);
+  return empty;
+}
+
+Index build_in_one_process(const Args& args) {
+  Embedder embedder = args.common.make_embedder();
+  Index empty = empty_index(args, embedder.dim());
+  ItemStore items = ItemStore::load(args.items);
+  if (!args.common.quiet) std::cerr << "lrem index build: embedding " << items.size() << " items\n";
   Index index = build_index(embedder, items, std::move(empty));
   save_index(index, items, args.output, args.overwrite);
   return index;
@@ -48,6 +55,7 @@ std::optional<Index> build_from_chunks(const Args& args) {
   EmbedderArgs quiet = args.common;
   quiet.quiet = true;  // one line per chunk instead of the per-batch progress line
   const Embedder embedder = quiet.make_embedder();
+  empty_index(args, embedder.dim());  // the checks only: each rank's copy comes from rank 0's training
   ChunkedEncodingOptions encoding;
   encoding.chunk_bytes = args.chunk_bytes;
   encoding.quiet = args.common.quiet;

@@ -1,6 +1,8 @@
 #include <iostream>
+#include <string_view>
 
 #include "cli/commands.h"
+#include "cli/malloc_settings.h"
 #include "lrem/error.h"
 #include "util/json_reader.h"
 
@@ -17,6 +19,8 @@ int main(int argc, char** argv) {
   lrem::cli::add_serve(app);
   lrem::cli::add_eval(app);
   lrem::cli::add_curate(app);
+  // serve chooses its own (in its command); every other command is a batch job.
+  if (argc < 2 || std::string_view(argv[1]) != "serve") lrem::cli::tune_malloc_for_batch_jobs();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

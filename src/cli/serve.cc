@@ -1,15 +1,11 @@
 // lrem serve: the HTTP search service (docs/SERVING.md) until SIGINT or SIGTERM, which drain it:
 // requests in flight finish, then the process exits 0.
-#include <malloc.h>
-
-#include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <thread>
 
 #include "cli/commands.h"
 #include "cli/embedder_options.h"
+#include "cli/malloc_settings.h"
 #include "cli/shutdown_signals.h"
 #include "lrem/error.h"
 #include "lrem/retriever.h"
@@ -110,12 +106,7 @@ void add_serve(CLI::App& app) {
   cmd->callback([args] {
     // First, so the thread pools that loading starts inherit the blocked signals.
     ShutdownSignals signals;
-    // Every connection runs on a thread of its own, and glibc gives threads malloc arenas of
-    // their own (up to 8 per core), each keeping what it freed: in a 10-minute soak resident
-    // memory crept from 343 to 373 MB without levelling off; with 2 arenas it levelled at
-    // 291 MB (docs/SERVING.md, "Soak"). MALLOC_ARENA_MAX in the environment still decides.
-    if (!std::getenv("MALLOC_ARENA_MAX"))
-      mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
+    limit_malloc_arenas();
     EmbedderArgs embedder_args = args->common;
     embedder_args.quiet = true;  // per-request progress lines would drown the access log
     Retriever retriever = Retriever::open(args->index, embedder_args.make_embedder(), args->items, args->mmap);

@@ -234,6 +234,18 @@ def test_cli_reports_errors_without_crashing(lrem_cli, lrem_model_dir, tmp_path)
     assert r.returncode == 1 and "line 2" in r.stderr and "title" in r.stderr, r.stderr
 
 
+def test_cli_index_build_refuses_bad_index_options_before_embedding(lrem_cli, lrem_model_dir, items, tmp_path):
+    items_path = tmp_path / "items.jsonl"
+    items.save(items_path)
+    for extra in (["--factory", "Flat", "--ef-construction", "100"], ["--factory", "HNSW16", "--ef-construction", "-5"],
+                  ["--factory", "IVF4,Flat", "--ef-construction", "100", "--work-dir", tmp_path / "work"]):
+        r = subprocess.run([lrem_cli, "index", "build", "--model", lrem_model_dir, "--items", items_path,
+                            "-o", tmp_path / "idx", "--threads", "1", *extra], capture_output=True, text=True)
+        assert r.returncode == 1 and "ef_construction" in r.stderr, r.stderr
+        assert "embedding" not in r.stderr, r.stderr  # refused before the embedding run
+        assert not (tmp_path / "idx").exists() and not (tmp_path / "work").exists()
+
+
 def test_cli_index_build_refuses_an_existing_index_without_overwrite(lrem_cli, lrem_model_dir, items, tmp_path):
     items_path = tmp_path / "items.jsonl"
     items.save(items_path)
