@@ -10,6 +10,7 @@ PACKAGES=(
   libeigen3-dev libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libssl-dev libicu-dev libpcre2-dev libsqlite3-dev
+  liblmdb-dev  # only for bench_item_store_lmdb, the item store's comparison with LMDB
   wordnet-base
   libgloo-dev python3-torch python3-matplotlib python3-nbclient python3-ipykernel
   clang libclang-rt-14-dev clang-tidy
