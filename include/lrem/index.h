@@ -109,6 +109,8 @@ class Index {
   int hnsw_m() const;
   int ef_construction() const;
   int ef_search() const;
+  // True for an index loaded with mmap: add, remove and merge_from throw.
+  bool read_only() const;
 
   // Writes `dir` (created if needed): index.faiss (the FAISS serialisation) and meta.json
   // (format_version, dim, metric "ip", factory, model_fingerprint, count, created (ISO-8601

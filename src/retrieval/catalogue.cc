@@ -47,6 +47,9 @@ void Catalogue::apply(const std::vector<ItemChange>& changes, const float* vecto
     if (change.kind != ItemChange::Kind::Remove) added.push_back(change.item.id);
   }
   std::unique_lock lock(mutex_);
+  if (index_->read_only())
+    throw InvalidArgument("the catalogue's index was opened memory-mapped, which is read-only: open it without "
+                          "mmap to add, update or remove items (nothing was changed)");
   if (!removed.empty() && index_->hnsw_m() > 0)
     throw InvalidArgument("the catalogue's index is HNSW, which cannot remove or replace vectors: rebuild the index "
                           "(`lrem index build --overwrite`) to update or remove items, or use a Flat or IVF index");

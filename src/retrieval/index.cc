@@ -325,6 +325,8 @@ int Index::ef_search() const {
   return hnsw ? hnsw->efSearch : 0;
 }
 
+bool Index::read_only() const { return state_->mapped; }
+
 void Index::set_nprobe(int nprobe) {
   if (nprobe < 1) throw InvalidArgument("Index::set_nprobe: must be >= 1, got " + std::to_string(nprobe));
   auto lock = state_->write_lock();

@@ -79,6 +79,20 @@ def test_library_updates_persist_in_the_index_directory(model, tmp_path):
     assert json.loads((tmp_path / "idx" / "meta.json").read_text())["catalogue_version"] == 3
 
 
+def test_a_memory_mapped_catalogue_refuses_updates_before_changing_anything(model, tmp_path):
+    emb = lrem.Embedder(model)
+    store = lrem.ItemStore(catalogue())
+    lrem.save_index(lrem.build_index(emb, store), store, tmp_path / "idx")
+    mapped = lrem.Retriever.open(emb, tmp_path / "idx", mmap=True)
+    for change in (lambda: mapped.add_items([{"id": 100, "title": "Garden Hose"}]),
+                   lambda: mapped.remove_items([1])):
+        with pytest.raises(lrem.InvalidArgument, match="memory-mapped.*nothing was changed"):
+            change()
+    # Nothing reached the item database either: the directory is as saved.
+    again = lrem.Retriever.open(emb, tmp_path / "idx")
+    assert len(again.items) == len(TITLES) and 100 not in again.items and 1 in again.items
+
+
 def test_cli_adds_updates_and_removes_items(lrem_cli, lrem_model_dir, tmp_path):
     idx = build_index(lrem_cli, lrem_model_dir, write_items(tmp_path / "items.jsonl", catalogue()), tmp_path / "idx")
     common = ["--model", lrem_model_dir, "--index", idx, "--threads", "1", "--quiet"]
