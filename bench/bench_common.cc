@@ -17,6 +17,7 @@
 
 #include "lrem/error.h"
 #include "lrem/runtime.h"
+#include "model/int8_linear.h"
 #include "model/model_impl.h"
 
 namespace lrem::bench {
@@ -124,12 +125,16 @@ nlohmann::json machine_description() {
 
 double measure_gemm_peak_gflops(double seconds_per_size, const std::string& dtype) {
   c10::InferenceMode guard;
-  const at::ScalarType type = parse_dtype(dtype);
+  const bool int8 = dtype == "int8";
+  const at::ScalarType type = int8 ? at::kFloat : parse_dtype(dtype);
   double best = 0;
   for (int64_t n : {512, 1024, 2048}) {
     const at::Tensor a = at::randn({n, n}).to(type), b = at::randn({n, n}).to(type);
     at::Tensor c = at::empty({n, n}, type);
-    const auto times = time_calls([&] { at::mm_out(c, a, b); }, 1, 3, 1000, seconds_per_size);
+    // int8: the product as the model runs it, input quantisation included.
+    const Int8Linear b_int8 = int8 ? Int8Linear(b, {}) : Int8Linear();
+    const auto times = time_calls([&] { int8 ? (void)b_int8(a) : (void)at::mm_out(c, a, b); }, 1, 3, 1000,
+                                  seconds_per_size);
     best = std::max(best, 2.0 * n * n * n / *std::min_element(times.begin(), times.end()) / 1e9);
   }
   return best;
@@ -157,9 +162,11 @@ double forward_flops_per_token(const ModelConfig& c, double context) {
   return 2.0 * static_cast<double>(layer_parameters(c)) + attention;
 }
 
-double decode_weight_bytes(const ModelConfig& c, int bytes_per_element) {
+double decode_weight_bytes(const ModelConfig& c, const std::string& dtype) {
   const double lm_head = static_cast<double>(c.vocab_size) * c.hidden_size;
-  return (static_cast<double>(layer_parameters(c)) + lm_head + c.hidden_size) * bytes_per_element;
+  const double layer_bytes = dtype == "float32" ? 4 : dtype == "int8" ? 1 : 2;
+  const double head_bytes = dtype == "int8" ? 4 : layer_bytes;
+  return static_cast<double>(layer_parameters(c)) * layer_bytes + (lm_head + c.hidden_size) * head_bytes;
 }
 
 std::vector<std::string> read_jsonl_strings(const std::string& path, const std::string& field, size_t limit) {

@@ -59,7 +59,8 @@ nlohmann::json machine_description();
 double load_average_1min();
 
 // Best GEMM rate over square sizes (all threads) in a LoadOptions dtype name, in GFLOP/s.
-// bfloat16 runs in oneDNN, whose speed depends on the CPU having AVX512-BF16 or AMX.
+// bfloat16 runs in oneDNN, whose speed depends on the CPU having AVX512-BF16 or AMX; int8
+// times libtorch's dynamic int8 linear (float32 in and out), VNNI where the CPU has it.
 double measure_gemm_peak_gflops(double seconds_per_size = 0.6, const std::string& dtype = "float32");
 // Best streaming read rate (a reduction over a buffer far larger than the caches), in GB/s.
 double measure_read_bandwidth_gbs(double seconds = 1.0);
@@ -69,8 +70,9 @@ double measure_read_bandwidth_gbs(double seconds = 1.0);
 int64_t layer_parameters(const ModelConfig& config);
 // Forward FLOPs of one token attending to `context` positions, without the LM head.
 double forward_flops_per_token(const ModelConfig& config, double context);
-// Bytes of weights one decode step reads at batch 1: every layer plus the LM head.
-double decode_weight_bytes(const ModelConfig& config, int bytes_per_element);
+// Bytes of weights one decode step reads at batch 1: every layer plus the LM head (which
+// an int8 model keeps in float32).
+double decode_weight_bytes(const ModelConfig& config, const std::string& dtype);
 
 // The "field" value of each line of a JSON Lines file, up to `limit` lines (0 = all).
 std::vector<std::string> read_jsonl_strings(const std::string& path, const std::string& field, size_t limit = 0);

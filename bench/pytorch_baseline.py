@@ -4,9 +4,13 @@ with torch.cat, a greedy loop), on the same weights (lrem's model.safetensors) a
 token sequences (bench_workload's output). Prints JSON lines like the C++ benchmarks.
 With --dtype bfloat16 the model is cast with `.to(torch.bfloat16)`, as a user would, and
 runs as Hugging Face runs it in that dtype (RMSNorm statistics and softmax in float32).
+With --dtype int8 it is `torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, torch.qint8)`
+on the float32 model, PyTorch's default dynamic quantisation, applied to the decoder layers'
+projections only, or to the LM head too with --int8-head (lrem's dtype "int8" keeps the head
+float32; docs/BENCHMARKS.md measures both).
 
     /usr/bin/python3 bench/pytorch_baseline.py --model DIR --workload workload.json --label 0.1b \
-        [--dtype float32|bfloat16]
+        [--dtype float32|bfloat16|int8] [--int8-head] [--decode-batches 1,32]
 
 Needs Debian's python3-torch (scripts/bench.sh installs it).
 """
@@ -203,6 +207,25 @@ def timed(fn, seconds, min_reps):
     return times
 
 
+def decode_steps(model, batch, context, steps=16):
+    """Per-step times of greedy decoding after a prompt of `context` tokens, as bench_query's
+    decode_step: one token per row through the layers and the LM head, then argmax."""
+    ids = torch.full((batch, context), 5, dtype=torch.long)
+    mask = torch.ones(batch, context, dtype=torch.long)
+    positions = torch.arange(context).expand(batch, context)
+    hidden, past = model(ids, positions, mask)
+    logits = model.lm_head(hidden[:, -1])
+    times = []
+    for step in range(steps - 1):
+        t0 = time.perf_counter()
+        token = logits.argmax(-1)
+        mask = torch.cat([mask, torch.ones(batch, 1, dtype=torch.long)], dim=1)
+        hidden, past = model(token[:, None], torch.full((batch, 1), context + step), mask, past)
+        logits = model.lm_head(hidden[:, -1])
+        times.append(time.perf_counter() - t0)
+    return times
+
+
 def emit(record):
     print(json.dumps(record), flush=True)
 
@@ -215,7 +238,9 @@ def main():
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--item-batches", default="1,16,64,256")
     parser.add_argument("--reason-batches", default="1,32")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--decode-batches", default="1,32")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "int8"])
+    parser.add_argument("--int8-head", action="store_true", help="with --dtype int8: quantise the LM head too")
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -225,7 +250,13 @@ def main():
         work = json.load(f)
     model = Llama(config)
     model.load(load_safetensors(os.path.join(args.model, "model.safetensors")))
-    model.to(getattr(torch, args.dtype)).eval()
+    if args.dtype == "int8":
+        model.eval()
+        quantised = model if args.int8_head else model.layers
+        torch.ao.quantization.quantize_dynamic(quantised, {nn.Linear}, dtype=torch.qint8, inplace=True)
+    else:
+        model.to(getattr(torch, args.dtype)).eval()
+    dtype = args.dtype + ("+head" if args.dtype == "int8" and args.int8_head else "")
     items, queries = work["items"], work["queries"]
     close, emb, max_cot = work["think_close_id"], work["emb_id"], work["max_cot_tokens"]
 
@@ -239,7 +270,7 @@ def main():
             "queries_reason": embed_reason(model, queries[:n], close, emb, max_cot),
         }
         cosines = {k: (v * torch.tensor(ref[k])).sum(-1).min().item() for k, v in agreement.items()}
-        emit({"bench": "pytorch_check", "model": args.label, "dtype": args.dtype, "torch": torch.__version__,
+        emit({"bench": "pytorch_check", "model": args.label, "dtype": dtype, "torch": torch.__version__,
               "torch_threads": torch.get_num_threads(), "min_cosine_to_lrem": cosines})
 
         for batch in [int(b) for b in args.item_batches.split(",")]:
@@ -251,7 +282,7 @@ def main():
                 embed_direct(model, rows)
 
             times = timed(encode, args.seconds, 2)
-            emit({"bench": "pytorch_encode", "model": args.label, "dtype": args.dtype, "batch": batch,
+            emit({"bench": "pytorch_encode", "model": args.label, "dtype": dtype, "batch": batch,
                   "items_per_s": batch * len(times) / sum(times), "load_average_1min": os.getloadavg()[0]})
 
         for batch in [int(b) for b in args.reason_batches.split(",")]:
@@ -263,9 +294,18 @@ def main():
                 embed_reason(model, rows, close, emb, max_cot)
 
             times = timed(reason, args.seconds, 2)
-            emit({"bench": "pytorch_reason", "model": args.label, "dtype": args.dtype, "batch": batch,
+            emit({"bench": "pytorch_reason", "model": args.label, "dtype": dtype, "batch": batch,
                   "queries_per_s": batch * len(times) / sum(times),
                   "p50_ms": 1e3 * statistics.median(times), "load_average_1min": os.getloadavg()[0]})
+
+        for batch in [int(b) for b in args.decode_batches.split(",") if b]:
+            decode_steps(model, batch, 32)  # warm-up
+            times, start = [], time.perf_counter()
+            while len(times) < 45 or time.perf_counter() - start < args.seconds:
+                times += decode_steps(model, batch, 32)
+            emit({"bench": "pytorch_decode_step", "model": args.label, "dtype": dtype, "batch": batch, "context": 32,
+                  "steps": len(times), "p50_ms": 1e3 * statistics.median(times),
+                  "load_average_1min": os.getloadavg()[0]})
 
 
 if __name__ == "__main__":

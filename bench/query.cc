@@ -27,8 +27,6 @@ struct Setup {
   double seconds;
 };
 
-int bytes_per_element(const std::string& dtype) { return dtype == "float32" ? 4 : 2; }
-
 void latency(const Model& model, const std::vector<std::string>& queries, QueryMode mode, const std::string& variant,
              EmbedderOptions options, const Setup& setup) {
   options.batch_size = 1;
@@ -96,7 +94,7 @@ void decode_step(const Model& model, int64_t batch, int64_t context, double band
       times.push_back(bench::now_seconds() - t0);
     }
   }
-  const double floor_ms = 1e3 * bench::decode_weight_bytes(model.config(), bytes_per_element(setup.dtype)) /
+  const double floor_ms = 1e3 * bench::decode_weight_bytes(model.config(), setup.dtype) /
                           (bandwidth_gbs * 1e9);
   const double p50 = 1e3 * bench::percentile(times, 50);
   bench::emit({{"bench", "decode_step"},
@@ -107,7 +105,7 @@ void decode_step(const Model& model, int64_t batch, int64_t context, double band
                {"steps", times.size()},
                {"p50_ms", p50},
                {"p99_ms", 1e3 * bench::percentile(times, 99)},
-               {"weight_bytes", bench::decode_weight_bytes(model.config(), bytes_per_element(setup.dtype))},
+               {"weight_bytes", bench::decode_weight_bytes(model.config(), setup.dtype)},
                {"floor_ms", floor_ms},
                {"ratio_to_floor", p50 / floor_ms},
                {"load_average_1min", bench::load_average_1min()}});

@@ -3,6 +3,9 @@
 // 8 significant bits, so every GEMM input is rounded by up to 2^-9 (0.2%); lrem keeps the
 // residual stream, norms, softmax and returned embeddings in float32, so these errors do
 // not compound across layers and the embeddings stay within a small angle of float32.
+// int8 (PyTorch's dynamic quantisation) rounds each projection's weights to 255 levels per
+// tensor and its input to 128 levels per call: about 1% noise per projection, so its bounds
+// are looser.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -92,39 +95,85 @@ TEST(Precision, Bfloat16LoadKeepsTheCheckpointsFingerprint) {
   EXPECT_EQ(load(dir, "float32").fingerprint(), load(dir, "bfloat16").fingerprint());
 }
 
-TEST(Precision, Bfloat16DirectEmbeddingsMatchFloat32) {
+// Direct embeddings (items and queries) of the demo model in `dtype` against float32: every
+// row's cosine must reach `bound`.
+void expect_direct_embeddings_close(const std::string& dtype, double bound) {
   const std::string dir = demo_model_dir();
   if (dir.empty()) GTEST_SKIP();
-  const Embedder fp32(load(dir, "float32")), bf16(load(dir, "bfloat16"));
-  const auto items = cosines(fp32.embed_items(kTitles), bf16.embed_items(kTitles));
+  const Embedder fp32(load(dir, "float32")), other(load(dir, dtype));
+  const auto items = cosines(fp32.embed_items(kTitles), other.embed_items(kTitles));
   const auto queries = cosines(fp32.embed_queries(kQueries, QueryMode::Direct),
-                               bf16.embed_queries(kQueries, QueryMode::Direct));
-  std::cout << "bf16 vs fp32 cosine: items min " << minimum(items) << ", direct queries min " << minimum(queries)
-            << "\n";
-  // 0.999 is an angle of 2.6 degrees, far below the distance between different items'
-  // embeddings in this model; bf16 rounding alone (0.2% per GEMM input) stays well inside it.
-  EXPECT_GE(minimum(items), 0.999);
-  EXPECT_GE(minimum(queries), 0.999);
+                               other.embed_queries(kQueries, QueryMode::Direct));
+  std::cout << dtype << " vs float32 cosine: items min " << minimum(items) << ", direct queries min "
+            << minimum(queries) << "\n";
+  EXPECT_GE(minimum(items), bound);
+  EXPECT_GE(minimum(queries), bound);
+  EXPECT_LT(minimum(items), 1.0) << dtype << " must actually change the arithmetic";
 }
 
-TEST(Precision, Bfloat16ReasonModeMostlyWritesTheSameChainOfThought) {
+// Reason mode in `dtype` against float32: at least 3 of 4 CoTs the same, and those queries'
+// embeddings (same tokens fed) within `bound`. Greedy decoding follows the argmax; a
+// near-tie can flip under rounding and change the rest of a CoT, so agreement is "most".
+void expect_mostly_the_same_chains_of_thought(const std::string& dtype, double bound) {
   const std::string dir = demo_model_dir();
   if (dir.empty()) GTEST_SKIP();
-  const Embedder fp32(load(dir, "float32")), bf16(load(dir, "bfloat16"));
+  const Embedder fp32(load(dir, "float32")), other(load(dir, dtype));
   const Embeddings a = fp32.embed_queries(kQueries, QueryMode::Reason);
-  const Embeddings b = bf16.embed_queries(kQueries, QueryMode::Reason);
+  const Embeddings b = other.embed_queries(kQueries, QueryMode::Reason);
   const auto cos = cosines(a, b);
   size_t same = 0;
   for (int64_t i = 0; i < a.rows; ++i) {
-    std::cout << "fp32 CoT '" << a.cots[i] << "' | bf16 CoT '" << b.cots[i] << "' | cosine " << cos[i] << "\n";
+    std::cout << "float32 CoT '" << a.cots[i] << "' | " << dtype << " CoT '" << b.cots[i] << "' | cosine " << cos[i]
+              << "\n";
     if (a.cots[i] != b.cots[i]) continue;
     ++same;
-    // Same CoT, same tokens fed: the embeddings differ only by rounding.
-    EXPECT_GE(cos[i], 0.999) << kQueries[i];
+    EXPECT_GE(cos[i], bound) << kQueries[i];
   }
-  // Greedy decoding follows the argmax; a near-tie can flip under rounding and change the
-  // rest of a CoT, so agreement is "most", not "all".
   EXPECT_GE(same * 4, kQueries.size() * 3) << same << " of " << kQueries.size() << " CoTs agree";
+}
+
+// 0.999 is an angle of 2.6 degrees, far below the distance between different items'
+// embeddings in this model; bf16 rounding alone (0.2% per GEMM input) stays well inside it.
+TEST(Precision, Bfloat16DirectEmbeddingsMatchFloat32) { expect_direct_embeddings_close("bfloat16", 0.999); }
+
+TEST(Precision, Bfloat16ReasonModeMostlyWritesTheSameChainOfThought) {
+  expect_mostly_the_same_chains_of_thought("bfloat16", 0.999);
+}
+
+TEST(Precision, Int8KeepsFloat32WeightsActivationsAndTheCheckpointsFingerprint) {
+  const std::string dir = demo_model_dir();
+  if (dir.empty()) GTEST_SKIP();
+  const Model model = load(dir, "int8");
+  const Transformer& tf = ModelAccess::parts(model).transformer;
+  EXPECT_TRUE(tf.int8());
+  for (const auto& [name, tensor] : tf.parameters()) EXPECT_EQ(tensor.scalar_type(), at::kFloat) << name;
+  EXPECT_EQ(model.fingerprint(), load(dir, "float32").fingerprint());
+  c10::InferenceMode guard;
+  const ForwardOutput out = tf.forward(at::arange(5, 12, at::kLong).unsqueeze(0), at::arange(7, at::kLong).unsqueeze(0),
+                                       {}, nullptr, true);
+  EXPECT_EQ(out.hidden.scalar_type(), at::kFloat);
+  EXPECT_EQ(out.logits.scalar_type(), at::kFloat);
+  EXPECT_TRUE(out.hidden.isfinite().all().item<bool>());
+}
+
+// BOUND_JUSTIFICATION
+TEST(Precision, Int8DirectEmbeddingsMatchFloat32) { expect_direct_embeddings_close("int8", 0.99); }
+
+TEST(Precision, Int8ReasonModeMostlyWritesTheSameChainOfThought) {
+  expect_mostly_the_same_chains_of_thought("int8", 0.99);
+}
+
+TEST(Precision, Int8ModelsRefuseTraining) {
+  const std::string dir = demo_model_dir();
+  if (dir.empty()) GTEST_SKIP();
+  Model model = load(dir, "int8");
+  Transformer& tf = ModelAccess::trainable_parts(model).transformer;
+  try {
+    tf.set_requires_grad(true);
+    FAIL() << "training an int8 model should be refused";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("load it in float32"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Precision, Bfloat16GreedyTextOfAPretrainedModelAgreesAtFirst) {

@@ -21,6 +21,9 @@ struct LoadOptions {
   // Compute dtype of the matrix products and the KV cache: float32, bfloat16, float16 (CUDA
   // only). The residual stream, norms, softmax and returned embeddings stay float32. bfloat16
   // pays on CPUs with AVX512-BF16 or AMX (about 4x the float32 GEMM rate, bench/levers.md).
+  // int8 (CPU, inference only): the layers' projections run on int8 weights with activations
+  // quantised on the fly, PyTorch's dynamic quantisation with PyTorch's kernels; everything
+  // else is float32 and the float32 weights are kept (docs/BENCHMARKS.md: speed, accuracy).
   std::string dtype = "float32";
   // A prompt preset (PromptConfig::preset: plain, qwen-chat, llama3-chat, qwen3-embedding) to
   // use instead of the directory's lrem_config.json; empty: the directory's (or the defaults).

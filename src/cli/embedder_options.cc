@@ -7,7 +7,9 @@ namespace lrem::cli {
 
 void LoadArgs::add_to(CLI::App* cmd) {
   cmd->add_option("--threads", threads, "Compute threads of this process; 0 = all cores")->capture_default_str();
-  cmd->add_option("--dtype", options.dtype, "Compute dtype: float32, bfloat16, float16")->capture_default_str();
+  cmd->add_option("--dtype", options.dtype,
+                  "Compute dtype: float32, bfloat16, float16 (CUDA), int8 (int8 weights, CPU inference)")
+      ->capture_default_str();
   add_prompt_preset(cmd, options.prompt_preset);
 }
 

@@ -23,10 +23,13 @@ at::ScalarType parse_dtype(const std::string& name) {
   if (name == "float32" || name == "fp32" || name == "float") return at::kFloat;
   if (name == "bfloat16" || name == "bf16") return at::kBFloat16;
   if (name == "float16" || name == "fp16" || name == "half") return at::kHalf;
-  throw InvalidArgument("unknown dtype '" + name + "'; use float32, bfloat16 or float16");
+  throw InvalidArgument("unknown dtype '" + name + "'; use float32, bfloat16 or float16 (loading also takes int8)");
 }
 
 namespace {
+
+// LoadOptions::dtype "int8": float32 compute with int8 projection weights (Transformer::quantize_int8).
+bool is_int8(const std::string& dtype) { return dtype == "int8"; }
 
 at::TensorOptions tensor_options(const LoadOptions& options) {
   at::Device device(at::kCPU);
@@ -37,7 +40,7 @@ at::TensorOptions tensor_options(const LoadOptions& options) {
   }
   if (device.is_cuda() && !at::hasCUDA())
     throw InvalidArgument("device '" + options.device + "' needs libtorch built with CUDA; this one is CPU-only: use \"cpu\"");
-  const at::ScalarType dtype = parse_dtype(options.dtype);
+  const at::ScalarType dtype = is_int8(options.dtype) ? at::kFloat : parse_dtype(options.dtype);
   // libtorch has no CPU matrix products in float16 ("addmm_impl_cpu_ not implemented"):
   // refuse at load time rather than fail on the first forward pass.
   if (dtype == at::kHalf && device.is_cpu())
@@ -140,6 +143,7 @@ Model Model::load(const std::string& dir, const LoadOptions& options) {
   const CheckpointReader checkpoint(dir);
   const at::ScalarType dtype = impl->transformer.options().dtype().toScalarType();
   impl->transformer.load_parameters(checkpoint.read_all(dtype), dir);
+  if (is_int8(options.dtype)) impl->transformer.quantize_int8();
   // The model is the checkpoint, whatever the compute dtype: hashed from the files' float32
   // values, an index built in float32 accepts a bfloat16 load of the same model.
   if (dtype != at::kFloat) impl->fingerprint_checkpoint(checkpoint);
@@ -153,6 +157,7 @@ Model Model::random(const ModelConfig& config, const Tokenizer& tokenizer, uint6
                           " tokens but the config's vocab_size is " + std::to_string(config.vocab_size));
   auto impl = std::make_shared<Impl>(config, tokenizer, PromptConfig{}, tensor_options(options));
   impl->transformer.init_random(seed);
+  if (is_int8(options.dtype)) impl->transformer.quantize_int8();
   return Model(std::move(impl));
 }
 

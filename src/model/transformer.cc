@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <sstream>
 #include <string_view>
@@ -31,6 +32,8 @@ std::string layer_prefix(int64_t i) { return "model.layers." + std::to_string(i)
 constexpr std::string_view kLoraA = ".lora_A.weight";
 constexpr const char* kEmbedTokenRows = "model.embed_tokens.token_adapter.trainable_tokens_delta";
 constexpr const char* kHeadTokenRows = "lm_head.token_adapter.trainable_tokens_delta";
+constexpr const char* kInt8CannotTrain =
+    "an int8 model cannot be trained (its int8 kernels have no gradients): load it in float32";
 
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -198,12 +201,15 @@ void Transformer::bind() {
     return it == from.end() ? at::Tensor() : it->second;
   };
   auto linear = [&](const std::string& name) {
-    return Linear{get(params_, name + ".weight"), get(params_, name + ".bias"),
-                  get(lora_params_, name + ".lora_A.weight"), get(lora_params_, name + ".lora_B.weight")};
+    Linear l{get(params_, name + ".weight"), get(params_, name + ".bias"), get(lora_params_, name + ".lora_A.weight"),
+             get(lora_params_, name + ".lora_B.weight"), {}};
+    if (int8_ && l.weight.defined()) l.int8 = Int8Linear(l.weight, l.bias);
+    return l;
   };
   embed_ = get(params_, "model.embed_tokens.weight");
   norm_ = get(params_, "model.norm.weight");
   lm_head_ = config_.tie_word_embeddings ? embed_ : get(params_, "lm_head.weight");
+  head_int8_ = int8_ && lm_head_.defined() && std::getenv("LREM_INT8_HEAD") ? Int8Linear(lm_head_, {}) : Int8Linear();
   layers_.clear();
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     const std::string p = layer_prefix(i);
@@ -289,6 +295,8 @@ void Transformer::resize_vocab(int64_t new_vocab_size) {
 }
 
 void Transformer::set_requires_grad(bool requires_grad) {
+  if (requires_grad && int8_)
+    throw InvalidArgument(kInt8CannotTrain);
   requires_grad_ = requires_grad;
   for (auto& [name, tensor] : params_) tensor.requires_grad_(requires_grad);
 }
@@ -301,8 +309,21 @@ const std::vector<std::string>& LoraSpec::all_modules() {
   return modules;
 }
 
+void Transformer::quantize_int8() {
+  if (int8_) return;
+  if (options_.dtype().toScalarType() != at::kFloat || !options_.device().is_cpu())
+    throw InvalidArgument("int8 weights need a float32 model on the CPU");
+  if (lora_) throw InvalidArgument("int8 weights need a model without LoRA adapters: merge them first (merge_lora)");
+  if (requires_grad_)
+    throw InvalidArgument(kInt8CannotTrain);
+  int8_ = true;
+  bind();
+}
+
 void Transformer::attach_lora(const LoraSpec& spec, const std::map<std::string, at::Tensor>& tensors, uint64_t seed) {
   if (!embed_.defined()) throw InvalidArgument("attach_lora needs the model's weights first");
+  if (int8_)
+    throw InvalidArgument("LoRA adapters need a float model (an int8 model cannot be trained): load it in float32");
   if (lora_) throw InvalidArgument("the model already has LoRA adapters: merge them first (merge_lora)");
   if (spec.r < 1) throw FormatError("LoRA rank r must be >= 1, got " + std::to_string(spec.r));
   if (!(spec.dropout >= 0 && spec.dropout < 1))
@@ -435,6 +456,7 @@ at::Tensor Transformer::attention(const Layer& layer, const at::Tensor& x, const
 }
 
 at::Tensor Transformer::linear(const at::Tensor& x, const Linear& p, bool train) const {
+  if (p.int8.defined()) return p.int8(x);
   at::Tensor out = project(x, p.weight, p.bias);
   if (!p.lora_a.defined()) return out;
   const at::Tensor in = train && lora_->dropout > 0 ? at::dropout(x, lora_->dropout, /*train=*/true) : x;
@@ -528,7 +550,7 @@ ForwardOutput Transformer::forward(const at::Tensor& input_ids, const at::Tensor
 
 at::Tensor Transformer::logits(const at::Tensor& hidden) const {
   const at::Tensor h = hidden.to(lm_head_.scalar_type());
-  const at::Tensor out = project(h, lm_head_);
+  const at::Tensor out = head_int8_.defined() ? head_int8_(h) : project(h, lm_head_);
   if (!head_rows_.defined()) return out;
   return out.index_copy(-1, token_ids_, project(h, head_rows_));  // the trainable tokens' rows
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "lrem/config.h"
+#include "model/int8_linear.h"
 
 namespace lrem {
 
@@ -108,7 +109,16 @@ class Transformer {
   void resize_vocab(int64_t new_vocab_size);
 
   // Makes every parameter a leaf that requires grad (or not); kept across load/resize.
+  // InvalidArgument for requires_grad on an int8 model.
   void set_requires_grad(bool requires_grad);
+
+  // Inference with int8 weights (LoadOptions::dtype "int8", model/int8_linear.h): every
+  // projection of every layer runs on an int8 copy of its weight with dynamically quantised
+  // float32 activations; embeddings, norms, attention, the LM head and the residual stream
+  // stay float32, and parameters() keeps the float32 weights (save, fingerprint). Kept across
+  // resize_vocab and copies. Needs a float32 model without adapters; training refuses it.
+  void quantize_int8();
+  bool int8() const { return int8_; }
 
   // Attaches adapters: `tensors` (named as in LoraSpec) are taken as they are, after a check
   // that every one is there with its shape; with none given, they are initialised as PEFT
@@ -145,9 +155,11 @@ class Transformer {
   at::Tensor logits(const at::Tensor& hidden) const;
 
  private:
-  // A projection: its weight, optional bias and optional LoRA factors.
+  // A projection: its weight, optional bias, optional LoRA factors, and its int8 form
+  // when quantize_int8() was called.
   struct Linear {
     at::Tensor weight, bias, lora_a, lora_b;
+    Int8Linear int8;
   };
   // Handles into params_ and lora_params_ for the hot path (no string lookups per step).
   struct Layer {
@@ -169,10 +181,12 @@ class Transformer {
   at::TensorOptions options_;
   bool requires_grad_ = false;
   bool gradient_checkpointing_ = false;
+  bool int8_ = false;
   std::map<std::string, at::Tensor> params_;
   std::optional<LoraSpec> lora_;
   std::map<std::string, at::Tensor> lora_params_;
   at::Tensor embed_, norm_, lm_head_;
+  Int8Linear head_int8_;
   // With trainable token rows: their ids [k], each vocabulary id's row among them or -1 [V],
   // and the rows replacing the embedding's and the head's (the same tensor when tied).
   at::Tensor token_ids_, token_slot_, token_rows_, head_rows_;

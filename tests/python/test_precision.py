@@ -1,4 +1,4 @@
-"""The dtype keyword: bfloat16 compute from Python, checked against float32."""
+"""The dtype keyword: bfloat16 compute and int8 weights from Python and the CLI, checked against float32."""
 
 import numpy as np
 import pytest
@@ -35,3 +35,36 @@ def test_an_index_built_in_float32_serves_a_bfloat16_model(lrem_model_dir, tmp_p
     assert scores["bfloat16"].keys() == scores["float32"].keys() == {10, 11, 12}
     for item, score in scores["float32"].items():
         assert abs(scores["bfloat16"][item] - score) < 1e-2
+
+
+def test_int8_embeddings_are_float32_rows_close_to_float32(lrem_model_dir):
+    fp32 = lrem.Embedder(lrem.Model.load(lrem_model_dir))
+    int8 = lrem.Embedder(lrem.Model.load(lrem_model_dir, dtype="int8"))
+    a, b = fp32.embed_items(TITLES), int8.embed_items(TITLES)
+    assert b.dtype == np.float32 and b.shape == a.shape
+    assert not np.array_equal(a, b), "int8 must actually change the arithmetic"
+    # Per-tensor int8 weights and 7-bit activations: about 1% noise per projection
+    # (tests/test_precision.cc bounds the trained demo model the same way).
+    assert (a * b).sum(axis=1).min() >= 0.99
+
+
+def test_int8_reaches_the_retriever_and_the_cli(lrem_model_dir, lrem_cli, tmp_path):
+    import subprocess
+
+    items = lrem.ItemStore([{"id": 10 + i, "title": t} for i, t in enumerate(TITLES)])
+    lrem.save_index(lrem.build_index(lrem.Embedder(lrem.Model.load(lrem_model_dir)), items, factory="Flat"), items,
+                    str(tmp_path / "index"))
+    retriever = lrem.Retriever.open(lrem_model_dir, tmp_path / "index", dtype="int8")
+    assert retriever.search(TITLES[1], k=1, mode="direct").hits[0].id == 11
+    (tmp_path / "items.jsonl").write_text("".join(f'{{"id": {10 + i}, "title": "{t}"}}\n' for i, t in enumerate(TITLES)))
+    out = subprocess.run([str(lrem_cli), "embed", "--model", str(lrem_model_dir), "--dtype", "int8", "--quiet",
+                          "--items", str(tmp_path / "items.jsonl"), "--output", str(tmp_path / "emb.npy")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    cli = np.load(tmp_path / "emb.npy")
+    np.testing.assert_allclose(cli, lrem.Embedder(lrem.Model.load(lrem_model_dir, dtype="int8")).embed_items(TITLES),
+                               atol=1e-6)
+    bad = subprocess.run([str(lrem_cli), "embed", "--model", str(lrem_model_dir), "--dtype", "int4", "--quiet",
+                          "--items", str(tmp_path / "items.jsonl"), "--output", str(tmp_path / "emb2.npy")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "int8" in bad.stderr
