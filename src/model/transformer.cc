@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <sstream>
 #include <string_view>
@@ -209,7 +208,6 @@ void Transformer::bind() {
   embed_ = get(params_, "model.embed_tokens.weight");
   norm_ = get(params_, "model.norm.weight");
   lm_head_ = config_.tie_word_embeddings ? embed_ : get(params_, "lm_head.weight");
-  head_int8_ = int8_ && lm_head_.defined() && std::getenv("LREM_INT8_HEAD") ? Int8Linear(lm_head_, {}) : Int8Linear();
   layers_.clear();
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     const std::string p = layer_prefix(i);
@@ -550,7 +548,7 @@ ForwardOutput Transformer::forward(const at::Tensor& input_ids, const at::Tensor
 
 at::Tensor Transformer::logits(const at::Tensor& hidden) const {
   const at::Tensor h = hidden.to(lm_head_.scalar_type());
-  const at::Tensor out = head_int8_.defined() ? head_int8_(h) : project(h, lm_head_);
+  const at::Tensor out = project(h, lm_head_);
   if (!head_rows_.defined()) return out;
   return out.index_copy(-1, token_ids_, project(h, head_rows_));  // the trainable tokens' rows
 }

@@ -186,7 +186,6 @@ class Transformer {
   std::optional<LoraSpec> lora_;
   std::map<std::string, at::Tensor> lora_params_;
   at::Tensor embed_, norm_, lm_head_;
-  Int8Linear head_int8_;
   // With trainable token rows: their ids [k], each vocabulary id's row among them or -1 [V],
   // and the rows replacing the embedding's and the head's (the same tensor when tied).
   at::Tensor token_ids_, token_slot_, token_rows_, head_rows_;
