@@ -44,7 +44,16 @@ std::vector<BatchScheduler::Result> BatchScheduler::run(Kind kind, std::vector<s
       continue;
     }
     leading_ = true;
-    lead(lock, futures);
+    try {
+      lead(lock, futures);
+    } catch (...) {
+      // Whatever failed outside a step's own handling (out of memory...), the model must not
+      // stay marked as taken, or every waiting caller would wait forever: hand it over.
+      if (!lock.owns_lock()) lock.lock();
+      leading_ = false;
+      changed_.notify_all();
+      throw;
+    }
     leading_ = false;
     changed_.notify_all();
   }
