@@ -109,6 +109,35 @@ def test_two_ranks_build_the_index_one_process_builds(lrem_cli, tmp_path, factor
     assert store.items() == lrem.read_items(items)
 
 
+def test_ranks_adding_bounded_sub_shards_write_the_one_process_index_file(lrem_cli, tmp_path):
+    """Each rank cuts its share into sub-shards of at most --shard-vectors vectors (so its memory
+    does not grow with the catalogue); merged in chunk order they give the same bytes."""
+    import shutil
+
+    items = write_items(tmp_path / "items.jsonl", 600)
+    factory = "IVF16,Flat"
+    run_ok(lrem_cli, build_args(items, tmp_path / "one", tmp_path / "w1", factory))
+    expected = (tmp_path / "one" / "index.faiss").read_bytes()
+    loud = [a for a in build_args(items, tmp_path / "two", tmp_path / "w2", factory) if a != "--quiet"]
+    two = run_ok(lrem_cli, [*loud, "--shard-vectors", "60"], world_size=2)
+    added = 0
+    for rank, (_, _, stderr) in enumerate(two):
+        saved = [int(v) for v in re.findall(rf"rank {rank}: sub-shard \d+ of \d+: (\d+) vectors", stderr)]
+        assert len(saved) >= 3 and all(0 < v <= 60 for v in saved), stderr
+        added += sum(saved)
+    assert added == 600
+    assert (tmp_path / "two" / "index.faiss").read_bytes() == expected
+    assert not list((tmp_path / "w2").glob("shard-*")), "the sub-shards outlived the build"
+
+    # A killed run's sub-shards (here: stand-ins holding every vector) are rewritten or, when
+    # this run makes fewer, never merged.
+    for stale in ("shard-0-0", "shard-1-1", "shard-1-99"):
+        shutil.copytree(tmp_path / "one", tmp_path / "w2" / stale)
+    run_ok(lrem_cli, [*build_args(items, tmp_path / "two", tmp_path / "w2", factory), "--shard-vectors", "60",
+                      "--overwrite"], world_size=2)
+    assert (tmp_path / "two" / "index.faiss").read_bytes() == expected
+
+
 def test_a_killed_rank_resumes_without_reencoding_finished_chunks(lrem_cli, tmp_path):
     items = write_items(tmp_path / "items.jsonl", 1500)
     work = tmp_path / "chunks"
