@@ -9,6 +9,9 @@
 #   LREM_INSTALL_DEMO=1 scripts/train_demo.sh   also copies the result into models/
 #   LREM_DEMO_CONFIGS=configs/wordnet scripts/train_demo.sh   the recipe whose pretraining adds
 #       WordNet's everyday vocabulary (docs/RESULTS.md, "Natural queries")
+#   LREM_DEMO_SEED=14 scripts/train_demo.sh runs/seed14   another seed for the direct baseline,
+#       stage 1 and stage 2 (data order, sampling); the data and pretraining stay the recipe's.
+#       A copy of a finished runs/demo/pretrain in the new directory is reused (--resume).
 #   LREM_DEMO_CURATE=1 scripts/train_demo.sh    stage 1 on curated triplets instead (`lrem curate`:
 #       the teacher's CoTs kept for the exact items that the direct baseline finds with
 #       query + CoT but not with the query alone, as the paper curates). It lost on dev
@@ -21,6 +24,9 @@ set -euo pipefail
 # with the default (active) policy, over half the CPU time went to spinning in libgomp and
 # pretraining ran at 0.15 steps/s; passive waiting gave 1.5 steps/s on the same shared machine.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+if [ "${LREM_INSTALL_DEMO:-0}" = 1 ] && [ -n "${LREM_DEMO_SEED:-}" ]; then
+  echo "train_demo: LREM_INSTALL_DEMO ships seed 13's models only; unset LREM_DEMO_SEED" >&2; exit 1
+fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LREM_BUILD_DIR:-$root/build}"
 out="$(mkdir -p "${1:-$root/runs/demo}" && cd "${1:-$root/runs/demo}" && pwd)"
@@ -53,7 +59,8 @@ with open("data/triplets_direct.jsonl", "w") as out:
         row = json.loads(line); row["cot"] = ""; out.write(json.dumps(row) + "\n")'
 # --resume: an interrupted stage continues from its last checkpoint; a finished one is skipped.
 stage pretrain "$lrem" train pretrain --config "$(config pretrain.json)" --resume
-stage direct "$lrem" train sft --config "$(config direct.json)" --resume
+seed=(); if [ -n "${LREM_DEMO_SEED:-}" ]; then seed=(--seed "$LREM_DEMO_SEED"); fi
+stage direct "$lrem" train sft --config "$(config direct.json)" --resume "${seed[@]}"
 # Stage 1 reads data/triplets_stage1.jsonl: every teacher triplet, or the curated ones.
 # Relevance threshold 2: only exact items (grade 1 pairs "adder Amberlight" with other brands'
 # adders). No --backbone, as in the measured ablation: curation sees whole CoTs (18 of the
@@ -66,8 +73,8 @@ if [ "${LREM_DEMO_CURATE:-0}" = 1 ]; then
 else
   cp data/triplets_train.jsonl data/triplets_stage1.jsonl
 fi
-stage stage1 "$lrem" train sft --config "$(config stage1.json)" --resume
-stage stage2 "$lrem" train grpo --config "$(config stage2.json)" --resume
+stage stage1 "$lrem" train sft --config "$(config stage1.json)" --resume "${seed[@]}"
+stage stage2 "$lrem" train grpo --config "$(config stage2.json)" --resume "${seed[@]}"
 
 if [ "${LREM_INSTALL_DEMO:-0}" = 1 ]; then
   for pair in "stage2:lrem-demo" "stage1:lrem-demo-cold-start" "direct:lrem-demo-direct"; do

@@ -92,4 +92,10 @@ __all__ = [
     "num_threads",
 ]
 
+from ._argument_errors import ArgumentTypeError, translate_argument_errors  # noqa: E402
+
+__all__.append("ArgumentTypeError")
+translate_argument_errors(globals(), __all__[:-1])
+del translate_argument_errors
+
 from . import train  # noqa: E402,F401  (lrem.train.pretrain / sft / grpo)

@@ -3,6 +3,7 @@
 // stage's config (docs/TRAINING.md). lrem train merge --adapter DIR --out DIR [--base DIR]:
 // a LoRA adapter merged into its base model.
 #include <iostream>
+#include <optional>
 
 #include "cli/commands.h"
 #include "util/file_io.h"
@@ -17,6 +18,7 @@ struct TrainArgs {
   std::string config;
   bool resume = false, gradient_checkpointing = false;
   int world_size = 0, rank = -1, threads = -1;
+  std::optional<uint64_t> seed;
 };
 
 template <typename Config>
@@ -28,6 +30,7 @@ Config load_config(const TrainArgs& args) {
   if (args.world_size > 0) config.world_size = args.world_size;
   if (args.rank >= 0) config.rank = args.rank;
   if (args.threads >= 0) config.num_threads = args.threads;
+  if (args.seed) config.seed = *args.seed;
   config.validate(args.config);
   return config;
 }
@@ -57,6 +60,7 @@ void add_train(CLI::App& app) {
     sub->add_option("--world-size", args->world_size, "Data-parallel processes (overrides the config)");
     sub->add_option("--rank", args->rank, "This process's rank (overrides the config)");
     sub->add_option("--threads", args->threads, "Compute threads; 0 = all cores (overrides the config)");
+    sub->add_option("--seed", args->seed, "Seed of data order, initialisation and sampling (overrides the config)");
     const std::string stage = name;
     sub->callback([args, stage] {
       if (stage == "pretrain") report(pretrain(load_config<PretrainConfig>(*args)));

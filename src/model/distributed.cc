@@ -14,6 +14,7 @@
 // USE_C10D_GLOO switch that libtorch itself was built with.
 #if __has_include(<gloo/context.h>)
 #define USE_C10D_GLOO 1
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #define LREM_HAVE_GLOO 1
@@ -47,7 +48,8 @@ struct DataParallel::Group {
 struct DataParallel::Group {};
 #endif
 
-DataParallel::DataParallel(int world_size, int rank, const std::string& master_addr, int master_port)
+DataParallel::DataParallel(int world_size, int rank, const std::string& master_addr, int master_port,
+                           const std::string& launcher_store_prefix)
     : world_size_(world_size), rank_(rank) {
   if (world_size < 1 || rank < 0 || rank >= world_size)
     throw InvalidArgument("distributed: need world_size >= 1 and 0 <= rank < world_size (got world_size " +
@@ -58,10 +60,27 @@ DataParallel::DataParallel(int world_size, int rank, const std::string& master_a
 #ifdef LREM_HAVE_GLOO
   c10d::TCPStoreOptions store_options;
   store_options.port = uint16_t(master_port);
-  store_options.isServer = rank == 0;
+  const bool hosted_by_launcher = !launcher_store_prefix.empty();
+  store_options.isServer = rank == 0 && !hosted_by_launcher;
   store_options.numWorkers = world_size;
   store_options.waitWorkers = false;
-  auto store = c10::make_intrusive<c10d::TCPStore>(master_addr, store_options);
+  const std::string endpoint = master_addr + ":" + std::to_string(master_port);
+  c10::intrusive_ptr<c10d::Store> store;
+  try {
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(master_addr, store_options);
+    if (hosted_by_launcher)
+      store = c10::make_intrusive<c10d::PrefixStore>(launcher_store_prefix, tcp);
+    else
+      store = tcp;
+  } catch (const std::exception& e) {
+    std::string cause = e.what();
+    cause = cause.substr(0, cause.find('\n'));
+    throw Error("distributed: rank " + std::to_string(rank) +
+                (store_options.isServer ? " could not listen on " : " could not reach the rendezvous store at ") +
+                endpoint + " (" + cause + "). " +
+                (store_options.isServer ? "Another process holds the port: set MASTER_PORT (a training config: master_port) to a free one"
+                                        : "Check MASTER_ADDR / MASTER_PORT and that rank 0 (or the launcher) is running"));
+  }
   const auto text = [](int n) {
     const std::string s = std::to_string(n);
     return std::vector<uint8_t>(s.begin(), s.end());
@@ -115,8 +134,13 @@ std::unique_ptr<DataParallel> DataParallel::from_environment() {
     throw InvalidArgument("distributed: RANK=" + std::to_string(rank) + " is not below WORLD_SIZE=" +
                           std::to_string(world_size));
   const char* addr = std::getenv("MASTER_ADDR");
+  // torchrun's agent hosts the store on MASTER_PORT itself and tells its workers so; keys go
+  // under the prefix torch.distributed's own env:// rendezvous uses for this restart.
+  std::string launcher_store_prefix;
+  if (const char* agent = std::getenv("TORCHELASTIC_USE_AGENT_STORE"); agent && std::string(agent) == "True")
+    launcher_store_prefix = "/worker/attempt_" + std::to_string(env_int("TORCHELASTIC_RESTART_COUNT", 0));
   return std::make_unique<DataParallel>(world_size, rank, addr && *addr ? addr : "127.0.0.1",
-                                        env_int("MASTER_PORT", 29500));
+                                        env_int("MASTER_PORT", 29500), launcher_store_prefix);
 }
 
 namespace {

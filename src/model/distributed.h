@@ -4,7 +4,7 @@
 // reward pool of the whole batch's items). Encoding (retrieval/chunked_encoding.h): each rank
 // encodes its share of the chunks and the ranks meet at barriers.
 // With world_size 1 every call is a no-op. Transport: libtorch's c10d with the Gloo backend
-// (CPU) and a TCPStore rendezvous hosted by rank 0. It lives in model/ because both train/
+// (CPU) and a TCPStore rendezvous hosted by rank 0 or by the launcher. It lives in model/ because both train/
 // and retrieval/ use it.
 #pragma once
 
@@ -20,15 +20,21 @@ namespace lrem {
 
 class DataParallel {
  public:
-  // Blocks until all world_size ranks joined (rank 0 listens on master_addr:master_port).
-  // InvalidArgument for a bad rank/world size or when this build lacks Gloo.
+  // Blocks until all world_size ranks joined. Rank 0 listens on master_addr:master_port,
+  // unless `launcher_store_prefix` is set: then the launcher already hosts the store there
+  // (torchrun's agent does) and every rank joins it as a client, under that key prefix.
+  // InvalidArgument for a bad rank/world size or when this build lacks Gloo; lrem::Error when
+  // rank 0 cannot listen (the port is taken) or a rank cannot reach the store.
   // Before joining the Gloo group every rank checks, through the store, that all ranks were
   // given the same world_size (InvalidArgument naming both values otherwise), so a mistyped
   // launcher fails on every rank instead of hanging in the rendezvous.
-  DataParallel(int world_size, int rank, const std::string& master_addr, int master_port);
+  DataParallel(int world_size, int rank, const std::string& master_addr, int master_port,
+               const std::string& launcher_store_prefix = "");
   // The group a launcher such as torchrun describes in the environment: RANK, WORLD_SIZE,
-  // MASTER_ADDR (default 127.0.0.1), MASTER_PORT (default 29500). Without WORLD_SIZE, one
-  // process (world_size 1). InvalidArgument naming the variable for a malformed value.
+  // MASTER_ADDR (default 127.0.0.1), MASTER_PORT (default 29500), and torchrun's
+  // TORCHELASTIC_USE_AGENT_STORE / TORCHELASTIC_RESTART_COUNT (the store its agent hosts, with
+  // the key prefix torch.distributed uses). Without WORLD_SIZE, one process (world_size 1).
+  // InvalidArgument naming the variable for a malformed value.
   static std::unique_ptr<DataParallel> from_environment();
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;

@@ -79,3 +79,27 @@ def test_cli_generate_takes_dtype_like_every_model_loading_command(lrem_cli, sto
     bad = run("int3")
     assert bad.returncode == 1
     assert "unknown dtype 'int3'" in bad.stderr
+
+
+def test_arguments_of_the_wrong_type_raise_an_lrem_error_that_is_a_type_error(retriever, lrem_model_dir, tmp_path):
+    # pybind11 refuses these before lrem's code runs; they used to escape as a bare TypeError.
+    cases = {
+        "Retriever.open mmap str": lambda: lrem.Retriever.open(lrem_model_dir, tmp_path, mmap="yes"),
+        "Index.load mmap str": lambda: lrem.Index.load(tmp_path, mmap="yes"),
+        "search k str": lambda: retriever.search("shoes", k="ten"),
+        "Index of a str dimension": lambda: lrem.Index("eight"),
+        "search_many k str": lambda: retriever.search_many(["shoes"], k="ten"),
+        "ItemStore of a number": lambda: lrem.ItemStore(5),
+        "module function": lambda: lrem.set_num_threads("two"),
+    }
+    for name, call in cases.items():
+        with pytest.raises(lrem.ArgumentTypeError) as info:
+            call()
+        assert isinstance(info.value, lrem.InvalidArgument) and isinstance(info.value, TypeError), name
+        assert "incompatible" in str(info.value), name
+
+
+def test_wrapping_keeps_names_and_docs(retriever):
+    assert lrem.Retriever.open.__name__ == "open" and "index directory" in lrem.Retriever.open.__doc__
+    assert lrem.Retriever.search.__doc__ and lrem.Index.__init__.__doc__
+    assert retriever.search("shoes", k=1).hits  # methods still bind their instance

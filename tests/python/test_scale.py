@@ -5,6 +5,7 @@ MASTER_ADDR and MASTER_PORT, talking over c10d/Gloo, on the shipped demo model."
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -112,8 +113,6 @@ def test_two_ranks_build_the_index_one_process_builds(lrem_cli, tmp_path, factor
 def test_ranks_adding_bounded_sub_shards_write_the_one_process_index_file(lrem_cli, tmp_path):
     """Each rank cuts its share into sub-shards of at most --shard-vectors vectors (so its memory
     does not grow with the catalogue); merged in chunk order they give the same bytes."""
-    import shutil
-
     items = write_items(tmp_path / "items.jsonl", 600)
     factory = "IVF16,Flat"
     run_ok(lrem_cli, build_args(items, tmp_path / "one", tmp_path / "w1", factory))
@@ -136,6 +135,39 @@ def test_ranks_adding_bounded_sub_shards_write_the_one_process_index_file(lrem_c
     run_ok(lrem_cli, [*build_args(items, tmp_path / "two", tmp_path / "w2", factory), "--shard-vectors", "60",
                       "--overwrite"], world_size=2)
     assert (tmp_path / "two" / "index.faiss").read_bytes() == expected
+
+
+# Debian 12's torchrun (python3-torch 1.13 under Python 3.11) crashes on its default
+# --redirects/--tee "0": Std.from_str returns None because Python 3.11 no longer iterates
+# IntFlag's zero member. A per-rank mapping with a non-zero value avoids that code path.
+TORCHRUN_PY311_WORKAROUND = ["--redirects", "0:2,1:2", "--tee", "0:2,1:2"]
+
+
+@pytest.mark.skipif(not shutil.which("torchrun"), reason="torchrun (Debian python3-torch) is not installed")
+def test_torchrun_runs_the_index_build(lrem_cli, tmp_path):
+    """torchrun's agent hosts the rendezvous store itself on MASTER_PORT; the ranks join it."""
+    import lrem
+
+    items = write_items(tmp_path / "items.jsonl", 300)
+    run_ok(lrem_cli, build_args(items, tmp_path / "one", tmp_path / "w1", "IVF8,Flat"))
+    r = subprocess.run(["torchrun", "--nproc_per_node", "2", "--master_port", str(free_port()),
+                        *TORCHRUN_PY311_WORKAROUND, "--no_python", str(lrem_cli),
+                        *build_args(items, tmp_path / "two", tmp_path / "w2", "IVF8,Flat")],
+                       capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert chunk_files(tmp_path / "w1" / "embeddings") == chunk_files(tmp_path / "w2" / "embeddings")
+    assert len(lrem.Index.load(tmp_path / "two")) == 300
+
+
+def test_a_taken_master_port_is_reported_with_what_to_do(lrem_cli, tmp_path):
+    items = write_items(tmp_path / "items.jsonl", 50)
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        procs = launch(lrem_cli, embed_args(items, tmp_path / "a"), 1, taken.getsockname()[1],
+                       {0: {"WORLD_SIZE": "2"}})
+        code, _, stderr = finish(procs, timeout=60)[0]
+    assert code != 0 and "rank 0 could not listen on 127.0.0.1:" in stderr and "set MASTER_PORT" in stderr, stderr
 
 
 def test_a_killed_rank_resumes_without_reencoding_finished_chunks(lrem_cli, tmp_path):

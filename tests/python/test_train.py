@@ -75,3 +75,25 @@ def test_errors_name_the_field(toy):
         lrem.train.grpo(model="m", data="d", output_dir=str(d / "y"), group_size=1)
     with pytest.raises(lrem.InvalidArgument, match="'loss_aggregation'"):
         lrem.train.grpo(model="m", data="d", output_dir=str(d / "y"), loss_aggregation="mean", ppo_epochs=2)
+
+
+def test_cli_seed_overrides_the_config(toy, lrem_cli):
+    import hashlib
+    import subprocess
+
+    d, corpus, triplets = toy
+    lrem.train.pretrain(corpus=str(corpus), output_dir=str(d / "seed-base"), vocab_size=300, seq_len=32, batch_size=4,
+                        max_steps=2, num_threads=1, quiet=True, model=tiny_model())
+
+    def stage1(out, *seed):
+        config = d / f"{out}.json"
+        config.write_text(json.dumps({"model": str(d / "seed-base"), "data": str(triplets), "batch_size": 2,
+                                      "max_steps": 2, "quiet": True, "num_threads": 1, "seed": 5,
+                                      "output_dir": str(d / out)}))
+        run = subprocess.run([str(lrem_cli), "train", "sft", "--config", str(config), *seed], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return hashlib.sha256((d / out / "model.safetensors").read_bytes()).hexdigest()
+
+    from_config = stage1("seed-config")
+    assert stage1("seed-5", "--seed", "5") == from_config
+    assert stage1("seed-6", "--seed", "6") != from_config
