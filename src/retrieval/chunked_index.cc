@@ -101,8 +101,10 @@ int64_t build_index_from_chunks(const EmbeddingChunks& chunks, DataParallel& dp,
   const auto sub_shard_dir = [&](int rank, size_t k) { return shard_dir(rank) + "-" + std::to_string(k); };
   const auto all_sub_shard_dirs = [&] {
     std::vector<std::string> dirs;
-    for (int r = 0; r < dp.world_size(); ++r)
-      for (size_t k = 0; k < runs_of(r).size(); ++k) dirs.push_back(sub_shard_dir(r, k));
+    for (int r = 0; r < dp.world_size(); ++r) {
+      const size_t count = runs_of(r).size();
+      for (size_t k = 0; k < count; ++k) dirs.push_back(sub_shard_dir(r, k));
+    }
     return dirs;
   };
   dp.collectively([&] {

@@ -36,9 +36,9 @@ struct ChunkedIndexOptions {
   int64_t train_size = 100000;  // vectors in the training sample (at most every vector)
   int ef_construction = 0;      // HNSW only; 0: FAISS's default
   // IVF only: vectors a rank holds in memory before saving them as a sub-shard (whole chunks;
-  // a larger chunk is a sub-shard alone). About 80-130 bytes each while added, so the default
-  // costs a rank 20-35 MB; the merge keeps one file open per sub-shard (76.63M vectors: about
-  // 300).
+  // a larger chunk is a sub-shard alone). About 130 bytes each while added, so the default
+  // costs a rank 30-40 MB; the merge keeps one file open per sub-shard (76.63M vectors: about
+  // 300). docs/SCALE.md has the measurements.
   int64_t shard_vectors = int64_t(1) << 18;
   bool quiet = true;
 };

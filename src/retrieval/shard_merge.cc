@@ -312,7 +312,8 @@ void require_open_files_for_merge(size_t shards) {
     throw LimitExceeded("merging " + std::to_string(shards) + " shards keeps " + std::to_string(shards) +
                         " files open, and this process may open only " + std::to_string(limit.rlim_cur) +
                         " (ulimit -n; " + std::to_string(kOtherFiles) +
-                        " kept for the rest): raise the limit, or build fewer, larger shards");
+                        " kept for the rest): raise the limit, or build fewer, larger shards (lrem index build "
+                        "--shard-vectors)");
 }
 
 void save_merged_shards(const std::string& trained_dir, const std::vector<std::string>& shard_dirs,
