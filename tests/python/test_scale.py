@@ -137,6 +137,19 @@ def test_ranks_adding_bounded_sub_shards_write_the_one_process_index_file(lrem_c
     assert (tmp_path / "two" / "index.faiss").read_bytes() == expected
 
 
+def test_more_sub_shards_than_open_files_are_refused_before_adding(lrem_cli, tmp_path):
+    import resource
+
+    items = write_items(tmp_path / "items.jsonl", 600)
+    args = [*build_args(items, tmp_path / "out", tmp_path / "w", "IVF16,Flat"), "--shard-vectors", "1"]
+    # One sub-shard per chunk (about 20) and 64 spare descriptors do not fit in 80.
+    r = subprocess.run([str(lrem_cli), *args], capture_output=True, text=True, timeout=300,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (80, 80)))
+    assert r.returncode != 0
+    assert "ulimit -n" in r.stderr and "--shard-vectors" in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists() and not list((tmp_path / "w").glob("shard-*"))
+
+
 # Debian 12's torchrun (python3-torch 1.13 under Python 3.11) crashes on its default
 # --redirects/--tee "0": Std.from_str returns None because Python 3.11 no longer iterates
 # IntFlag's zero member. A per-rank mapping with a non-zero value avoids that code path.
