@@ -4,15 +4,16 @@
 //      training) on a sample of the vectors spread over every chunk, and writes the trained
 //      empty index to <work_dir>/trained;
 //   2. every rank adds the vectors of its share of the chunks (the same contiguous runs as the
-//      encoding) to copies of it. For an IVF index (Flat, PQ or SQ codes) the share is cut
-//      into sub-shards of whole chunks holding at most `shard_vectors` vectors: each is added
-//      to a fresh copy, saved to <work_dir>/shard-<rank>-<k> and freed before the next, so a
-//      rank's memory does not grow with the catalogue. Other mergeable types (Flat) are added
-//      to one copy per rank, saved to <work_dir>/shard-<rank> (rank 0 keeps its own);
+//      encoding) to copies of it. For an IVF index whose merge streams (Flat, PQ or SQ codes,
+//      no pre-transform: shard_merge_streams) the share is cut into sub-shards of whole chunks
+//      holding at most `shard_vectors` vectors: each is added to a fresh copy, saved to
+//      <work_dir>/shard-<rank>-<k> and freed before the next, so a rank's memory does not grow
+//      with the catalogue. Other mergeable types (Flat) are added to one copy per rank, saved
+//      to <work_dir>/shard-<rank> (rank 0 keeps its own);
 //   3. rank 0 merges them in chunk order into the index directory `output`, with the catalogue
 //      imported from items.jsonl: the IVF sub-shards streaming from their files
 //      (retrieval/shard_merge.h), so rank 0 holds neither the merged index nor any shard;
-//      Flat in memory (Index::merge_from, FAISS's merge_from).
+//      the others in memory (Index::merge_from, FAISS's merge_from).
 // Adding in chunk order puts every inverted list's entries in the order a single process would
 // add them, so N ranks and any sub-shard size build the same index file as one process. Index
 // types FAISS cannot merge (HNSW) are built by rank 0 alone, streaming the chunks.
