@@ -70,7 +70,8 @@ struct TrainingConfig {
   bool gradient_checkpointing = false;
   LoraConfig lora;         // stage 1 and 2 only
   bool quiet = false;      // no progress line on stderr
-  // Data parallelism over processes (c10d, Gloo backend): rank 0 hosts the rendezvous.
+  // Data parallelism over processes (c10d, Gloo backend): rank 0 hosts the rendezvous. With
+  // world_size 1 a launcher's environment (torchrun, WORLD_SIZE/RANK/MASTER_*) sets the group.
   int world_size = 1;
   int rank = 0;
   std::string master_addr = "127.0.0.1";

@@ -84,7 +84,8 @@ TrainResult grpo(const GrpoConfig& config) {
   set_num_threads(config.num_threads);
   ensure_directory(config.output_dir);
   const std::vector<train::Example> examples = train::read_examples(config.data, config.catalogue, false);
-  DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
+  const std::unique_ptr<DataParallel> group = train::join_process_group(config);
+  DataParallel& dp = *group;
   Model model = train::load_lrem_model(config.model);
   std::optional<Model> reference;  // frozen: loaded only when the KL term is on
   if (config.kl_coef > 0) {
@@ -107,7 +108,7 @@ TrainResult grpo(const GrpoConfig& config) {
   return trainer.run([&](const train::Trainer::MicroBatch& mb) {
     const int64_t B = int64_t(mb.examples.size());
     SampledBatch& s = sampled[size_t(mb.micro)];
-    uint64_t seed = mix(mix(config.seed, uint64_t(mb.step)), uint64_t(config.rank));
+    uint64_t seed = mix(mix(config.seed, uint64_t(mb.step)), uint64_t(dp.rank()));
     if (mb.update == 0) {
       s = SampledBatch{};
       for (size_t i : mb.examples) {
@@ -159,7 +160,7 @@ TrainResult grpo(const GrpoConfig& config) {
       const double n = double(totals.size());
       for (size_t r = 0; r < totals.size(); ++r) {
         const float* row = scores.data_ptr<float>() + int64_t(r) * N;
-        const int target = draw.slot[size_t(config.rank * B) + r / size_t(G)];
+        const int target = draw.slot[size_t(dp.rank() * B) + r / size_t(G)];
         const train::Reward reward =
             train::score(s.rollouts[r].ending, train::accuracy_reward(std::vector<float>(row, row + N), target), weights);
         totals[r] = reward.total;

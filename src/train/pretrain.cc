@@ -66,7 +66,8 @@ TrainResult pretrain(const PretrainConfig& config) {
   config.validate("pretrain config");
   set_num_threads(config.num_threads);
   ensure_directory(config.output_dir);
-  DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
+  const std::unique_ptr<DataParallel> group = train::join_process_group(config);
+  DataParallel& dp = *group;
 
   Tokenizer tokenizer = prepare_tokenizer(config, dp);
   const PromptConfig prompt;

@@ -20,7 +20,8 @@ TrainResult sft(const SftConfig& config) {
   set_num_threads(config.num_threads);
   ensure_directory(config.output_dir);
   const std::vector<train::Example> examples = train::read_examples(config.data, config.catalogue, true);
-  DataParallel dp(config.world_size, config.rank, config.master_addr, config.master_port);
+  const std::unique_ptr<DataParallel> group = train::join_process_group(config);
+  DataParallel& dp = *group;
   Model model = train::load_lrem_model(config.model);
 
   train::Trainer trainer(config, "sft", model, examples.size(), dp, 1, config.model);

@@ -33,6 +33,12 @@ std::string checkpoint_dir(const std::string& output_dir, int64_t step) {
 
 }  // namespace
 
+std::unique_ptr<DataParallel> join_process_group(const TrainingConfig& config) {
+  if (config.world_size > 1)
+    return std::make_unique<DataParallel>(config.world_size, config.rank, config.master_addr, config.master_port);
+  return DataParallel::from_environment();
+}
+
 std::pair<std::string, int64_t> Trainer::latest_checkpoint(const std::string& output_dir) {
   std::pair<std::string, int64_t> best{"", 0};
   if (!fs::is_directory(output_dir)) return best;
@@ -56,7 +62,7 @@ Trainer::Trainer(const TrainingConfig& config, std::string stage, Model& model, 
       updates_per_step_(updates_per_step), dp_(dp) {
   if (num_examples == 0) throw InvalidArgument(stage_ + ": no training examples");
   if (updates_per_step < 1) throw InvalidArgument(stage_ + ": updates per step must be >= 1");
-  const size_t global_batch = size_t(config.batch_size) * config.grad_accum * config.world_size;
+  const size_t global_batch = size_t(config.batch_size) * config.grad_accum * dp.world_size();
   steps_per_epoch_ = std::max<int64_t>(1, int64_t(num_examples / global_batch));
   total_steps_ = config.max_steps > 0 ? config.max_steps : config.epochs * steps_per_epoch_;
   ensure_directory(config.output_dir);
@@ -116,9 +122,9 @@ std::vector<size_t> Trainer::micro_batch(int64_t step, int micro) {
   }
   // The global batch is laid out micro-batch-major, then rank: one process with grad_accum
   // k sees the same examples as k processes with grad_accum 1.
-  const size_t global_batch = size_t(config_.batch_size) * config_.grad_accum * config_.world_size;
+  const size_t global_batch = size_t(config_.batch_size) * config_.grad_accum * dp_.world_size();
   const size_t first = size_t(step % steps_per_epoch_) * global_batch +
-                       size_t(micro * config_.world_size + config_.rank) * config_.batch_size;
+                       size_t(micro * dp_.world_size() + dp_.rank()) * config_.batch_size;
   std::vector<size_t> out(config_.batch_size);
   for (size_t i = 0; i < out.size(); ++i) out[i] = order_[(first + i) % num_examples_];
   return out;
@@ -163,7 +169,7 @@ TrainResult Trainer::run(const MicroStep& micro_step) {
         // draws the same masks after a resume.
         if (config_.lora.dropout > 0)
           at::manual_seed(config_.seed ^ (uint64_t(step) * 0x9E3779B97F4A7C15ull + uint64_t(micro * 131 + update) * 8191 +
-                                          uint64_t(config_.rank)));
+                                          uint64_t(dp_.rank())));
         const Metrics m = micro_step({micro_batch(step, micro), step, micro, update, 1.0 / config_.grad_accum});
         for (const auto& [k, v] : m) window[k] += v * share;
       }

@@ -32,6 +32,11 @@ namespace lrem::train {
 
 using Metrics = std::map<std::string, double>;
 
+// The config's process group when it sets world_size > 1; otherwise the one a launcher
+// describes in the environment (torchrun, or RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT:
+// DataParallel::from_environment), so one config file serves every rank; else one process.
+std::unique_ptr<DataParallel> join_process_group(const TrainingConfig& config);
+
 class Trainer {
  public:
   // Makes the model trainable (float32), restores the latest checkpoint of output_dir when

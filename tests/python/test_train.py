@@ -97,3 +97,40 @@ def test_cli_seed_overrides_the_config(toy, lrem_cli):
     from_config = stage1("seed-config")
     assert stage1("seed-5", "--seed", "5") == from_config
     assert stage1("seed-6", "--seed", "6") != from_config
+
+
+def test_cli_training_takes_the_process_group_from_the_launchers_environment(toy, lrem_cli):
+    """One config for every rank: RANK / WORLD_SIZE / MASTER_* (as torchrun sets them) make a
+    2-rank run, whose weights match the same run started with --world-size / --rank."""
+    import os
+    import socket
+    import subprocess
+
+    d, corpus, _ = toy
+    config = d / "ddp.json"
+    config.write_text(json.dumps({"corpus": str(corpus), "vocab_size": 300, "seq_len": 32, "batch_size": 2,
+                                  "max_steps": 2, "num_threads": 1, "quiet": True, "model": tiny_model(),
+                                  "output_dir": str(d / "env-run")}))
+
+    def port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def run(out, env_of_rank, args_of_rank):
+        procs = [subprocess.Popen([str(lrem_cli), "train", "pretrain", "--config", str(config), *args_of_rank(r)],
+                                  env=dict(os.environ, **env_of_rank(r)), cwd=d, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for r in range(2)]
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err
+        return (d / out / "model.safetensors").read_bytes()
+
+    p1, p2 = port(), port()
+    from_env = run("env-run", lambda r: {"RANK": str(r), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+                                         "MASTER_PORT": str(p1)}, lambda r: [])
+    config_json = json.loads(config.read_text())
+    # The same job through the command-line switches, into another directory.
+    config.write_text(json.dumps(dict(config_json, output_dir=str(d / "flag-run"), master_port=p2)))
+    from_flags = run("flag-run", lambda r: {}, lambda r: ["--world-size", "2", "--rank", str(r)])
+    assert from_env == from_flags
