@@ -480,8 +480,8 @@ def continuous_batching(rep):
     """Section 6b: `lrem serve --batching` against `--no-batching`, cell by cell in one run."""
     rep.add("## 6b. Continuous batching in `lrem serve`\n\nEach cell runs the server twice back to back, "
             "`--no-batching` (one request per HTTP worker, `--threads 1`, two workers) and `--batching` (every "
-            "request shares one model worker's forward passes: a reason-mode query joins the running batch at "
-            "the next decode step and leaves when its CoT ends; that worker has `--batching-threads` compute threads, by default the "
+            "request shares the forward passes, which one request thread at a time runs for all: a reason-mode query joins the running batch at "
+            "the next decode step and leaves when its CoT ends; they run with `--batching-threads` compute threads, by default the "
             "`--threads` of the other arm), so both arms see the same machine load and threads per forward pass. Traffic is `distinct` (no CoT cache hits); N clients keep N single-query "
             "requests in flight. Queries per CPU-second = queries over the server's CPU seconds.\n")
     for label, recs in rep.subsections("servecb-", gap="\n"):

@@ -25,7 +25,7 @@ log() { echo "[$(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)] $*"; 
 
 # ranks N TAG ARGS...: runs `lrem ARGS` as N ranks; per-rank stdout/stderr/time in TAG.rank<r>.*
 ranks() {
-  local n=$1 tag=$2
+  local n=$1 tag=$2 r
   shift 2
   local pids=() port=$((29700 + RANDOM % 200))
   for r in $(seq 0 $((n - 1))); do

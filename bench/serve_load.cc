@@ -25,8 +25,8 @@
 //
 // `--batching off,on` runs every cell once per arm, back to back, so both arms see the same
 // machine load: `off` is the server as above (`--no-batching`, --threads per request and
-// --http-threads requests computing at once), `on` is `--batching` with one model worker
-// using --batching-threads compute threads (default: --threads) that every request shares. On a
+// --http-threads requests computing at once), `on` is `--batching`, whose shared forward passes
+// (one at a time) use --batching-threads compute threads (default: --threads). On a
 // loaded machine a second compute thread costs more than it gives: each parallel region
 // waits for a thread the other jobs have descheduled (2 threads made the 1-client p50 2.5x
 // worse at load average 10), so the default gives the arms the same threads per forward.

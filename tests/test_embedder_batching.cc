@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "lrem/embedder.h"
@@ -104,6 +105,31 @@ TEST(EmbedderBatching, SampledCotsEqualAlone) {
   for (size_t i = 0; i < queries.size(); ++i) expect_same(got, int64_t(i), Embedder(m, plain).embed_queries({queries[i]}), queries[i]);
 }
 
+size_t threads_of_this_process() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// A call that finds the model idle computes on its own thread: there is no worker thread to
+// hand it to. With one, every request waited for two cross-thread wake-ups (to the worker and
+// back), which on a busy machine made the demo model's 1-client p50 half as long again
+// (docs/SERVING.md, "Continuous batching").
+TEST(EmbedderBatching, LoneCallsComputeOnTheCallersThread) {
+  REQUIRE_FIXTURE();
+  Model m = make_model();
+  EmbedderOptions plain;
+  plain.max_cot_tokens = 6;
+  Embedder(m, plain).embed_queries({"sofa"});  // the thread pools libtorch starts on first use exist now
+  const size_t before = threads_of_this_process();
+  const Embedder shared(m, batched(plain));
+  const Embeddings reason = shared.embed_queries({"warm socks"});
+  EXPECT_EQ(shared.embed_queries({"lamp"}, QueryMode::Direct).rows, 1);
+  EXPECT_EQ(threads_of_this_process(), before) << "the batching embedder started a thread";
+  expect_same(reason, 0, Embedder(m, plain).embed_queries({"warm socks"}), "reason");
+  EXPECT_EQ(shared.batching_stats().sequences, 2u);
+}
+
 TEST(EmbedderBatching, BadOptionsAndInputAreClearErrors) {
   REQUIRE_FIXTURE();
   Model m = make_model();
@@ -112,7 +138,7 @@ TEST(EmbedderBatching, BadOptionsAndInputAreClearErrors) {
   EXPECT_THROW(Embedder(m, bad), InvalidArgument);
   const Embedder shared(m, batched());
   EXPECT_THROW(shared.embed_queries({""}), InvalidArgument);
-  EXPECT_EQ(shared.embed_queries({"sofa"}).rows, 1);  // the worker goes on after a refused call
+  EXPECT_EQ(shared.embed_queries({"sofa"}).rows, 1);  // batching goes on after a refused call
 }
 
 }  // namespace

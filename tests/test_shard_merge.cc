@@ -1,6 +1,7 @@
 #include "retrieval/shard_merge.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <fstream>
 #include <numeric>
@@ -116,6 +117,52 @@ TEST(IndexShardMergeLimits, RefusesACorruptShardAndSharedIdsBeforeCommitting) {
   const Shards shared = make_shards(tmp2, "IVF8,Flat", {100, 100}, /*first_id_of_last=*/1050);
   EXPECT_THROW(save_merged_shards(shared.trained, shared.dirs, tmp2.file("out"), shared.items), Error);
   EXPECT_FALSE(Index::exists(tmp2.file("out")));
+}
+
+
+// A build's sub-shards: many small shards, some empty, as bounded runs of chunks leave them.
+TEST(IndexShardMergeMany, SixtySmallShardsWriteTheFileTheInMemoryMergeWrites) {
+  TempDir tmp;
+  std::vector<int64_t> sizes;
+  for (int s = 0; s < 60; ++s) sizes.push_back(s % 7 == 3 ? 0 : 5 + s * 13 % 31);
+  const Shards shards = make_shards(tmp, "IVF16,PQ4np", sizes);
+  const std::string dir = tmp.file("streamed");
+  save_merged_shards(shards.trained, shards.dirs, dir, shards.items);
+  EXPECT_EQ(read_file(dir + "/index.faiss"), read_file(merged_in_memory(tmp, shards) + "/index.faiss"));
+}
+
+// Lowers this process's open-file limit for the test's duration.
+class OpenFileLimit {
+ public:
+  explicit OpenFileLimit(rlim_t files) {
+    getrlimit(RLIMIT_NOFILE, &previous_);
+    rlimit limit = previous_;
+    limit.rlim_cur = files;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  ~OpenFileLimit() { setrlimit(RLIMIT_NOFILE, &previous_); }
+
+ private:
+  rlimit previous_;
+};
+
+TEST(IndexShardMergeLimits, RefusesMoreShardsThanFilesItMayOpenBeforeCommitting) {
+  TempDir tmp;
+  const Shards shards = make_shards(tmp, "IVF8,Flat", std::vector<int64_t>(40, 3));
+  {
+    const OpenFileLimit limit(100);  // 40 shards and 64 spare descriptors do not fit
+    EXPECT_THROW(require_open_files_for_merge(40), LimitExceeded);
+    EXPECT_NO_THROW(require_open_files_for_merge(30));
+    try {
+      save_merged_shards(shards.trained, shards.dirs, tmp.file("out"), shards.items);
+      ADD_FAILURE() << "merged 40 shards with 100 files allowed";
+    } catch (const LimitExceeded& e) {
+      EXPECT_NE(std::string(e.what()).find("ulimit -n"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_FALSE(Index::exists(tmp.file("out")));
+  save_merged_shards(shards.trained, shards.dirs, tmp.file("out"), shards.items);
+  EXPECT_EQ(Index::load(tmp.file("out")).size(), 120);
 }
 
 }  // namespace

@@ -62,10 +62,10 @@ struct EmbedderOptions {
   // batch_size sequences decode together. Each query gets the CoT and embedding it gets
   // when embedded alone (sampling included: its own generator, seeded with `seed`).
   // Applies to calls of at most batch_size texts (larger ones are batches already) with
-  // Pooling::Last. One worker thread per Embedder runs the model.
+  // Pooling::Last. The callers' own threads run the model, one at a time, for all of them.
   bool batching = false;
-  // With batching: how long an idle worker waits for more requests before it starts a
-  // batch. Requests arriving while it computes join at the next step whatever this is.
+  // With batching: how long a call finding the model idle waits for more requests before it
+  // starts a batch. Requests arriving while it computes join at the next step whatever this is.
   int max_wait_ms = 0;
   // Called after each batch on long runs: (done, total).
   std::function<void(size_t, size_t)> progress;

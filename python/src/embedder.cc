@@ -72,7 +72,7 @@ directly (``title <emb>``). Rows are L2-normalised float32.
            "max_cot_tokens=0 uses the model's setting (16 by default); output_dim=0 keeps the full size; "
            "pooling=\"last\" takes the <emb> state (LREM), \"mean\" the mean over every token. "
            "batching=True: calls from many threads share forward passes (continuous batching: a reason-mode "
-           "query joins the others' decode steps), each query getting what it gets alone; an idle worker waits "
+           "query joins the others' decode steps), each query getting what it gets alone; a call that finds the model idle waits "
            "max_wait_ms for company.")
       .def(
           "embed_queries",

@@ -26,6 +26,7 @@ struct Args {
   int ef_construction = 0;
   uint64_t chunk_bytes = ChunkedEncodingOptions{}.chunk_bytes;
   int64_t train_size = ChunkedIndexOptions{}.train_size;
+  int64_t shard_vectors = ChunkedIndexOptions{}.shard_vectors;
   bool overwrite = false;
 };
 
@@ -76,6 +77,7 @@ std::optional<Built> build_from_chunks(const Args& args) {
   indexing.output = args.output;
   indexing.items_path = args.items;
   indexing.train_size = args.train_size;
+  indexing.shard_vectors = args.shard_vectors;
   indexing.ef_construction = args.ef_construction;
   indexing.quiet = args.common.quiet;
   const int64_t size = build_index_from_chunks(EmbeddingChunks::open(work + "/embeddings"), *dp, indexing);
@@ -108,6 +110,9 @@ void add_index(CLI::App& app) {
   build->add_option("--chunk-bytes", args->chunk_bytes, "Bytes of items.jsonl per chunk (chunked builds)")
       ->capture_default_str();
   build->add_option("--train-size", args->train_size, "Vectors sampled to train IVF/PQ/SQ (chunked builds)")
+      ->capture_default_str();
+  build->add_option("--shard-vectors", args->shard_vectors,
+                    "Vectors a rank adds in memory before saving them as a sub-shard (chunked IVF builds)")
       ->capture_default_str();
   add_index_updates(*index);
   build->callback([args] {

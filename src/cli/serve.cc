@@ -75,6 +75,9 @@ void add_serve(CLI::App& app) {
   cmd->add_option("--served-model-name", s.model_name,
                   "The model name /v1/ answers report; default the --model directory's name");
   EmbedderOptions& e = args->common.embedder;
+  // On by default for serving (the library's default stays off): concurrent requests gain and
+  // a lone one loses nothing (docs/SERVING.md, "Continuous batching").
+  e.batching = true;
   cmd->add_flag("--batching,!--no-batching", e.batching,
                 "Continuous batching: concurrent requests share the model's forward passes (up to --batch-size "
                 "sequences; reason-mode queries join and leave at each decode step)")

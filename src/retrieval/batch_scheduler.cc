@@ -9,35 +9,55 @@
 
 namespace lrem {
 
+namespace {
+
+template <class T>
+bool all_ready(const std::vector<std::future<T>>& futures) {
+  return std::all_of(futures.begin(), futures.end(),
+                     [](const auto& f) { return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+}
+
+}  // namespace
+
 BatchScheduler::BatchScheduler(BatchSpec spec)
     : spec_(std::move(spec)), rule_(spec_.cot), prefix_length_(spec_.prefix ? spec_.prefix->length() : 0) {
   if (!spec_.model) throw InvalidArgument("BatchScheduler needs a model");
   if (spec_.max_rows <= 0) throw InvalidArgument("batch_size must be positive");
   if (spec_.max_wait_ms < 0) throw InvalidArgument("max_wait_ms must be >= 0, got " + std::to_string(spec_.max_wait_ms));
-  worker_ = std::thread([this] { work(); });
-}
-
-BatchScheduler::~BatchScheduler() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  arrived_.notify_all();
-  worker_.join();
 }
 
 std::vector<BatchScheduler::Result> BatchScheduler::run(Kind kind, std::vector<std::vector<int>> sequences) {
   std::vector<std::future<Result>> futures;
   futures.reserve(sequences.size());
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& tokens : sequences) {
-      auto job = std::make_unique<Job>(Job{kind, std::move(tokens), {}});
-      futures.push_back(job->done.get_future());
-      queue_.push_back(std::move(job));
-    }
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (auto& tokens : sequences) {
+    auto job = std::make_unique<Job>(Job{kind, std::move(tokens), {}});
+    futures.push_back(job->done.get_future());
+    queue_.push_back(std::move(job));
   }
-  arrived_.notify_all();
+  if (spec_.max_wait_ms > 0) changed_.notify_all();  // a leader gathering company counts them
+  // Every unfinished job belongs to a caller waiting here, so when a leader leaves with work
+  // left, one of them takes over.
+  while (!all_ready(futures)) {
+    if (leading_) {
+      changed_.wait(lock);
+      continue;
+    }
+    leading_ = true;
+    try {
+      lead(lock, futures);
+    } catch (...) {
+      // Whatever failed outside a step's own handling (out of memory...), the model must not
+      // stay marked as taken, or every waiting caller would wait forever: hand it over.
+      if (!lock.owns_lock()) lock.lock();
+      leading_ = false;
+      changed_.notify_all();
+      throw;
+    }
+    leading_ = false;
+    changed_.notify_all();
+  }
+  lock.unlock();
   std::vector<Result> out;
   out.reserve(futures.size());
   for (auto& f : futures) out.push_back(f.get());
@@ -49,31 +69,30 @@ BatchingStats BatchScheduler::stats() const {
   return stats_;
 }
 
-void BatchScheduler::work() {
+void BatchScheduler::lead(std::unique_lock<std::mutex>& lock, const std::vector<std::future<Result>>& mine) {
   c10::InferenceMode inference;
-  while (true) {
+  while (!all_ready(mine)) {
+    if (rows_.empty() && spec_.max_wait_ms > 0)
+      changed_.wait_for(lock, std::chrono::milliseconds(spec_.max_wait_ms),
+                        [&] { return queue_.size() >= size_t(spec_.max_rows); });
+    // Free rows bound the newcomers of every kind: one prefill stays one batch's size.
     std::vector<std::unique_ptr<Job>> arrivals;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      if (rows_.empty()) {
-        arrived_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping, and nothing left to do
-        if (spec_.max_wait_ms > 0)
-          arrived_.wait_for(lock, std::chrono::milliseconds(spec_.max_wait_ms),
-                            [&] { return stopping_ || queue_.size() >= size_t(spec_.max_rows); });
-      }
-      // Free rows bound the newcomers of every kind: one prefill stays one batch's size.
-      while (!queue_.empty() && rows_.size() + arrivals.size() < size_t(spec_.max_rows)) {
-        arrivals.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+    while (!queue_.empty() && rows_.size() + arrivals.size() < size_t(spec_.max_rows)) {
+      arrivals.push_back(std::move(queue_.front()));
+      queue_.pop_front();
     }
+    const size_t before = rows_.size() + arrivals.size();
+    lock.unlock();
     try {
       admit(arrivals);
       if (!rows_.empty()) step();
     } catch (...) {
       fail_all(std::current_exception(), arrivals);
     }
+    lock.lock();
+    // Results were set outside the lock; taking it first means a caller that saw its result
+    // missing is already waiting when this wakes it. Steps that finish no one wake no one.
+    if (rows_.size() < before) changed_.notify_all();
   }
 }
 

@@ -1,8 +1,10 @@
 #include "retrieval/chunked_index.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <iostream>
-#include <optional>
+#include <string>
 #include <vector>
 
 #include "lrem/error.h"
@@ -42,6 +44,32 @@ void add_chunks(Index& index, const EmbeddingChunks& chunks, int64_t first, int6
   }
 }
 
+// The chunks [first, last).
+struct ChunkRun {
+  int64_t first, last;
+};
+
+// The contiguous run of chunks rank `rank` of `world` adds, as the encoding split them.
+ChunkRun share(const EmbeddingChunks& chunks, int rank, int world) {
+  return {chunks.count() * rank / world, chunks.count() * (rank + 1) / world};
+}
+
+// `run` cut into consecutive runs of at most `budget` vectors each (a chunk holding more is a
+// run of its own): the sub-shards of a streamed build.
+std::vector<ChunkRun> sub_shards(const EmbeddingChunks& chunks, ChunkRun run, int64_t budget) {
+  std::vector<ChunkRun> runs;
+  int64_t rows = 0;
+  for (int64_t c = run.first; c < run.last; ++c) {
+    if (runs.empty() || rows + chunks.rows(c) > budget) {
+      runs.push_back({c, c});
+      rows = 0;
+    }
+    runs.back().last = c + 1;
+    rows += chunks.rows(c);
+  }
+  return runs;
+}
+
 }  // namespace
 
 int64_t build_index_from_chunks(const EmbeddingChunks& chunks, DataParallel& dp, const ChunkedIndexOptions& options) {
@@ -49,6 +77,9 @@ int64_t build_index_from_chunks(const EmbeddingChunks& chunks, DataParallel& dp,
   if (options.output.empty() || options.items_path.empty())
     throw InvalidArgument("build_index_from_chunks: an output directory and the items file are required");
   if (chunks.total_rows() == 0) throw InvalidArgument("cannot build an index from an empty catalogue");
+  if (options.shard_vectors <= 0)
+    throw InvalidArgument("build_index_from_chunks: shard_vectors must be positive, got " +
+                          std::to_string(options.shard_vectors));
   Index empty(chunks.dim(), options.factory);
   empty.set_model_fingerprint(chunks.model_fingerprint());
   if (options.ef_construction != 0) empty.set_ef_construction(options.ef_construction);
@@ -62,7 +93,20 @@ int64_t build_index_from_chunks(const EmbeddingChunks& chunks, DataParallel& dp,
   }
   const std::string trained_dir = options.work_dir + "/trained";
   const auto shard_dir = [&](int rank) { return options.work_dir + "/shard-" + std::to_string(rank); };
-  bool streams = false;
+  const auto load_trained = [&] { return Index::load(trained_dir, chunks.model_fingerprint(), chunks.dim()); };
+  // A streamed build's sub-shards of rank r, <work_dir>/shard-<r>-<k>, and all of them in chunk order.
+  const auto runs_of = [&](int rank) {
+    return sub_shards(chunks, share(chunks, rank, dp.world_size()), options.shard_vectors);
+  };
+  const auto sub_shard_dir = [&](int rank, size_t k) { return shard_dir(rank) + "-" + std::to_string(k); };
+  const auto all_sub_shard_dirs = [&] {
+    std::vector<std::string> dirs;
+    for (int r = 0; r < dp.world_size(); ++r) {
+      const size_t count = runs_of(r).size();
+      for (size_t k = 0; k < count; ++k) dirs.push_back(sub_shard_dir(r, k));
+    }
+    return dirs;
+  };
   dp.collectively([&] {
     if (!dp.is_main()) return;
     if (!empty.is_trained()) {
@@ -72,29 +116,47 @@ int64_t build_index_from_chunks(const EmbeddingChunks& chunks, DataParallel& dp,
       empty.train(sample.data(), rows, /*normalized=*/true);
     }
     empty.save(trained_dir);
-    streams = shard_merge_streams(trained_dir);
+    // Refused now rather than after every rank has added its vectors.
+    if (shard_merge_streams(trained_dir)) require_open_files_for_merge(all_sub_shard_dirs().size());
   });
-  std::optional<Index> shard = Index::load(trained_dir, chunks.model_fingerprint(), chunks.dim());
-  dp.collectively([&] {
-    add_chunks(*shard, chunks, chunks.count() * dp.rank() / dp.world_size(),
-               chunks.count() * (dp.rank() + 1) / dp.world_size());
-    // Rank 0 keeps its shard to merge the others into, unless the merge streams from files.
-    if (dp.rank() != 0 || streams) shard->save(shard_dir(dp.rank()));
-  });
-  if (!dp.is_main()) return 0;
-  if (streams) {
-    shard.reset();  // on disk now: the merge reads every shard from its file
-    std::vector<std::string> shards;
-    for (int r = 0; r < dp.world_size(); ++r) shards.push_back(shard_dir(r));
-    save_merged_shards(trained_dir, shards, options.output, options.items_path);
+  if (shard_merge_streams(trained_dir)) {
+    // This run rewrites every sub-shard the merge reads, after the barrier of the training, so
+    // none that a killed run left behind is ever merged.
+    dp.collectively([&] {
+      const std::vector<ChunkRun> runs = runs_of(dp.rank());
+      for (size_t k = 0; k < runs.size(); ++k) {
+        {
+          Index sub = load_trained();
+          add_chunks(sub, chunks, runs[k].first, runs[k].last);
+          sub.save(sub_shard_dir(dp.rank(), k));
+          if (!options.quiet)
+            std::cerr << "lrem: rank " << dp.rank() << ": sub-shard " << k + 1 << " of " << runs.size() << ": "
+                      << sub.size() << " vectors\n";
+        }
+        // The freed sub-shard's pages go back to the kernel: glibc keeps up to its trim
+        // threshold (64 MiB in the lrem command, src/cli/malloc_settings.h) resident, and the
+        // next sub-shard's allocations do not reuse all of it (7 MB lower peak, docs/SCALE.md).
+        malloc_trim(0);
+      }
+    });
+    if (!dp.is_main()) return 0;
+    save_merged_shards(trained_dir, all_sub_shard_dirs(), options.output, options.items_path);
     return chunks.total_rows();
   }
+  Index shard = load_trained();
+  dp.collectively([&] {
+    const ChunkRun own = share(chunks, dp.rank(), dp.world_size());
+    add_chunks(shard, chunks, own.first, own.last);
+    // Rank 0 keeps its shard to merge the others into.
+    if (dp.rank() != 0) shard.save(shard_dir(dp.rank()));
+  });
+  if (!dp.is_main()) return 0;
   for (int r = 1; r < dp.world_size(); ++r) {
     Index other = Index::load(shard_dir(r), chunks.model_fingerprint(), chunks.dim());
-    shard->merge_from(other);
+    shard.merge_from(other);
   }
-  shard->save(options.output, options.items_path);
-  return shard->size();
+  shard.save(options.output, options.items_path);
+  return shard.size();
 }
 
 }  // namespace lrem

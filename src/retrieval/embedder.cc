@@ -302,7 +302,7 @@ struct Embedder::Impl {
   std::vector<int> prefix_ids;
   std::optional<Decoder> prefix;  // the shared query-template prefix, computed once
   mutable CotCache cache;
-  std::unique_ptr<BatchScheduler> scheduler;  // last: its worker stops before what it reads goes
+  std::unique_ptr<BatchScheduler> scheduler;  // last: it points at the model and prefix above
 };
 
 Embedder::Embedder(Model model, EmbedderOptions options)

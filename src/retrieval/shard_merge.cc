@@ -9,6 +9,7 @@
 #include <faiss/index_io.h>
 #include <faiss/invlists/InvertedListsIOHook.h>
 #include <faiss/invlists/OnDiskInvertedLists.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +33,9 @@ using FaissId = faiss::Index::idx_t;
 using index_directory::ByteSink;
 
 constexpr size_t kBlockBytes = size_t(1) << 20;
+// Descriptors left for the rest of the process (the output files, the item database, sockets)
+// when checking that every shard's file can be open at once.
+constexpr rlim_t kOtherFiles = 64;
 
 // The IVF directly under an id map, if it is a kind whose serialisation ends with its inverted
 // lists (so the merged lists can be written in their place), else nullptr.
@@ -72,7 +76,9 @@ TrainedIndex read_trained(const std::string& dir) {
 // One shard's index.faiss, open for reading its lists and id map in blocks. The inverted lists
 // are located by FAISS's mapped reader (IO_FLAG_MMAP), which records each list's offset in the
 // file; the bytes themselves are read with pread, so no page of the mapping is touched and
-// the copy does not count in this process's resident memory.
+// the copy does not count in this process's resident memory. Only the lists' sizes and
+// offsets are kept, not the index FAISS read (its quantizer and codebooks, hundreds of KB),
+// since a build may merge hundreds of shards.
 class ShardFile {
  public:
   ShardFile(const std::string& dir, const IndexMeta& trained, const faiss::IndexIVF& trained_ivf) {
@@ -99,15 +105,15 @@ class ShardFile {
   ShardFile& operator=(const ShardFile&) = delete;
 
   int64_t count() const { return count_; }
-  size_t list_size(size_t list) const { return lists_->lists[list].size; }
+  size_t list_size(size_t list) const { return lists_[list].size; }
 
   // The codes of `list`, then (separately) its ids plus `shift`, as FAISS lays them out.
   void copy_codes(size_t list, const ByteSink& sink) const {
-    copy(lists_->lists[list].offset, list_size(list) * lists_->code_size, sink);
+    copy(lists_[list].offset, list_size(list) * code_size_, sink);
   }
   void copy_ids(size_t list, FaissId shift, const ByteSink& sink) const {
-    const faiss::OnDiskOneList& l = lists_->lists[list];
-    copy_shifted(l.offset + l.size * lists_->code_size, l.size, shift, sink);
+    const List& l = lists_[list];
+    copy_shifted(l.offset + l.size * code_size_, l.size, shift, sink);
   }
   // The id map: the item id of every internal id, in order.
   void copy_id_map(const ByteSink& sink) const { copy(id_map_offset_, size_t(count_) * sizeof(FaissId), sink); }
@@ -130,17 +136,21 @@ class ShardFile {
         metric != faiss::METRIC_INNER_PRODUCT)
       throw FormatError("shard '" + path_ + "' is not an id-mapped inner-product index of " +
                         std::to_string(count_) + " vectors; rerun the build");
+    std::unique_ptr<faiss::Index> inner;
     try {
-      inner_.reset(faiss::read_index(&reader, faiss::IO_FLAG_MMAP | faiss::IO_FLAG_READ_ONLY));
+      inner.reset(faiss::read_index(&reader, faiss::IO_FLAG_MMAP | faiss::IO_FLAG_READ_ONLY));
     } catch (const faiss::FaissException& e) {
       throw FormatError("shard '" + path_ + "': FAISS cannot read it: " + e.what());
     }
-    auto* ivf = dynamic_cast<faiss::IndexIVF*>(inner_.get());
-    lists_ = ivf ? dynamic_cast<const faiss::OnDiskInvertedLists*>(ivf->invlists) : nullptr;
-    if (!lists_ || typeid(*ivf) != typeid(trained_ivf) || ivf->nlist != trained_ivf.nlist ||
+    auto* ivf = dynamic_cast<faiss::IndexIVF*>(inner.get());
+    const auto* lists = ivf ? dynamic_cast<const faiss::OnDiskInvertedLists*>(ivf->invlists) : nullptr;
+    if (!lists || typeid(*ivf) != typeid(trained_ivf) || ivf->nlist != trained_ivf.nlist ||
         ivf->code_size != trained_ivf.code_size)
       throw FormatError("shard '" + path_ + "' is not a copy of the trained IVF index (type, lists or code size "
                         "differ); rerun the build");
+    code_size_ = lists->code_size;
+    lists_.reserve(lists->nlist);
+    for (const faiss::OnDiskOneList& l : lists->lists) lists_.push_back({l.size, l.offset});
     size_t ids = 0;
     if (reader(&ids, sizeof ids, 1) != 1 || ids != size_t(count_))
       throw FormatError("shard '" + path_ + "': its id map does not hold " + std::to_string(count_) + " ids");
@@ -176,11 +186,15 @@ class ShardFile {
     }
   }
 
+  struct List {
+    size_t size, offset;
+  };
+
   std::string path_;
   std::FILE* file_ = nullptr;
   int64_t count_ = 0;
-  std::unique_ptr<faiss::Index> inner_;
-  const faiss::OnDiskInvertedLists* lists_ = nullptr;
+  size_t code_size_ = 0;
+  std::vector<List> lists_;
   size_t id_map_offset_ = 0;
 };
 
@@ -291,6 +305,17 @@ bool shard_merge_streams(const std::string& trained_dir) {
   return streamable_ivf(read_trained(trained_dir).index.get()) != nullptr;
 }
 
+void require_open_files_for_merge(size_t shards) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  if (rlim_t(shards) + kOtherFiles > limit.rlim_cur)
+    throw LimitExceeded("merging " + std::to_string(shards) + " shards keeps " + std::to_string(shards) +
+                        " files open, and this process may open only " + std::to_string(limit.rlim_cur) +
+                        " (ulimit -n; " + std::to_string(kOtherFiles) +
+                        " kept for the rest): raise the limit, or build fewer, larger shards (lrem index build "
+                        "--shard-vectors)");
+}
+
 void save_merged_shards(const std::string& trained_dir, const std::vector<std::string>& shard_dirs,
                         const std::string& dir, const std::string& items_path) {
   register_merged_lists_hook();
@@ -299,6 +324,7 @@ void save_merged_shards(const std::string& trained_dir, const std::vector<std::s
   if (!ivf) throw InvalidArgument("save_merged_shards: the index in '" + trained_dir + "' cannot be merged streaming");
   auto& id_map = static_cast<faiss::IndexIDMap2&>(*trained.index);
   if (ivf->ntotal != 0) throw InvalidArgument("save_merged_shards: the index in '" + trained_dir + "' is not empty");
+  require_open_files_for_merge(shard_dirs.size());
   std::vector<std::unique_ptr<ShardFile>> shards;
   int64_t total = 0;
   for (const std::string& shard_dir : shard_dirs) {

@@ -110,6 +110,46 @@ def test_two_ranks_build_the_index_one_process_builds(lrem_cli, tmp_path, factor
     assert store.items() == lrem.read_items(items)
 
 
+def test_ranks_adding_bounded_sub_shards_write_the_one_process_index_file(lrem_cli, tmp_path):
+    """Each rank cuts its share into sub-shards of at most --shard-vectors vectors (so its memory
+    does not grow with the catalogue); merged in chunk order they give the same bytes."""
+    items = write_items(tmp_path / "items.jsonl", 600)
+    factory = "IVF16,Flat"
+    run_ok(lrem_cli, build_args(items, tmp_path / "one", tmp_path / "w1", factory))
+    expected = (tmp_path / "one" / "index.faiss").read_bytes()
+    loud = [a for a in build_args(items, tmp_path / "two", tmp_path / "w2", factory) if a != "--quiet"]
+    two = run_ok(lrem_cli, [*loud, "--shard-vectors", "60"], world_size=2)
+    added = 0
+    for rank, (_, _, stderr) in enumerate(two):
+        saved = [int(v) for v in re.findall(rf"rank {rank}: sub-shard \d+ of \d+: (\d+) vectors", stderr)]
+        assert len(saved) >= 3 and all(0 < v <= 60 for v in saved), stderr
+        added += sum(saved)
+    assert added == 600
+    assert (tmp_path / "two" / "index.faiss").read_bytes() == expected
+    assert not list((tmp_path / "w2").glob("shard-*")), "the sub-shards outlived the build"
+
+    # A killed run's sub-shards (here: stand-ins holding every vector) are rewritten or, when
+    # this run makes fewer, never merged.
+    for stale in ("shard-0-0", "shard-1-1", "shard-1-99"):
+        shutil.copytree(tmp_path / "one", tmp_path / "w2" / stale)
+    run_ok(lrem_cli, [*build_args(items, tmp_path / "two", tmp_path / "w2", factory), "--shard-vectors", "60",
+                      "--overwrite"], world_size=2)
+    assert (tmp_path / "two" / "index.faiss").read_bytes() == expected
+
+
+def test_more_sub_shards_than_open_files_are_refused_before_adding(lrem_cli, tmp_path):
+    import resource
+
+    items = write_items(tmp_path / "items.jsonl", 600)
+    args = [*build_args(items, tmp_path / "out", tmp_path / "w", "IVF16,Flat"), "--shard-vectors", "1"]
+    # One sub-shard per chunk (about 20) and 64 spare descriptors do not fit in 80.
+    r = subprocess.run([str(lrem_cli), *args], capture_output=True, text=True, timeout=300,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (80, 80)))
+    assert r.returncode != 0
+    assert "ulimit -n" in r.stderr and "--shard-vectors" in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists() and not list((tmp_path / "w").glob("shard-*"))
+
+
 # Debian 12's torchrun (python3-torch 1.13 under Python 3.11) crashes on its default
 # --redirects/--tee "0": Std.from_str returns None because Python 3.11 no longer iterates
 # IntFlag's zero member. A per-rank mapping with a non-zero value avoids that code path.

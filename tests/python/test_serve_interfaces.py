@@ -5,6 +5,7 @@ Retry-After when the compute queue is full) and a graceful drain on SIGTERM."""
 import base64
 import json
 import math
+import os
 import re
 import signal
 import socket
@@ -194,6 +195,23 @@ def test_metrics_are_valid_prometheus_text_and_count_what_happened(server):
             counts = [c for _, c in buckets]
             assert counts == sorted(counts)
             assert counts[-1] == value(after, name + "_count", **labels)
+
+
+# --- continuous batching, the default -------------------------------------------------------
+
+def test_serve_batches_by_default(lrem_cli, lrem_model_dir, index):
+    """`lrem serve` batches unless told --no-batching: without --http-threads a batching server
+    lets a whole batch (--batch-size) of requests in at once, an unbatched one one per core."""
+    slots = {}
+    for flags in ((), ("--no-batching",)):
+        with LremServe(lrem_cli, lrem_model_dir, index, "--threads", "1", "--batch-size", "24", *flags) as s:
+            status, _, data = s.request("GET", "/metrics")
+            assert status == 200
+            slots[flags] = value(parse_metrics(data.decode())[1], "lrem_compute_slots")
+            status, body = s.json("POST", "/search", {"query": "red shoes", "mode": "reason", "k": 2})
+            assert status == 200 and len(body["hits"]) == 2, body
+    assert slots[()] == max(24, os.cpu_count())
+    assert slots[("--no-batching",)] == os.cpu_count()
 
 
 # --- load shedding --------------------------------------------------------------------------
