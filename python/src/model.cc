@@ -91,7 +91,8 @@ Load a Hugging Face directory (config.json, model.safetensors, tokenizer.model):
           "Load a Hugging Face model directory. dtype: 'float32' or 'bfloat16' (matrix products and the KV "
           "cache in bfloat16; norms, softmax and embeddings stay float32; several times faster on CPUs with "
           "AVX512-BF16 or AMX), 'float16' (CUDA only) or 'int8' (CPU inference: the layers' projections on int8 "
-          "weights with activations quantised per call, as torch.ao.quantization.quantize_dynamic). prompt_preset: one of lrem.prompt_presets() "
+          "weights with activations quantised per call, as torch.ao.quantization.quantize_dynamic; faster item "
+          "encoding, slower decoding). prompt_preset: one of lrem.prompt_presets() "
           "('plain', 'qwen-chat', 'llama3-chat', 'qwen3-embedding') instead of the directory's "
           "lrem_config.json. The compute thread count is process-wide: lrem.set_num_threads.")
       .def(

@@ -293,8 +293,7 @@ void Transformer::resize_vocab(int64_t new_vocab_size) {
 }
 
 void Transformer::set_requires_grad(bool requires_grad) {
-  if (requires_grad && int8_)
-    throw InvalidArgument(kInt8CannotTrain);
+  if (requires_grad && int8_) throw InvalidArgument(kInt8CannotTrain);
   requires_grad_ = requires_grad;
   for (auto& [name, tensor] : params_) tensor.requires_grad_(requires_grad);
 }
