@@ -116,7 +116,8 @@ int64_t build_index_from_chunks(const EmbeddingChunks& chunks, DataParallel& dp,
       empty.train(sample.data(), rows, /*normalized=*/true);
     }
     empty.save(trained_dir);
-    // Refused now rather than after every rank has added its vectors.
+    // Refused now rather than after every rank has added its vectors (rank 0 reads the
+    // trained index, a few MB, once more below, as every rank does).
     if (shard_merge_streams(trained_dir)) require_open_files_for_merge(all_sub_shard_dirs().size());
   });
   if (shard_merge_streams(trained_dir)) {
@@ -126,6 +127,8 @@ int64_t build_index_from_chunks(const EmbeddingChunks& chunks, DataParallel& dp,
       const std::vector<ChunkRun> runs = runs_of(dp.rank());
       for (size_t k = 0; k < runs.size(); ++k) {
         {
+          // Each sub-shard starts from the trained index as saved: reading back its quantizer
+          // and codebooks costs little next to adding up to shard_vectors vectors.
           Index sub = load_trained();
           add_chunks(sub, chunks, runs[k].first, runs[k].last);
           sub.save(sub_shard_dir(dp.rank(), k));
