@@ -7,7 +7,9 @@ queries, and prints the comparison tables.
         --system "LREM cold start=runs/demo/stage1" --system "LREM +RL=runs/demo/stage2" \\
         --system "Empty-CoT=runs/demo/stage2:--cot-source empty" [--plot hr.png] [--markdown]
 
-A system is LABEL=bm25 or LABEL=MODEL_DIR[:extra lrem eval options]. Each system's metrics come
+A system is LABEL=bm25 or LABEL=MODEL_DIR[:extra lrem eval options]; LABEL=DIR1,DIR2,...[:OPTIONS]
+is one system trained with several seeds, whose cells are the mean over the runs with their
+range, "0.514 (0.502-0.527)", and whose ratio is that of the means. Each run's metrics come
 from `lrem eval --json` (scored by lrem's evaluator) and are cached in --out by label, model
 fingerprint and options, so a second run only prints. A table shows one metric (--metric; default
 HitRate@10, the LREM paper's, i.e. recall@10) per category, "difficult" (the knowledge, synonym, alternative and
@@ -58,12 +60,14 @@ class View:
     cot_query_ids: set
 
 
-def parse_system(spec: str) -> tuple[str, str, list[str]]:
-    if "=" not in spec:
-        raise SystemExit(f"demo_report: --system {spec!r}: expected LABEL=bm25 or LABEL=MODEL_DIR[:OPTIONS]")
-    label, rest = spec.split("=", 1)
-    model, _, options = rest.partition(":")
-    return label, model, options.split()
+def parse_system(spec: str) -> tuple[str, list[str], list[str]]:
+    """LABEL, its model directories (one per seed) and the extra `lrem eval` options."""
+    label, _, rest = spec.partition("=")
+    models, _, options = rest.partition(":")
+    models = models.split(",")
+    if not label or not all(models):
+        raise SystemExit(f"demo_report: --system {spec!r}: expected LABEL=bm25 or LABEL=MODEL_DIR[,MODEL_DIR...][:OPTIONS]")
+    return label, models, options.split()
 
 
 def digest(*paths: str) -> str:
@@ -125,18 +129,32 @@ def summarise(result: dict, metric: str, view: View) -> dict[str, float | None]:
     return row
 
 
-def table(rows: list[tuple[str, dict]], view: View, baseline: str, markdown: bool) -> str:
+def mean(values: list[float | None]) -> float | None:
+    return None if any(v is None for v in values) else sum(values) / len(values)
+
+
+def cell(values: list[float | None], fmt: str) -> str:
+    """One run's value, or several seeds' mean and range."""
+    if any(v is None for v in values):
+        return "-"
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(mean(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def table(rows: list[tuple[str, list[dict]]], view: View, baseline: str, markdown: bool) -> str:
+    """One row per system; a system's runs (seeds) are a list of rows of column values."""
     columns = list(view.columns)
-    base = next((r[view.ratio_column] for label, r in rows if label == baseline), None)
+    base = next((mean([r[view.ratio_column] for r in runs]) for label, runs in rows if label == baseline), None)
     header = ["system", *columns] + ([f"{view.ratio_column} / baseline"] if base is not None else []) \
         + ["CoT names type"]
-    cell = lambda value, fmt: "-" if value is None else fmt.format(value)
     lines = []
-    for label, r in rows:
-        cells = [label, *(cell(r[c], "{:.3f}") for c in columns)]
+    for label, runs in rows:
+        cells = [label, *(cell([r[c] for r in runs], "{:.3f}") for c in columns)]
         if base is not None:
-            cells.append(f"{r[view.ratio_column] / base:.2f}x" if base > 0 else "-")
-        cells.append(cell(r.get("cot_names_type"), "{:.2f}"))
+            value = mean([r[view.ratio_column] for r in runs])
+            cells.append(f"{value / base:.2f}x" if base and value is not None else "-")
+        cells.append(cell([r.get("cot_names_type") for r in runs], "{:.2f}"))
         lines.append(cells)
     if markdown:
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -183,7 +201,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--metric", action="append", choices=METRICS,
                         help="metric of a table; repeat for several tables (default HitRate@10)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    parser.add_argument("--plot", help="write HitRate@K per category as a PNG here")
+    parser.add_argument("--plot", help="write HitRate@K per category as a PNG here "
+                        "(of the first run of a system with several seeds)")
     args = parser.parse_args(argv)
     if args.natural and args.plot:
         parser.error("--plot draws the benchmark's categories; it does not apply to --natural")
@@ -214,32 +233,36 @@ def main(argv: list[str]) -> int:
                       SPLIT_COLUMNS, "difficult", {q["id"] for q in queries if q["category"] == "knowledge"})]
     names = {t["type_id"]: t["name"].lower() for t in read_jsonl(f"{args.data}/types.jsonl")}
     accepted = {q["id"]: q["type_ids"] for q in queries}
-    results, rankings = [], []
+    # systems: (label, [(lrem eval result, rankings path) per seed])
+    systems = []
     for spec in args.system:
-        label, model, options = parse_system(spec)
-        key = re.sub(r"[^A-Za-z0-9]+", "-", f"{label}-{name}-{digest(queries_path, qrels_path)}-"
-                                            f"{fingerprint(model)}-{'-'.join(options)}")
-        out = os.path.join(args.out, key.strip("-") + ".json")
-        try:
-            results.append((label, run_eval(args.lrem, f"{args.data}/items.jsonl", queries_path, qrels_path,
-                                            model, options, out)))
-        except subprocess.CalledProcessError as e:
-            print(f"demo_report: {label}: `{' '.join(e.cmd)}` failed (exit {e.returncode})", file=sys.stderr)
-            return 1
-        rankings.append(out.removesuffix(".json") + ".rankings.jsonl")
+        label, models, options = parse_system(spec)
+        runs = []
+        for model in models:
+            key = re.sub(r"[^A-Za-z0-9]+", "-", f"{label}-{name}-{digest(queries_path, qrels_path)}-"
+                                                f"{fingerprint(model)}-{'-'.join(options)}")
+            out = os.path.join(args.out, key.strip("-") + ".json")
+            try:
+                result = run_eval(args.lrem, f"{args.data}/items.jsonl", queries_path, qrels_path, model, options, out)
+            except subprocess.CalledProcessError as e:
+                print(f"demo_report: {label}: `{' '.join(e.cmd)}` failed (exit {e.returncode})", file=sys.stderr)
+                return 1
+            runs.append((result, out.removesuffix(".json") + ".rankings.jsonl"))
+        systems.append((label, runs))
     n = 0
     for metric in args.metric or ["HitRate@10"]:
         for view in views:
             cot_wanted = {i: accepted[i] for i in view.cot_query_ids}
-            rows = [(label, {**summarise(result, metric, view), "cot_names_type": cot_names_type(path, names, cot_wanted)})
-                    for (label, result), path in zip(results, rankings)]
+            rows = [(label, [{**summarise(result, metric, view), "cot_names_type": cot_names_type(path, names, cot_wanted)}
+                             for result, path in runs])
+                    for label, runs in systems]
             print(("\n" if n else "") + f"{metric} {view.title}")
             print(table(rows, view, args.baseline, args.markdown))
             n += 1
     if args.natural and os.path.exists(f"{args.data}/corpus.txt"):
         print("\n" + corpus_coverage(queries, f"{args.data}/corpus.txt"))
     if args.plot:
-        plot(results, args.plot)
+        plot([(label, runs[0][0]) for label, runs in systems], args.plot)
         print(f"plot: {args.plot}")
     return 0
 

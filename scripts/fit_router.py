@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -93,9 +94,11 @@ def main(argv: list[str]) -> int:
         print("no threshold below 'always reason' keeps the quality: auto mode would reason on every query")
         threshold = 1.0
     if args.write:
-        record = {"min_direct_score": round(threshold, 6), "chosen_on": f"{args.data} split {args.split}",
+        record = {"min_direct_score": round(threshold, 6),
+                  "chosen_on": f"{args.data}, split {args.split}, {n} queries",
                   "metric": args.metric, "keep": args.keep, "reason_share": round(chosen[1], 4),
-                  "model_sha256": fingerprint(args.model)}
+                  "model_sha256": fingerprint(args.model),
+                  "command": " ".join(["scripts/fit_router.py", *map(shlex.quote, argv)])}
         with open(args.write + ".tmp", "w", encoding="utf-8") as f:
             f.write(json.dumps(record, indent=2) + "\n")
         os.replace(args.write + ".tmp", args.write)

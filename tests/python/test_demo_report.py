@@ -67,3 +67,31 @@ def test_unknown_metric_is_refused(data, tmp_path):
     result = subprocess.run([sys.executable, REPORT, "--lrem", "lrem", "--data", str(data), "--out", str(tmp_path),
                              "--system", "BM25=bm25", "--metric", "Recall@7"], capture_output=True, text=True)
     assert result.returncode == 2 and "invalid choice: 'Recall@7'" in result.stderr
+
+
+def test_a_system_of_several_seeds_shows_their_mean_and_range(data, tmp_path, lrem_cli):
+    """LABEL=DIR1,DIR2 is one system: each cell is the runs' mean with their range, each run scored
+    exactly as the same model given alone."""
+    models = [os.path.join(ROOT, "models", m) for m in ("lrem-demo-direct", "lrem-demo-cold-start")]
+    result = subprocess.run([sys.executable, REPORT, "--lrem", str(lrem_cli), "--data", str(data),
+                             "--out", str(tmp_path), "--system", f"A={models[0]}:--mode direct",
+                             "--system", f"B={models[1]}:--mode direct",
+                             "--system", f"AB={models[0]},{models[1]}:--mode direct", "--baseline", "A",
+                             "--metric", "Precision@10", "--markdown"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = tables(result.stdout)["Precision@10"]
+    for column in ("lexical", "difficult", "overall"):
+        a, b = float(rows["A"][column]), float(rows["B"][column])
+        low, high = sorted((a, b))
+        assert float(rows["AB"][column].split()[0]) == pytest.approx((a + b) / 2, abs=1e-3)
+        assert rows["AB"][column].endswith(f"({low:.3f}-{high:.3f})")
+    assert rows["A"]["overall"] != rows["B"]["overall"], "two different models: the range is not trivial"
+    ratio = float(rows["AB"]["difficult / baseline"].rstrip("x"))
+    assert ratio == pytest.approx(float(rows["AB"]["difficult"].split()[0]) / float(rows["A"]["difficult"]), abs=0.01)
+
+
+def test_a_system_without_a_model_is_refused(data, tmp_path):
+    result = subprocess.run([sys.executable, REPORT, "--lrem", "lrem", "--data", str(data), "--out", str(tmp_path),
+                             "--system", "X=a,,b"], capture_output=True, text=True)
+    assert result.returncode == 1 and "expected LABEL=bm25 or LABEL=MODEL_DIR" in result.stderr
