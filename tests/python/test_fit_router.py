@@ -32,3 +32,16 @@ def test_choose_reasons_on_the_fewest_queries_that_keep_the_quality(fit_router):
     # When direct is worse on every query, only always reasoning keeps the quality.
     flat = {q: (0.5, 0.0) for q in reason}
     assert fit_router.choose(flat, {q: (0.1, s) for q, (_, s) in direct.items()}, keep=1.0)[0] == float("inf")
+
+
+def test_max_share_picks_the_best_quality_within_the_reasoning_budget(fit_router):
+    reason = {"a": (1.0, 0.0), "b": (0.8, 0.0), "c": (0.5, 0.0), "d": (0.6, 0.0)}
+    direct = {"a": (0.0, 0.40), "b": (0.2, 0.50), "c": (0.5, 0.60), "d": (0.9, 0.90)}
+    # Within half the queries the best is reasoning on a and b (0.8); reasoning on c too gives the
+    # same 0.8 with more reasoning, so the budget rule stops at 0.60, not at 0.90.
+    assert fit_router.choose(reason, direct, max_share=0.5)[0] == 0.60
+    assert fit_router.choose(reason, direct, max_share=0.75)[0] == 0.60
+    # With a budget of one query: a alone (0.65).
+    assert fit_router.choose(reason, direct, max_share=0.25)[0] == 0.50
+    # No budget: always direct (the threshold below every score).
+    assert fit_router.choose(reason, direct, max_share=0.0)[0] == 0.40
