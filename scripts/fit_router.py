@@ -71,13 +71,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--split", default="dev")
     parser.add_argument("--out", required=True, help="directory for the cached lrem eval JSON files")
     parser.add_argument("--metric", default="Precision@10", choices=METRICS)
-    parser.add_argument("--keep", type=float, default=1.0,
-                        help="share of always-reason quality to keep on the split (default 1.0: no loss)")
-    parser.add_argument("--max-share", type=float,
-                        help="instead of --keep: the best quality among thresholds that reason on at most this "
-                             "share of the split's queries")
+    rule = parser.add_mutually_exclusive_group()
+    rule.add_argument("--keep", type=float,
+                      help="share of always-reason quality to keep on the split (default 1.0: no loss)")
+    rule.add_argument("--max-share", type=float,
+                      help="instead of --keep: the best quality among thresholds that reason on at most this "
+                           "share of the split's queries")
     parser.add_argument("--write", help="write router.json here (e.g. INDEX_DIR/router.json)")
     args = parser.parse_args(argv)
+    if args.keep is None:
+        args.keep = 1.0
     if not 0 < args.keep <= 1:
         parser.error(f"--keep must be in (0, 1], got {args.keep}")
     if args.max_share is not None and not 0 <= args.max_share <= 1:

@@ -45,3 +45,12 @@ def test_max_share_picks_the_best_quality_within_the_reasoning_budget(fit_router
     assert fit_router.choose(reason, direct, max_share=0.25)[0] == 0.50
     # No budget: always direct (the threshold below every score).
     assert fit_router.choose(reason, direct, max_share=0.0)[0] == 0.40
+
+
+def test_keep_and_max_share_are_refused_together(fit_router, capsys):
+    # Two rules at once would leave one of them silently ignored.
+    with pytest.raises(SystemExit) as exit_info:
+        fit_router.main(["--lrem", "lrem", "--model", "m", "--data", "d", "--out", "o",
+                         "--keep", "0.9", "--max-share", "0.5"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
