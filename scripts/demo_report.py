@@ -88,7 +88,8 @@ def run_eval(lrem: str, items: str, queries: str, qrels: str, model: str, option
         command = [lrem, "eval", "--items", items, "--queries", queries, "--qrels", qrels, "--ks", "1,5,10,50",
                    "--quiet", "--json", out + ".tmp", "--rankings", out.removesuffix(".json") + ".rankings.jsonl"]
         command += ["--system", "bm25"] if model == "bm25" else ["--model", model, *options]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # stderr is kept for the caller's error message: it says what lrem eval found wrong.
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         os.replace(out + ".tmp", out)
     with open(out, encoding="utf-8") as f:
         return json.load(f)
@@ -233,19 +234,27 @@ def main(argv: list[str]) -> int:
                       SPLIT_COLUMNS, "difficult", {q["id"] for q in queries if q["category"] == "knowledge"})]
     names = {t["type_id"]: t["name"].lower() for t in read_jsonl(f"{args.data}/types.jsonl")}
     accepted = {q["id"]: q["type_ids"] for q in queries}
+    specs = [parse_system(spec) for spec in args.system]
+    # Checked before any evaluation, so that a mistyped directory does not surface after minutes.
+    missing = [f"{label}: {model}" for label, models, _ in specs for model in models
+               if model != "bm25" and not os.path.isfile(os.path.join(model, "model.safetensors"))]
+    if missing:
+        print("demo_report: no model.safetensors in the model directory of " + "; ".join(missing)
+              + " (give a trained model directory, or bm25)", file=sys.stderr)
+        return 1
+    judged = digest(queries_path, qrels_path)
     # systems: (label, [(lrem eval result, rankings path) per seed])
     systems = []
-    for spec in args.system:
-        label, models, options = parse_system(spec)
+    for label, models, options in specs:
         runs = []
         for model in models:
-            key = re.sub(r"[^A-Za-z0-9]+", "-", f"{label}-{name}-{digest(queries_path, qrels_path)}-"
-                                                f"{fingerprint(model)}-{'-'.join(options)}")
+            key = re.sub(r"[^A-Za-z0-9]+", "-", f"{label}-{name}-{judged}-{fingerprint(model)}-{'-'.join(options)}")
             out = os.path.join(args.out, key.strip("-") + ".json")
             try:
                 result = run_eval(args.lrem, f"{args.data}/items.jsonl", queries_path, qrels_path, model, options, out)
             except subprocess.CalledProcessError as e:
-                print(f"demo_report: {label}: `{' '.join(e.cmd)}` failed (exit {e.returncode})", file=sys.stderr)
+                print(f"demo_report: {label}: `{' '.join(e.cmd)}` failed (exit {e.returncode}):\n"
+                      f"{(e.stderr or '').strip()}", file=sys.stderr)
                 return 1
             runs.append((result, out.removesuffix(".json") + ".rankings.jsonl"))
         systems.append((label, runs))

@@ -95,3 +95,29 @@ def test_a_system_without_a_model_is_refused(data, tmp_path):
     result = subprocess.run([sys.executable, REPORT, "--lrem", "lrem", "--data", str(data), "--out", str(tmp_path),
                              "--system", "X=a,,b"], capture_output=True, text=True)
     assert result.returncode == 1 and "expected LABEL=bm25 or LABEL=MODEL_DIR" in result.stderr
+
+
+def test_a_missing_model_directory_is_refused_before_any_evaluation(data, tmp_path, lrem_cli):
+    missing = tmp_path / "no-such-model"
+    result = subprocess.run([sys.executable, REPORT, "--lrem", str(lrem_cli), "--data", str(data),
+                             "--out", str(tmp_path / "out"), "--system", "BM25=bm25",
+                             "--system", f"X={missing}"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert f"X: {missing}" in result.stderr and "Traceback" not in result.stderr
+    assert not glob.glob(str(tmp_path / "out" / "*.json")), "BM25 was evaluated before the check"
+
+
+def test_a_failing_evaluation_shows_what_lrem_eval_said(data, tmp_path, lrem_cli):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    result = subprocess.run([sys.executable, REPORT, "--lrem", str(lrem_cli), "--data", str(data),
+                             "--out", str(tmp_path / "out"), "--system", f"X={broken}"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "failed (exit" in result.stderr
+    direct = subprocess.run([str(lrem_cli), "eval", "--items", str(data / "items.jsonl"),
+                             "--queries", str(data / "queries_test.jsonl"), "--qrels", str(data / "qrels_test.jsonl"),
+                             "--model", str(broken), "--quiet"], capture_output=True, text=True, timeout=300)
+    said = direct.stderr.strip().splitlines()
+    assert direct.returncode != 0 and said
+    assert said[-1] in result.stderr
