@@ -509,6 +509,45 @@ def continuous_batching(rep):
                        "batched p99 ms", "unbatched p99 ms", "load average (batched / unbatched)"], rows))
 
 
+def serve_memory(rep):
+    """Section 6c: resident memory under the worst valid requests, and the soak's verdict."""
+    rep.add("## 6c. `lrem serve` memory: the worst valid request and a soak\n\n`bench/serve_worst_request.py` "
+            "sends, one after another, the largest requests the default limits let through (`max_batch` queries "
+            "with k = `max_results` / `max_batch`, and `max_batch` texts to the embedding endpoints) and reads "
+            "the server's resident memory before and after the repeats and its high-water mark. The first search "
+            "generates every CoT; its repeats and the embedding requests (same texts, reason mode) reuse the CoT cache, "
+            "so their answers are fast: what they test is the memory of a maximal request and response.\n")
+    for label, recs in rep.subsections("worst-", gap="\n"):
+        recs = pick(recs, bench="worst_request")
+        rep.add(table(["request", "texts", "k", "repeats", "response", "slowest answer", "RSS before",
+                       "RSS after", "peak RSS", "load average"],
+                      [[r["request"], r["texts"], r["k"] or "-", r["repeats"], f"{r['response_mb']} MB",
+                        f"{r['slowest_s']} s", f"{r['rss_before_mb']} MB", f"{r['rss_after_mb']} MB",
+                        f"{r['peak_rss_mb']} MB", r["load_average_1min"]] for r in recs]))
+    rep.add("\n`bench/serve_soak.py`: good clients (every endpoint and mode, every answer checked), bad clients "
+            "(malformed, oversized or wrong requests, each owed its 4xx), clients trickling a byte every 100 ms "
+            "and idle connections, against one server for the whole run; RSS is sampled every 10 s. Flat RSS: "
+            "the mean of the last fifth of the samples within 16 MB of the mean after the first fifth.\n")
+    verdicts = pick(rep.records("soak"), bench="soak")
+    if not verdicts:
+        rep.not_run("`soak.jsonl`")
+        return
+    rep.add(rep.command("soak") + "\n")
+    v = verdicts[-1]
+    slow = sum(n for key, (n, _) in v["counts"].items() if key in ("slow trickle", "idle connection"))
+    rep.add(table(["minutes", "good requests (failed)", "bad requests (not answered with their 4xx)",
+                   "slow and idle connections", "RSS settled -> growth", "peak RSS", "server survived",
+                   "verdict", "load average"],
+                  [[v["minutes"], f"{v['good_requests']:,} ({v['failed_good']})",
+                    f"{v['bad_requests']:,} ({v['failed_bad']})", f"{slow:,}",
+                    f"{v['rss_settled_mb']} MB -> {v['rss_growth_mb']:+} MB", f"{v['rss_max_mb']} MB",
+                    "yes" if v["server_survived"] else "**no**", "passed" if v["passed"] else "**failed**",
+                    " ".join(v["loadavg"])]]))
+    rep.targets.append([f"{v['minutes']:g}-minute soak: zero failed good requests, flat RSS",
+                        "0 failed, growth <= 16 MB", f"{v['failed_good']} failed, {v['rss_growth_mb']:+} MB",
+                        verdict(v["passed"])])
+
+
 def train(rep):
     rep.add("## 7. Training throughput\n\nTokens/s between the first and last progress report (start-up, "
             "tokenisation and checkpoints excluded); MFU at 6 FLOPs per parameter and token over " +
@@ -713,8 +752,8 @@ def decode_bullet(rep):
 def render(results, notes=None):
     """The Markdown page for a results directory, with the notes file (if any) appended."""
     rep = Report(load(results))
-    for section in (machine, encode, query, pytorch, index, serve, continuous_batching, train, loading, tokenize,
-                    train_memory, misses):
+    for section in (machine, encode, query, pytorch, index, serve, continuous_batching, serve_memory, train, loading,
+                    tokenize, train_memory, misses):
         section(rep)
         rep.add("\n")
     for name, goal in EXPECTED_TARGETS:

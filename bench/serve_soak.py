@@ -51,14 +51,6 @@ class Tally:
                 self.failures.append(f"{key}: {detail}"[:300])
 
 
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
 def send(server, method, path, body=None, content_type="application/json", timeout=120):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
     try:
@@ -198,8 +190,8 @@ def main():
             thread.start()
         start = time.monotonic()
         while time.monotonic() - start < 60 * args.minutes and server.proc.poll() is None:
-            samples.append((round(time.monotonic() - start), rss_bytes(server.proc.pid)))
-            print(json.dumps({"t_s": samples[-1][0], "rss_mb": round(samples[-1][1] / 2**20, 1),
+            samples.append((round(time.monotonic() - start), server.memory()["rss_bytes"]))
+            print(json.dumps({"bench": "soak_sample", "t_s": samples[-1][0], "rss_mb": round(samples[-1][1] / 2**20, 1),
                               "requests": sum(n for n, _ in tally.counts.values()),
                               "failed": sum(b for _, b in tally.counts.values())}), flush=True)
             time.sleep(10)
@@ -217,7 +209,7 @@ def main():
     failed_bad = sum(b for _, b in bad.values())
     with open("/proc/loadavg") as handle:
         load = handle.read().split()[:3]
-    verdict = {"minutes": args.minutes, "server_survived": alive, "good_requests": sum(n for n, _ in good.values()),
+    verdict = {"bench": "soak", "minutes": args.minutes, "server_survived": alive, "good_requests": sum(n for n, _ in good.values()),
                "failed_good": failed_good, "bad_requests": sum(n for n, _ in bad.values()), "failed_bad": failed_bad,
                "rss_settled_mb": round(statistics.mean(settled) / 2**20, 1) if settled else None,
                "rss_growth_mb": round(growth_mb, 1), "rss_max_mb": round(max(r for _, r in samples) / 2**20, 1),

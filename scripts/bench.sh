@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs lrem's benchmark suite and writes docs/BENCHMARKS.md (issue 5). One command:
 #
-#   bash scripts/bench.sh                 # about 15-25 minutes on 2 cores
+#   bash scripts/bench.sh                 # about 25-35 minutes on 2 cores (10 of them the serve soak;
+#                                         # LREM_BENCH_SOAK_MINUTES sets its length)
 #   LREM_BENCH_FULL=1 bash scripts/bench.sh   # adds the 1M-vector FAISS runs (about 25 minutes
 #                                             # more on 2 busy cores, most of it HNSW construction)
 #   LREM_BENCH_TRAIN_MEMORY=1 bash scripts/bench.sh  # adds full fine-tuning vs LoRA memory on a
@@ -153,6 +154,15 @@ for m in "$demo_label:$demo:$data/items.jsonl:300:20:search,embed:1,2,8" \
   run "servezipf-$label" "${load[@]}" --clients 4 --modes reason --traffic zipf
   run "servecb-$label" "${load[@]}" --clients 1,4,16 --modes reason,direct --batching off,on
 done
+# Memory of lrem serve (section 6c): the worst valid requests, then a soak of good, bad, slow and
+# idle clients (10 minutes) on the demo index, with the model's router.json so that mode auto runs too.
+index="$work/serve-index-$demo_label"
+[ -f "$demo/router.json" ] && cp "$demo/router.json" "$index/router.json"
+run "worst-$demo_label" $py "$root/bench/serve_worst_request.py" --lrem "$bin/lrem" --model "$demo" --index "$index" \
+  --queries "$data/queries_test.jsonl" --serve-arg=--threads=1
+run soak $py "$root/bench/serve_soak.py" --lrem "$bin/lrem" --model "$demo" --index "$index" \
+  --queries "$data/queries_test.jsonl" --minutes "${LREM_BENCH_SOAK_MINUTES:-10}" --serve-arg=--threads=1 \
+  || echo "bench: the soak did not pass; section 6c shows its verdict" >&2
 # Training memory on a Qwen2-0.5B shape (section 10): about 30 minutes on 2 busy cores, opt-in.
 [ "${LREM_BENCH_TRAIN_MEMORY:-0}" = 1 ] && bash "$root/bench/train_memory.sh" "$build" "$work"
 $py "$root/bench/report.py" --results "$results" --notes "$root/bench/levers.md" --out "$root/docs/BENCHMARKS.md"

@@ -52,6 +52,13 @@ class LremServe:
         status, _, data = self.request(method, path, body, conn)
         return status, json.loads(data)
 
+    def memory(self) -> dict:
+        """The server's resident memory now and its high-water mark, in bytes (/proc/PID/status)."""
+        fields = {"VmRSS:": "rss_bytes", "VmHWM:": "peak_rss_bytes"}
+        with open(f"/proc/{self.proc.pid}/status") as status:
+            return {fields[line.split()[0]]: int(line.split()[1]) * 1024 for line in status
+                    if line.split() and line.split()[0] in fields}
+
     def stop(self, timeout: float = 30) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -194,3 +194,32 @@ def test_every_figure_in_the_notes_carries_its_date():
     for block in blocks:
         if re.search(r"\d+\.\d+x|\d+\.\d+ (ms|GFLOP/s|items/s)", block):
             assert re.search(r"20\d\d-\d\d-\d\d", block), block[:200]
+
+
+def soak_verdict(failed_good, growth_mb):
+    passed = failed_good == 0 and abs(growth_mb) <= 16
+    return {"bench": "soak", "minutes": 10, "server_survived": True, "good_requests": 150000, "failed_good": failed_good,
+            "bad_requests": 26000, "failed_bad": 0, "rss_settled_mb": 290.0, "rss_growth_mb": growth_mb,
+            "rss_max_mb": 301.5, "counts": {"good search": [90000, failed_good], "slow trickle": [40, 0],
+                                            "idle connection": [5000, 0], "malformed json": [2000, 0]},
+            "failures": [], "loadavg": ["1.10", "1.20", "1.30"], "flat_rss": abs(growth_mb) <= 16, "passed": passed}
+
+
+def test_serve_memory_shows_the_worst_request_and_the_soak_verdict(tmp_path):
+    runs = results()
+    runs["worst-demo"] = [{"bench": "worst_request", "request": "search", "texts": 256, "k": 39, "repeats": 4,
+                           "response_mb": 1.52, "slowest_s": 3.1, "rss_before_mb": 180.0, "rss_after_mb": 191.7,
+                           "peak_rss_mb": 240.2, "load_average_1min": 1.05}]
+    runs["soak"] = [{"bench": "soak_sample", "t_s": 0, "rss_mb": 280.0, "requests": 0, "failed": 0},
+                    soak_verdict(0, 3.0)]
+    page = render(tmp_path, runs)
+    section = page.split("## 6c.")[1].split("\n## ")[0]
+    assert "| search | 256 | 39 | 4 | 1.52 MB | 3.1 s | 180.0 MB | 191.7 MB | 240.2 MB | 1.05 |" in section
+    assert "| 10 | 150,000 (0) | 26,000 (0) | 5,040 | 290.0 MB -> +3.0 MB | 301.5 MB | yes | passed |" in section
+    assert target(page, "10-minute soak")[2:] == ["0 failed, +3.0 MB", "**met**"]
+    # A failed good request fails the target, whatever the memory did.
+    runs["soak"][-1] = soak_verdict(2, 3.0)
+    assert target(render(tmp_path, runs), "10-minute soak")[2:] == ["2 failed, +3.0 MB", "**missed**"]
+    del runs["soak"], runs["worst-demo"]
+    section = render(tmp_path, runs).split("## 6c.")[1].split("\n## ")[0]
+    assert "no `worst-*.jsonl`" in section and "no `soak.jsonl`" in section
