@@ -23,10 +23,8 @@ import argparse
 import http.client
 import json
 import random
-import re
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -34,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "python"))
-from serving import LremServe  # noqa: E402
+from serving import LremServe, add_server_arguments, query_texts  # noqa: E402
 
 
 class Tally:
@@ -159,10 +157,7 @@ def idle_client(server, stop, tally):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lrem", required=True)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--index", required=True)
-    parser.add_argument("--queries", required=True, help="a queries JSONL (its \"text\" fields)")
+    add_server_arguments(parser)
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--good", type=int, default=3)
     parser.add_argument("--bad", type=int, default=2)
@@ -170,14 +165,12 @@ def main():
     parser.add_argument("--idle", type=int, default=20)
     parser.add_argument("--rss-slack-mb", type=float, default=16)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--serve-arg", action="append", default=[], help="extra `lrem serve` argument")
     args = parser.parse_args()
-    with open(args.queries, encoding="utf-8") as handle:
-        queries = [json.loads(line)["text"] for line in handle]
+    queries = query_texts(args.queries)
     modes = ["reason", "direct"] + (["auto"] if (Path(args.index) / "router.json").exists() else [])
     tally, stop = Tally(), threading.Event()
     samples = []
-    with LremServe(Path(args.lrem), Path(args.model), Path(args.index), *args.serve_arg) as server:
+    with LremServe.from_args(args) as server:
         rng = random.Random(args.seed)
         threads = [threading.Thread(target=good_client, args=(server, queries, modes, stop, tally,
                                                               random.Random(rng.random())))

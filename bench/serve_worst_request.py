@@ -20,25 +20,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "python"))
-from serving import LremServe  # noqa: E402
+from serving import LremServe, add_server_arguments, query_texts  # noqa: E402
 
 MIB = 2**20
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lrem", required=True)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--index", required=True)
-    parser.add_argument("--queries", required=True, help="a queries JSONL (its \"text\" fields)")
+    add_server_arguments(parser)
     parser.add_argument("--repeats", type=int, default=4)
     # The defaults of lrem::ServerOptions (include/lrem/server.h); a request over them gets 413.
     parser.add_argument("--max-batch", type=int, default=256)
     parser.add_argument("--max-results", type=int, default=10000)
-    parser.add_argument("--serve-arg", action="append", default=[], help="extra `lrem serve` argument")
     args = parser.parse_args()
-    with open(args.queries, encoding="utf-8") as handle:
-        texts = sorted((json.loads(line)["text"] for line in handle), key=len, reverse=True)[:args.max_batch]
+    texts = sorted(query_texts(args.queries), key=len, reverse=True)[:args.max_batch]
     if len(texts) < args.max_batch:
         sys.exit(f"{args.queries}: {len(texts)} queries, fewer than the batch of {args.max_batch}")
     k = args.max_results // args.max_batch
@@ -47,7 +42,7 @@ def main():
         ("embed", "/embed", {"texts": texts, "kind": "query", "mode": "reason"}),
         ("v1_embeddings", "/v1/embeddings", {"input": texts}),
     ]
-    with LremServe(Path(args.lrem), Path(args.model), Path(args.index), *args.serve_arg) as server:
+    with LremServe.from_args(args) as server:
         status, _, _ = server.request("POST", "/search", {"query": texts[0], "k": 10})
         if status != 200:
             sys.exit(f"warm-up /search answered {status}")

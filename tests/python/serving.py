@@ -14,6 +14,20 @@ def build_index(lrem_cli: Path, model: Path, items: Path, out: Path) -> Path:
     return out
 
 
+def add_server_arguments(parser) -> None:
+    """The options of a benchmark that starts its own server: see LremServe.from_args."""
+    parser.add_argument("--lrem", required=True, help="the lrem executable")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--queries", required=True, help="a queries JSONL (its \"text\" fields)")
+    parser.add_argument("--serve-arg", action="append", default=[], help="extra `lrem serve` argument")
+
+
+def query_texts(path) -> list:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line)["text"] for line in handle]
+
+
 class LremServe:
     """Starts `lrem serve --model MODEL --index INDEX --port 0 ARGS...` and waits for its banner.
 
@@ -30,6 +44,11 @@ class LremServe:
             raise AssertionError(f"lrem serve did not start: {line!r} {self.proc.communicate()[1]}")
         self.port = int(match.group(1))
         self.url = f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def from_args(cls, args) -> "LremServe":
+        """The server that add_server_arguments' options describe."""
+        return cls(Path(args.lrem), Path(args.model), Path(args.index), *args.serve_arg)
 
     def connection(self, timeout: float = 120) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
