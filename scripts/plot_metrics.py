@@ -25,15 +25,18 @@ SKIP = {"stage", "step", "elapsed"}
 
 def read(path):
     records = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                sys.exit(f"{path}:{number}: not a JSON record ({e.msg})")
+    try:
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    sys.exit(f"{path}:{number}: not a JSON record ({e.msg})")
+    except (OSError, UnicodeDecodeError) as e:
+        sys.exit(f"{path}: cannot read it ({getattr(e, 'strerror', None) or e}); give a run's metrics.jsonl")
     if not records:
         sys.exit(f"{path}: no records")
     return records

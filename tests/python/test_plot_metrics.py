@@ -56,3 +56,13 @@ def test_summary_sums_the_wall_time_of_a_resumed_run(tmp_path):
     out = subprocess.run([sys.executable, SCRIPT, "--summary", str(path)], capture_output=True, text=True,
                          check=True).stdout
     assert "5 records, last step 5, wall time 55 s in 2 segment(s)" in out
+
+
+def test_a_missing_or_unreadable_file_is_refused_with_a_message(tmp_path):
+    for path, reason in [(tmp_path / "absent" / "metrics.jsonl", "No such file or directory"),
+                         (tmp_path, "Is a directory")]:
+        for mode in ([], ["--summary"]):
+            result = subprocess.run([sys.executable, SCRIPT, *mode, str(path)], capture_output=True, text=True)
+            assert result.returncode != 0
+            assert "Traceback" not in result.stderr
+            assert f"{path}: cannot read it ({reason})" in result.stderr
