@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "python"))
-from serving import LremServe, add_server_arguments, query_texts  # noqa: E402
+from serving import LremServe, add_server_arguments, at_least, query_texts  # noqa: E402
 
 
 class Tally:
@@ -158,12 +158,13 @@ def idle_client(server, stop, tally):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_server_arguments(parser)
-    parser.add_argument("--minutes", type=float, default=10)
-    parser.add_argument("--good", type=int, default=3)
-    parser.add_argument("--bad", type=int, default=2)
-    parser.add_argument("--slow", type=int, default=2)
-    parser.add_argument("--idle", type=int, default=20)
-    parser.add_argument("--rss-slack-mb", type=float, default=16)
+    # Under half a minute there are too few 10-second samples to tell growth from warm-up.
+    parser.add_argument("--minutes", type=at_least(0.5, float), default=10)
+    parser.add_argument("--good", type=at_least(1), default=3)
+    parser.add_argument("--bad", type=at_least(0), default=2)
+    parser.add_argument("--slow", type=at_least(0), default=2)
+    parser.add_argument("--idle", type=at_least(0), default=20)
+    parser.add_argument("--rss-slack-mb", type=at_least(0.0, float), default=16)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     queries = query_texts(args.queries)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "python"))
-from serving import LremServe, add_server_arguments, query_texts  # noqa: E402
+from serving import LremServe, add_server_arguments, at_least, query_texts  # noqa: E402
 
 MIB = 2**20
 
@@ -28,11 +28,13 @@ MIB = 2**20
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_server_arguments(parser)
-    parser.add_argument("--repeats", type=int, default=4)
+    parser.add_argument("--repeats", type=at_least(1), default=4)
     # The defaults of lrem::ServerOptions (include/lrem/server.h); a request over them gets 413.
-    parser.add_argument("--max-batch", type=int, default=256)
-    parser.add_argument("--max-results", type=int, default=10000)
+    parser.add_argument("--max-batch", type=at_least(1), default=256)
+    parser.add_argument("--max-results", type=at_least(1), default=10000)
     args = parser.parse_args()
+    if args.max_results < args.max_batch:
+        parser.error(f"--max-results {args.max_results} is below --max-batch {args.max_batch}: no k fits")
     texts = sorted(query_texts(args.queries), key=len, reverse=True)[:args.max_batch]
     if len(texts) < args.max_batch:
         sys.exit(f"{args.queries}: {len(texts)} queries, fewer than the batch of {args.max_batch}")

@@ -1,5 +1,6 @@
 """`lrem serve` as a real process on a free port, for the tests that talk HTTP to it."""
 
+import argparse
 import http.client
 import json
 import re
@@ -23,9 +24,35 @@ def add_server_arguments(parser) -> None:
     parser.add_argument("--serve-arg", action="append", default=[], help="extra `lrem serve` argument")
 
 
+def at_least(minimum, kind=int):
+    """An argparse type: a number of `kind` that is at least `minimum`."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} is below the minimum of {minimum}")
+        return value
+    return parse
+
+
 def query_texts(path) -> list:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line)["text"] for line in handle]
+    """The "text" fields of a queries JSONL; exits with a message if the file cannot serve."""
+    texts = []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        texts.append(json.loads(line)["text"])
+                    except (ValueError, KeyError, TypeError):
+                        raise SystemExit(f"{path}:{number}: not a query record with a \"text\" field") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SystemExit(f"{path}: cannot read the queries ({getattr(e, 'strerror', None) or e})") from None
+    if not texts:
+        raise SystemExit(f"{path}: no queries")
+    return texts
 
 
 class LremServe:
@@ -48,7 +75,10 @@ class LremServe:
     @classmethod
     def from_args(cls, args) -> "LremServe":
         """The server that add_server_arguments' options describe."""
-        return cls(Path(args.lrem), Path(args.model), Path(args.index), *args.serve_arg)
+        try:
+            return cls(Path(args.lrem), Path(args.model), Path(args.index), *args.serve_arg)
+        except (AssertionError, OSError) as e:  # a command-line user gets lrem's message, not a traceback
+            raise SystemExit(str(e)) from None
 
     def connection(self, timeout: float = 120) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
