@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <string>
@@ -85,21 +86,50 @@ DataParallel::DataParallel(int world_size, int rank, const std::string& master_a
     const std::string s = std::to_string(n);
     return std::vector<uint8_t>(s.begin(), s.end());
   };
-  store->set("lrem/world_size/" + std::to_string(rank), text(world_size));
+  // Once the store is up, a failure of the rendezvous or of Gloo's connection set-up means
+  // another rank left (its exit takes the store or its sockets down): say so, not c10's text.
+  const auto rendezvous = [&](const auto& step) {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      std::string cause = e.what();
+      cause = cause.substr(0, cause.find('\n'));  // c10 appends a backtrace
+      throw Error("distributed: rank " + std::to_string(rank) + " lost the other ranks while starting (" + cause +
+                  "); another rank probably failed at start: its log says why. Fix that and start every rank again");
+    }
+  };
+  const auto read_key = [](int r) { return "lrem/world_size_read/" + std::to_string(r); };
   // Rank 0 hears from every rank it expects, the others from rank 0: any disagreement is seen
   // by rank 0 and by the rank that disagrees.
-  for (int other = rank == 0 ? 1 : 0; other < (rank == 0 ? world_size : 1); ++other) {
-    const std::vector<uint8_t> theirs = store->get("lrem/world_size/" + std::to_string(other));
-    if (theirs != text(world_size))
-      throw InvalidArgument("distributed: rank " + std::to_string(rank) + " was started with world_size " +
-                            std::to_string(world_size) + " but rank " + std::to_string(other) + " with " +
-                            std::string(theirs.begin(), theirs.end()) +
-                            "; start every rank with the same WORLD_SIZE (or --world-size)");
-  }
+  std::string disagreement;
+  rendezvous([&] {
+    store->set("lrem/world_size/" + std::to_string(rank), text(world_size));
+    for (int other = rank == 0 ? 1 : 0; other < (rank == 0 ? world_size : 1); ++other) {
+      const std::vector<uint8_t> theirs = store->get("lrem/world_size/" + std::to_string(other));
+      if (theirs != text(world_size) && disagreement.empty())
+        disagreement = "distributed: rank " + std::to_string(rank) + " was started with world_size " +
+                       std::to_string(world_size) + " but rank " + std::to_string(other) + " with " +
+                       std::string(theirs.begin(), theirs.end()) +
+                       "; start every rank with the same WORLD_SIZE (or --world-size)";
+    }
+    if (rank != 0) {
+      store->set(read_key(rank), text(1));
+    } else if (!disagreement.empty()) {
+      // Rank 0 hosts the store: leaving at once would cut off a rank still reading rank 0's
+      // world size, which would then see a reset connection instead of the disagreement.
+      std::vector<std::string> keys;
+      for (int other = 1; other < world_size; ++other) keys.push_back(read_key(other));
+      try {
+        store->wait(keys, std::chrono::seconds(10));
+      } catch (const std::exception&) {  // a rank that never started cannot be waited for
+      }
+    }
+  });
+  if (!disagreement.empty()) throw InvalidArgument(disagreement);
   auto options = c10d::ProcessGroupGloo::Options::create();
   options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(master_addr));
   group_ = std::make_unique<Group>();
-  group_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options);
+  rendezvous([&] { group_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world_size, options); });
   group_->rank = rank;
 #else
   throw InvalidArgument("distributed: this lrem was built without Gloo (install libgloo-dev and rebuild) "
