@@ -77,8 +77,10 @@ class LremServe:
         """The server that add_server_arguments' options describe."""
         try:
             return cls(Path(args.lrem), Path(args.model), Path(args.index), *args.serve_arg)
-        except (AssertionError, OSError) as e:  # a command-line user gets lrem's message, not a traceback
+        except AssertionError as e:  # a command-line user gets lrem's message, not a traceback
             raise SystemExit(str(e)) from None
+        except OSError as e:
+            raise SystemExit(f"cannot run {args.lrem} ({e.strerror}); give --lrem the lrem executable") from None
 
     def connection(self, timeout: float = 120) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)

@@ -54,3 +54,9 @@ def test_a_server_that_cannot_start_ends_the_benchmark_with_lrem_s_message(lrem_
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "lrem serve did not start" in result.stderr and f"cannot open '{tmp_path / 'no-index'}/meta.json'" \
         in result.stderr
+
+
+def test_a_missing_lrem_executable_is_named(tmp_path):
+    result = run("serve_worst_request.py", tmp_path / "no-lrem", tmp_path, "--max-batch", "4", "--max-results", "40")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"cannot run {tmp_path / 'no-lrem'} (No such file or directory)" in result.stderr
