@@ -31,7 +31,7 @@ def at_least(minimum, kind=int):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value < minimum:
+        if not value >= minimum:  # also refuses nan
             raise argparse.ArgumentTypeError(f"{text} is below the minimum of {minimum}")
         return value
     return parse

@@ -28,6 +28,7 @@ def run(script, lrem_cli, tmp_path, *options, index=None, queries=None):
     ("serve_soak.py", "--minutes", "0", "argument --minutes: 0 is below the minimum of 0.5"),
     ("serve_soak.py", "--good", "0", "argument --good: 0 is below the minimum of 1"),
     ("serve_soak.py", "--idle", "-1", "argument --idle: -1 is below the minimum of 0"),
+    ("serve_soak.py", "--minutes", "nan", "argument --minutes: nan is below the minimum of 0.5"),
 ])
 def test_an_unusable_option_is_refused(lrem_cli, tmp_path, script, option, value, message):
     result = run(script, lrem_cli, tmp_path, f"{option}={value}")
