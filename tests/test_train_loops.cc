@@ -18,6 +18,7 @@
 
 #include "model/checkpoint.h"
 #include "util/file_io.h"
+#include "util/json_reader.h"
 #include "lrem/error.h"
 #include "lrem/model.h"
 #include "lrem/train.h"
@@ -265,6 +266,57 @@ TEST_F(TrainLoops, GrpoRanksTheTargetAmongExtraCatalogueItems) {
   reports.clear();
   grpo(c);
   for (const auto& p : reports) EXPECT_LE(p.metrics.at("reward_pool_size"), double(kObjects.size()));
+}
+
+TEST_F(TrainLoops, PretrainingContinuesFromAGivenModel) {
+  // A copy of the toy backbone with a CoT cap of its own, which the continued model must keep.
+  TempDir base, out;
+  fs::copy(toy->pretrained, base.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  const std::string lrem_config = base.file("lrem_config.json");
+  Json prompt = Json::parse(read_file(lrem_config));
+  prompt["max_cot_tokens"] = 7;
+  write_lines(lrem_config, {prompt.dump()});
+
+  PretrainConfig c = tiny_pretrain(toy->corpus, out.path(), 3);
+  c.init_model = base.path();
+  std::vector<TrainProgress> reports;
+  c.on_progress = [&](const TrainProgress& p) { reports.push_back(p); };
+  pretrain(c);
+
+  // It starts from the backbone's loss, not from a random model's.
+  std::ifstream scratch_log(toy->pretrained + "/metrics.jsonl");
+  std::string first_line;
+  std::getline(scratch_log, first_line);
+  const double scratch_first = Json::parse(first_line)["loss"].get<double>();
+  ASSERT_FALSE(reports.empty());
+  EXPECT_LT(reports.front().metrics.at("loss"), 0.6 * scratch_first);
+  // Same tokenizer, architecture and LREM settings; trained weights.
+  const Model before = Model::load(base.path()), after = Model::load(out.path());
+  EXPECT_EQ(after.tokenizer().vocab_size(), before.tokenizer().vocab_size());
+  for (int id : {5, 100, before.tokenizer().piece_to_id("<emb>")})
+    EXPECT_EQ(after.tokenizer().id_to_piece(id), before.tokenizer().id_to_piece(id));
+  EXPECT_EQ(after.config().to_json(), before.config().to_json());
+  EXPECT_EQ(after.prompt_config().max_cot_tokens, 7);
+  const auto wa = weights(base.path()), wb = weights(out.path());
+  EXPECT_FALSE(at::equal(wa.at("model.layers.0.mlp.up_proj.weight"), wb.at("model.layers.0.mlp.up_proj.weight")));
+
+  // The backbone owns the tokenizer and the architecture: setting them too is an error.
+  for (const std::string field : {R"("model": {"hidden_size": 64})", R"("tokenizer": "t.model")", R"("vocab_size": 8000)"}) {
+    try {
+      PretrainConfig::from_json(R"({"corpus": "c", "output_dir": "o", "init_model": "m", )" + field + "}", "pre.json");
+      FAIL() << field << " accepted beside init_model";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("init_model"), std::string::npos) << e.what();
+    }
+  }
+  c.seq_len = 100000;
+  c.output_dir = out.file("too_long");
+  try {
+    pretrain(c);
+    FAIL() << "seq_len beyond the backbone's positions accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("seq_len"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(TrainLoops, ResumeContinuesExactly) {

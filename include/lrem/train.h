@@ -84,6 +84,10 @@ struct TrainingConfig {
 
 struct PretrainConfig : TrainingConfig {
   std::string corpus;  // required: UTF-8 text, one document per line
+  // Continued (domain-adaptive) pretraining: a model directory whose weights, tokenizer,
+  // architecture and lrem_config.json the run starts from. It then owns all of them, so the
+  // fields below up to `model` must be left unset (a config that sets both is an error).
+  std::string init_model;
   // Tokenizer: an existing tokenizer.model (or model directory); empty trains a SentencePiece
   // model on the corpus with the options below.
   std::string tokenizer;

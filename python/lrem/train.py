@@ -40,7 +40,8 @@ def _options(config: Optional[str], options: Dict[str, Any]) -> str:
 def pretrain(config: Optional[str] = None, *, progress: Progress = None, **options: Any) -> Dict[str, Any]:
     """Trains a tokenizer (unless ``tokenizer`` is given) and a Llama-family model from
     scratch with next-token loss on ``corpus`` (one document per line). Architecture
-    fields go in ``model={...}`` (Hugging Face config.json names)."""
+    fields go in ``model={...}`` (Hugging Face config.json names). ``init_model=DIR``
+    continues pretraining that model instead (its tokenizer and architecture)."""
     return _lrem.train_pretrain(_options(config, options), progress)
 
 

@@ -1,5 +1,6 @@
 // Pretraining: a SentencePiece tokenizer (trained on the corpus unless given), the LREM
-// special tokens, a randomly initialised Llama, next-token loss on packed blocks.
+// special tokens, a randomly initialised Llama (or a given model to continue from), next-token
+// loss on packed blocks.
 #include <ATen/ATen.h>
 
 #include <filesystem>
@@ -60,6 +61,19 @@ std::vector<std::vector<int>> pack_corpus(const PretrainConfig& config, const To
   return blocks;
 }
 
+// A randomly initialised Llama over a (given or newly trained) tokenizer with the LREM tokens.
+Model new_model(const PretrainConfig& config, DataParallel& dp) {
+  Tokenizer tokenizer = prepare_tokenizer(config, dp);
+  const PromptConfig prompt;
+  for (const auto& token : {prompt.think_open, prompt.think_close, prompt.emb}) tokenizer.add_special_token(token);
+  ModelConfig model_config = config.model;
+  model_config.vocab_size = tokenizer.vocab_size();
+  model_config.bos_token_id = tokenizer.bos_id();
+  model_config.eos_token_id = tokenizer.eos_id();
+  model_config.pad_token_id = tokenizer.pad_id();
+  return Model::random(model_config, tokenizer, config.seed);
+}
+
 }  // namespace
 
 TrainResult pretrain(const PretrainConfig& config) {
@@ -69,17 +83,13 @@ TrainResult pretrain(const PretrainConfig& config) {
   const std::unique_ptr<DataParallel> group = train::join_process_group(config);
   DataParallel& dp = *group;
 
-  Tokenizer tokenizer = prepare_tokenizer(config, dp);
-  const PromptConfig prompt;
-  for (const auto& token : {prompt.think_open, prompt.think_close, prompt.emb}) tokenizer.add_special_token(token);
-  ModelConfig model_config = config.model;
-  model_config.vocab_size = tokenizer.vocab_size();
-  model_config.bos_token_id = tokenizer.bos_id();
-  model_config.eos_token_id = tokenizer.eos_id();
-  model_config.pad_token_id = tokenizer.pad_id();
-  Model model = Model::random(model_config, tokenizer, config.seed);
+  Model model = config.init_model.empty() ? new_model(config, dp) : train::load_lrem_model(config.init_model);
+  if (config.seq_len > model.config().max_positions())
+    throw InvalidArgument("pretrain config: seq_len " + std::to_string(config.seq_len) + " exceeds " +
+                          config.init_model + "'s max_position_embeddings (" +
+                          std::to_string(model.config().max_positions()) + " positions); lower seq_len");
 
-  const std::vector<std::vector<int>> blocks = pack_corpus(config, tokenizer);
+  const std::vector<std::vector<int>> blocks = pack_corpus(config, model.tokenizer());
   train::Trainer trainer(config, "pretrain", model, blocks.size(), dp);
   const Transformer& transformer = ModelAccess::parts(model).transformer;
   return trainer.run([&](const train::Trainer::MicroBatch& mb) {

@@ -115,13 +115,20 @@ ModelConfig PretrainConfig::small_model() {
 }
 
 PretrainConfig PretrainConfig::from_json(const std::string& text, const std::string& source) {
-  return parse_config<PretrainConfig>(text, source, [](JsonFields& f, PretrainConfig& c) {
+  return parse_config<PretrainConfig>(text, source, [&source](JsonFields& f, PretrainConfig& c) {
     f.read("corpus", c.corpus);
-    f.read("tokenizer", c.tokenizer);
-    f.read("vocab_size", c.vocab_size);
-    f.read("tokenizer_type", c.tokenizer_type);
+    f.read("init_model", c.init_model);
     f.read("seq_len", c.seq_len);
+    const auto owned_by_init_model = [&](const std::string& field) {
+      if (!c.init_model.empty())
+        bad(source, field, "cannot be set with init_model, whose tokenizer and architecture the run continues "
+                           "from; remove one of the two");
+    };
+    if (f.read("tokenizer", c.tokenizer)) owned_by_init_model("tokenizer");
+    if (f.read("vocab_size", c.vocab_size)) owned_by_init_model("vocab_size");
+    if (f.read("tokenizer_type", c.tokenizer_type)) owned_by_init_model("tokenizer_type");
     if (std::optional<JsonValue> model = f.find("model"); model && !model->is_null()) {
+      owned_by_init_model("model");
       if (!model->is_object()) model->expected("an object of model architecture fields");
       // Unspecified architecture fields keep small_model()'s values; the vocabulary is the
       // tokenizer's, known only once it exists, so any value will do here.
@@ -140,7 +147,9 @@ void PretrainConfig::validate(const std::string& source) const {
   if (tokenizer.empty() && vocab_size < 16) bad(source, "vocab_size", "must be >= 16");
   if (tokenizer_type != "bpe" && tokenizer_type != "unigram") bad(source, "tokenizer_type", "must be bpe or unigram");
   if (seq_len < 2) bad(source, "seq_len", "must be >= 2");
-  if (seq_len > model.max_position_embeddings)
+  if (!init_model.empty() && !tokenizer.empty())
+    bad(source, "tokenizer", "cannot be set with init_model, whose tokenizer the run continues from");
+  if (init_model.empty() && seq_len > model.max_position_embeddings)
     bad(source, "seq_len", "exceeds the model's max_position_embeddings (" +
                                std::to_string(model.max_position_embeddings) + ")");
 }
