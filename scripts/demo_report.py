@@ -61,10 +61,16 @@ class View:
 
 
 def parse_system(spec: str) -> tuple[str, list[str], list[str]]:
-    """LABEL, its model directories (one per seed) and the extra `lrem eval` options."""
-    label, _, rest = spec.partition("=")
-    models, _, options = rest.partition(":")
-    models = models.split(",")
+    """LABEL, its model directories (one per seed) and the extra `lrem eval` options. A label
+    may itself hold "=" or ","; the split is the first "=" after which every model exists
+    (otherwise the first "=", so that a missing directory is reported as such)."""
+    def split(at: int) -> tuple[str, list[str], str]:
+        models, _, options = spec[at + 1:].partition(":")
+        return spec[:at], models.split(","), options
+
+    cuts = [split(at) for at, char in enumerate(spec) if char == "="] or [("", [], "")]
+    label, models, options = next((cut for cut in cuts if all(m == "bm25" or os.path.isdir(m) for m in cut[1])),
+                                  cuts[0])
     if not label or not all(models):
         raise SystemExit(f"demo_report: --system {spec!r}: expected LABEL=bm25 or LABEL=MODEL_DIR[,MODEL_DIR...][:OPTIONS]")
     return label, models, options.split()

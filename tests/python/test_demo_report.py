@@ -91,6 +91,17 @@ def test_a_system_of_several_seeds_shows_their_mean_and_range(data, tmp_path, lr
     assert ratio == pytest.approx(float(rows["AB"]["difficult"].split()[0]) / float(rows["A"]["difficult"]), abs=0.01)
 
 
+def test_a_label_may_hold_equals_signs_and_commas(data, tmp_path, lrem_cli):
+    model = os.path.join(ROOT, "models", "lrem-demo-direct")
+    label = "l = 8, direct"
+    result = subprocess.run([sys.executable, REPORT, "--lrem", str(lrem_cli), "--data", str(data),
+                             "--out", str(tmp_path), "--system", f"{label}={model}:--mode direct",
+                             "--system", "BM25, a=b=bm25", "--metric", "Precision@10", "--markdown"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert {label, "BM25, a=b"} <= set(tables(result.stdout)["Precision@10"])
+
+
 def test_a_system_without_a_model_is_refused(data, tmp_path):
     result = subprocess.run([sys.executable, REPORT, "--lrem", "lrem", "--data", str(data), "--out", str(tmp_path),
                              "--system", "X=a,,b"], capture_output=True, text=True)
