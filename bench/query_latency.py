@@ -11,24 +11,33 @@ round, so they see the same machine load; compare within a round.
 import argparse
 import json
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import lrem
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "python"))
+from serving import at_least, query_texts  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--queries", required=True)
+    parser.add_argument("--queries", required=True, help="JSONL with a \"text\" per line")
     parser.add_argument("--model", action="append", required=True, help="LABEL=MODEL_DIR")
-    parser.add_argument("--limit", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--limit", type=at_least(1), default=300, help="queries timed per model and round")
+    parser.add_argument("--rounds", type=at_least(1), default=2)
     args = parser.parse_args()
-    with open(args.queries, encoding="utf-8") as f:
-        queries = [json.loads(line)["text"] for line in f][: args.limit]
+    queries = query_texts(args.queries)[: args.limit]
     embedders = {}
     for spec in args.model:
-        label, _, path = spec.partition("=")
-        model = lrem.Model.load(path)
+        label, equals, path = spec.partition("=")
+        if not (label and equals and path):
+            parser.error(f"--model {spec!r}: expected LABEL=MODEL_DIR")
+        try:
+            model = lrem.Model.load(path)
+        except lrem.Error as e:
+            parser.exit(1, f"query_latency: --model {label}: {e}\n")
         embedders[label] = (lrem.Embedder(model, cot_cache_capacity=0), model)
     for round_ in range(1, args.rounds + 1):
         row = {"round": round_}
