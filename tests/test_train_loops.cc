@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -249,6 +251,58 @@ TEST_F(TrainLoops, GrpoClipBindsWithSeveralUpdatesPerBatch) {
   c.loss_aggregation = "token";
   c.max_steps = 1;
   EXPECT_NO_THROW(grpo(c));
+}
+
+TEST_F(TrainLoops, MixedPrecisionTrainsLikeFloat32) {
+  // The same 30 pretraining steps in float32 and with bfloat16 products: the losses follow
+  // each other closely, yet the weights differ, so the products really ran in bfloat16.
+  TempDir out;
+  std::map<std::string, std::vector<double>> losses;
+  for (const std::string precision : {"float32", "bfloat16", "bfloat16 again"}) {
+    PretrainConfig c = tiny_pretrain(toy->corpus, out.file(precision), 30);
+    c.tokenizer = toy->pretrained;
+    c.precision = precision.substr(0, precision.find(' '));
+    c.on_progress = [&](const TrainProgress& p) { losses[precision].push_back(p.metrics.at("loss")); };
+    pretrain(c);
+    EXPECT_FALSE(at::autocast::is_cpu_enabled()) << "the run left autocast on";
+  }
+  const auto& f32 = losses["float32"];
+  const auto& bf16 = losses["bfloat16"];
+  ASSERT_EQ(f32.size(), 30u);
+  ASSERT_EQ(bf16.size(), 30u);
+  EXPECT_LT(bf16.back(), 0.8 * bf16.front());
+  for (size_t i = 0; i < f32.size(); ++i) EXPECT_NEAR(bf16[i], f32[i], 0.05 * f32[i]) << "step " << i + 1;
+  EXPECT_NE(f32.back(), bf16.back());
+  const auto wa = weights(out.file("float32")), wb = weights(out.file("bfloat16"));
+  EXPECT_EQ(wb.at("model.layers.0.mlp.up_proj.weight").scalar_type(), at::kFloat);  // float32 weights saved
+  EXPECT_FALSE(at::equal(wa.at("model.layers.0.mlp.up_proj.weight"), wb.at("model.layers.0.mlp.up_proj.weight")));
+  // Deterministic all the same: a second bfloat16 run gives the same bytes.
+  for (const auto& [name, t] : weights(out.file("bfloat16 again"))) EXPECT_TRUE(at::equal(t, wb.at(name))) << name;
+
+  // Stage 1 and stage 2 train under it too.
+  SftConfig s = testing::quick_sft(toy->pretrained, toy->triplets, out.file("sft"), 60, 3e-3);
+  s.precision = "bfloat16";
+  s.log_every = 1;
+  std::vector<TrainProgress> reports;
+  s.on_progress = [&](const TrainProgress& p) { reports.push_back(p); };
+  sft(s);
+  const auto [nce0, nce1] = first_last(reports, "nce_loss", 5);
+  EXPECT_LT(nce1, 0.5 * nce0) << nce0 << " -> " << nce1;
+  GrpoConfig g = tiny_grpo(out.file("grpo"), 3);
+  g.precision = "bfloat16";
+  reports.clear();
+  g.on_progress = [&](const TrainProgress& p) { reports.push_back(p); };
+  grpo(g);
+  ASSERT_EQ(reports.size(), 3u);
+  for (const auto& p : reports) EXPECT_TRUE(std::isfinite(p.metrics.at("loss")) && p.metrics.at("reward_accuracy") > 0);
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+
+  try {
+    SftConfig::from_json(R"({"model": "m", "data": "d", "output_dir": "o", "precision": "float16"})", "cfg.json");
+    FAIL() << "float16 accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("precision"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(TrainLoops, GrpoRanksTheTargetAmongExtraCatalogueItems) {

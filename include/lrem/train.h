@@ -68,6 +68,10 @@ struct TrainingConfig {
   // Recompute each layer's activations in backward instead of keeping them: activation
   // memory of about one layer instead of all, for roughly a third more compute per step.
   bool gradient_checkpointing = false;
+  // "bfloat16": the matrix products run in bfloat16 (libtorch's CPU autocast) while weights,
+  // gradients, optimiser state and losses stay float32. Pays on CPUs with bfloat16 kernels
+  // (AVX512-BF16, AMX); see docs/TRAINING.md, "Mixed precision".
+  std::string precision = "float32";
   LoraConfig lora;         // stage 1 and 2 only
   bool quiet = false;      // no progress line on stderr
   // Data parallelism over processes (c10d, Gloo backend): rank 0 hosts the rendezvous. With

@@ -1,6 +1,7 @@
 #include "train/losses.h"
 
 #include <ATen/core/grad_mode.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
 
 #include <cmath>
 
@@ -8,10 +9,21 @@
 
 namespace lrem::train {
 
+namespace {
+
+// bfloat16 (mixed precision) becomes float32; float32 and float64 stay as they are.
+at::Tensor at_least_float32(const at::Tensor& t) {
+  return at::isFloatingType(t.scalar_type()) && c10::elementSize(t.scalar_type()) < 4 ? t.to(at::kFloat) : t;
+}
+
+}  // namespace
+
 at::Tensor target_logprobs(const at::Tensor& logits, const at::Tensor& targets) {
   // gather needs a valid index; callers mask out whatever padding maps to.
   const at::Tensor safe_targets = targets.clamp(0, logits.size(-1) - 1).unsqueeze(-1);
-  return at::log_softmax(logits, -1).gather(-1, safe_targets).squeeze(-1);
+  // float32 even when the logits come out of bfloat16 products: a bfloat16 softmax over the
+  // vocabulary would round the loss to about 3 digits.
+  return at::log_softmax(at_least_float32(logits), -1).gather(-1, safe_targets).squeeze(-1);
 }
 
 at::Tensor sft_loss(const at::Tensor& logits, const at::Tensor& targets, const at::Tensor& mask) {
@@ -32,9 +44,13 @@ InfoNce info_nce(const at::Tensor& queries, const at::Tensor& candidates, double
     throw InvalidArgument("info_nce: targets must hold one candidate row per query");
   if (labels.numel() > 0 && (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= candidates.size(0)))
     throw InvalidArgument("info_nce: a target row lies outside the candidates");
+  // Scores of tau 0.05 reach 20, where bfloat16 steps by 0.125: under mixed precision the
+  // similarities are computed in float32 all the same (autocast off in this scope).
+  const c10::impl::ExcludeDispatchKeyGuard full_precision(c10::DispatchKey::AutocastCPU);
+  const at::Tensor q32 = at_least_float32(queries), c32 = at_least_float32(candidates);
   // eps guards the norm of an all-zero state, as torch.nn.functional.normalize does.
-  const at::Tensor q = queries / queries.norm(2, -1, true).clamp_min(1e-12);
-  const at::Tensor c = candidates / candidates.norm(2, -1, true).clamp_min(1e-12);
+  const at::Tensor q = q32 / q32.norm(2, -1, true).clamp_min(1e-12);
+  const at::Tensor c = c32 / c32.norm(2, -1, true).clamp_min(1e-12);
   const at::Tensor scores = at::matmul(q, c.t()) / tau;
   InfoNce out;
   out.loss = -at::log_softmax(scores, -1).gather(1, labels.unsqueeze(1)).mean();

@@ -32,6 +32,7 @@ void read_common(JsonFields& f, TrainingConfig& c) {
   f.read("resume", c.resume);
   f.read("num_threads", c.num_threads);
   f.read("gradient_checkpointing", c.gradient_checkpointing);
+  f.read("precision", c.precision);
   if (std::optional<JsonValue> lora = f.find("lora"); lora && !lora->is_null()) {
     if (!lora->is_object()) lora->expected("an object of LoRA options (r, alpha, dropout, target_modules)");
     JsonFields l(*lora);
@@ -84,6 +85,8 @@ void TrainingConfig::validate(const std::string& source) const {
   if (!(adam_eps > 0)) bad(source, "adam_eps", "must be > 0");
   if (save_every < 0) bad(source, "save_every", "must be >= 0 (0: only at the end)");
   if (log_every < 1) bad(source, "log_every", "must be >= 1");
+  if (precision != "float32" && precision != "bfloat16")
+    bad(source, "precision", "must be float32 or bfloat16, got '" + precision + "'");
   if (world_size < 1) bad(source, "world_size", "must be >= 1");
   if (rank < 0 || rank >= world_size) bad(source, "rank", "must be within [0, world_size)");
   if (master_port < 1 || master_port > 65535) bad(source, "master_port", "must be within 1..65535");

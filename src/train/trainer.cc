@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <ATen/Context.h>
 #include <nlohmann/json.hpp>
 
@@ -145,8 +147,43 @@ void Trainer::save_checkpoint(int64_t step) const {
   dp_.barrier();
 }
 
+namespace {
+
+// precision "bfloat16": libtorch's CPU autocast for the run (it is thread-local, and the
+// trainer's steps run on the calling thread), restored afterwards. Its cache of bfloat16
+// weight copies is off: a copy made under inference mode (GRPO's sampling, stage 1's
+// catalogue) cannot enter a backward pass, and an optimiser step would make every copy stale.
+class MixedPrecision {
+ public:
+  explicit MixedPrecision(const std::string& precision)
+      : on_(precision == "bfloat16"),
+        was_enabled_(at::autocast::is_cpu_enabled()),
+        was_caching_(at::autocast::is_autocast_cache_enabled()),
+        was_dtype_(at::autocast::get_autocast_cpu_dtype()) {
+    if (!on_) return;
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_autocast_cache_enabled(false);
+    at::autocast::set_cpu_enabled(true);
+  }
+  ~MixedPrecision() {
+    if (!on_) return;
+    at::autocast::set_cpu_enabled(was_enabled_);
+    at::autocast::set_autocast_cache_enabled(was_caching_);
+    at::autocast::set_autocast_cpu_dtype(was_dtype_);
+  }
+  MixedPrecision(const MixedPrecision&) = delete;
+  MixedPrecision& operator=(const MixedPrecision&) = delete;
+
+ private:
+  bool on_, was_enabled_, was_caching_;
+  at::ScalarType was_dtype_;
+};
+
+}  // namespace
+
 TrainResult Trainer::run(const MicroStep& micro_step) {
   const auto started = std::chrono::steady_clock::now();
+  const MixedPrecision precision(config_.precision);
   const auto& params = ModelAccess::parts(model_).transformer.trainable_parameters();
   const int64_t warmup = int64_t(std::ceil(config_.warmup_ratio * double(total_steps_)));
   const CosineSchedule schedule(config_.lr, config_.min_lr_ratio, warmup, total_steps_);
