@@ -44,12 +44,17 @@ def test_pretrain_then_sft(toy):
     model = lrem.Model.load(result["output_dir"])
     assert model.config.hidden_size == 32
 
-    # Continued pretraining starts from the model's loss and keeps its tokenizer.
+    # Continued pretraining starts from the model's loss and keeps its tokenizer (here with
+    # bfloat16 products, which the toy's losses do not tell from float32's).
     more = []
     lrem.train.pretrain(corpus=corpus, output_dir=d / "more", init_model=d / "base", seq_len=32, batch_size=4,
-                        max_steps=2, lr=3e-3, log_every=1, num_threads=1, quiet=True, progress=more.append)
+                        max_steps=2, lr=3e-3, log_every=1, num_threads=1, quiet=True, progress=more.append,
+                        precision="bfloat16")
     assert more[0]["metrics"]["loss"] < 0.5 * (reports[0]["metrics"]["loss"] + reports[-1]["metrics"]["loss"])
     assert lrem.Model.load(str(d / "more")).tokenizer.vocab_size == model.tokenizer.vocab_size
+    with pytest.raises(lrem.InvalidArgument, match="field 'precision' must be float32 or bfloat16"):
+        lrem.train.pretrain(corpus=str(corpus), output_dir=str(d / "half"), init_model=str(d / "base"),
+                            precision="float16")
     with pytest.raises(lrem.InvalidArgument, match="init_model"):
         lrem.train.pretrain(corpus=str(corpus), output_dir=str(d / "both"), init_model=str(d / "base"), vocab_size=300)
 
