@@ -453,6 +453,18 @@ TEST_F(TrainLoops, StageOneWithLoraLowersBothLossesAndTrainsOnlyTheAdapter) {
   for (const auto& [name, t] : after) EXPECT_TRUE(at::equal(t, by_hand.at(name))) << name;
 }
 
+TEST_F(TrainLoops, MixedPrecisionMergesLoraInFloat32) {
+  // The adapter trains with bfloat16 products, but the final merge is float32 arithmetic: the
+  // same as merging the last checkpoint's adapter by hand.
+  TempDir out, merged;
+  SftConfig c = lora_sft(out.path(), 3);
+  c.precision = "bfloat16";
+  sft(c);
+  merge_adapter(out.file("checkpoint-3"), merged.path());
+  const auto by_hand = weights(merged.path());
+  for (const auto& [name, t] : weights(out.path())) EXPECT_TRUE(at::equal(t, by_hand.at(name))) << name;
+}
+
 TEST_F(TrainLoops, LoraResumeContinuesExactlyWithCheckpointingAndDropout) {
   TempDir straight, interrupted;
   SftConfig a = lora_sft(straight.path(), 4);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "model/checkpoint.h"
@@ -149,7 +150,7 @@ void Trainer::save_checkpoint(int64_t step) const {
 
 namespace {
 
-// precision "bfloat16": libtorch's CPU autocast for the run (it is thread-local, and the
+// precision "bfloat16": libtorch's CPU autocast for the training steps (it is thread-local, and the
 // trainer's steps run on the calling thread), restored afterwards. Its cache of bfloat16
 // weight copies is off: a copy made under inference mode (GRPO's sampling, stage 1's
 // catalogue) cannot enter a backward pass, and an optimiser step would make every copy stale.
@@ -183,7 +184,6 @@ class MixedPrecision {
 
 TrainResult Trainer::run(const MicroStep& micro_step) {
   const auto started = std::chrono::steady_clock::now();
-  const MixedPrecision precision(config_.precision);
   const auto& params = ModelAccess::parts(model_).transformer.trainable_parameters();
   const int64_t warmup = int64_t(std::ceil(config_.warmup_ratio * double(total_steps_)));
   const CosineSchedule schedule(config_.lr, config_.min_lr_ratio, warmup, total_steps_);
@@ -196,6 +196,8 @@ TrainResult Trainer::run(const MicroStep& micro_step) {
   result.output_dir = config_.output_dir;
   Metrics window;  // sums since the last log line
   int64_t window_steps = 0;
+  // Only the steps: merging LoRA adapters below must multiply in float32.
+  std::optional<MixedPrecision> precision(std::in_place, config_.precision);
   for (int64_t step = start_step_; step < total_steps_; ++step) {
     const double lr = schedule.lr(step);
     const double share = 1.0 / (double(config_.grad_accum) * updates_per_step_);
@@ -227,6 +229,7 @@ TrainResult Trainer::run(const MicroStep& micro_step) {
     }
     if (done == total_steps_ || (config_.save_every > 0 && done % config_.save_every == 0)) save_checkpoint(done);
   }
+  precision.reset();
   if (config_.lora.enabled()) {
     // The final model is the merged one, a plain Hugging Face directory; the adapter is kept.
     auto& m = ModelAccess::trainable_parts(model_);
