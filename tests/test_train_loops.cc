@@ -355,7 +355,8 @@ TEST_F(TrainLoops, PretrainingContinuesFromAGivenModel) {
   EXPECT_FALSE(at::equal(wa.at("model.layers.0.mlp.up_proj.weight"), wb.at("model.layers.0.mlp.up_proj.weight")));
 
   // The backbone owns the tokenizer and the architecture: setting them too is an error.
-  for (const std::string field : {R"("model": {"hidden_size": 64})", R"("tokenizer": "t.model")", R"("vocab_size": 8000)"}) {
+  for (const std::string field : {R"("model": {"hidden_size": 64})", R"("tokenizer": "t.model")", R"("vocab_size": 8000)",
+                                  R"("tokenizer_type": "unigram")"}) {
     try {
       PretrainConfig::from_json(R"({"corpus": "c", "output_dir": "o", "init_model": "m", )" + field + "}", "pre.json");
       FAIL() << field << " accepted beside init_model";

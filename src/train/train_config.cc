@@ -68,6 +68,11 @@ C parse_config(const std::string& text, const std::string& source, ReadOwn read_
   throw InvalidArgument(source + ": field '" + field + "' " + problem);
 }
 
+[[noreturn]] void owned_by_init_model(const std::string& source, const std::string& field) {
+  bad(source, field, "cannot be set with init_model, whose tokenizer and architecture the run continues from; "
+                     "remove one of the two");
+}
+
 }  // namespace
 
 void TrainingConfig::validate(const std::string& source) const {
@@ -122,16 +127,15 @@ PretrainConfig PretrainConfig::from_json(const std::string& text, const std::str
     f.read("corpus", c.corpus);
     f.read("init_model", c.init_model);
     f.read("seq_len", c.seq_len);
-    const auto owned_by_init_model = [&](const std::string& field) {
-      if (!c.init_model.empty())
-        bad(source, field, "cannot be set with init_model, whose tokenizer and architecture the run continues "
-                           "from; remove one of the two");
+    f.read("tokenizer", c.tokenizer);  // beside init_model: refused by validate()
+    // A C++ caller cannot tell these from their defaults, so only a JSON config is checked.
+    const auto refuse_beside_init_model = [&](const std::string& field) {
+      if (!c.init_model.empty()) owned_by_init_model(source, field);
     };
-    if (f.read("tokenizer", c.tokenizer)) owned_by_init_model("tokenizer");
-    if (f.read("vocab_size", c.vocab_size)) owned_by_init_model("vocab_size");
-    if (f.read("tokenizer_type", c.tokenizer_type)) owned_by_init_model("tokenizer_type");
+    if (f.read("vocab_size", c.vocab_size)) refuse_beside_init_model("vocab_size");
+    if (f.read("tokenizer_type", c.tokenizer_type)) refuse_beside_init_model("tokenizer_type");
     if (std::optional<JsonValue> model = f.find("model"); model && !model->is_null()) {
-      owned_by_init_model("model");
+      refuse_beside_init_model("model");
       if (!model->is_object()) model->expected("an object of model architecture fields");
       // Unspecified architecture fields keep small_model()'s values; the vocabulary is the
       // tokenizer's, known only once it exists, so any value will do here.
@@ -150,8 +154,7 @@ void PretrainConfig::validate(const std::string& source) const {
   if (tokenizer.empty() && vocab_size < 16) bad(source, "vocab_size", "must be >= 16");
   if (tokenizer_type != "bpe" && tokenizer_type != "unigram") bad(source, "tokenizer_type", "must be bpe or unigram");
   if (seq_len < 2) bad(source, "seq_len", "must be >= 2");
-  if (!init_model.empty() && !tokenizer.empty())
-    bad(source, "tokenizer", "cannot be set with init_model, whose tokenizer the run continues from");
+  if (!init_model.empty() && !tokenizer.empty()) owned_by_init_model(source, "tokenizer");
   if (init_model.empty() && seq_len > model.max_position_embeddings)
     bad(source, "seq_len", "exceeds the model's max_position_embeddings (" +
                                std::to_string(model.max_position_embeddings) + ")");
