@@ -74,6 +74,8 @@ def parse_args(argv: list[str]) -> Config:
     parser.add_argument("--wordnet", default=defaults.wordnet, help="path to WordNet 3.0 data.noun")
     parser.add_argument("--lexicon", choices=LEXICON_CHOICES, default=defaults.lexicon,
                         help="WordNet sentences added to corpus.txt beyond the product types: the "
+                             "types' own neighbourhood (catalogue: their synsets, every synset one "
+                             "relation away and the first sense of each word of those glosses), the "
                              "sense-tagged synsets of all parts of speech (common, 12.8 MB), every "
                              "synset (all, 51 MB) or none (default %(default)s); read from the "
                              "directory of --wordnet")

@@ -37,7 +37,7 @@ class Config:
     listing_repeats: int = 1
     reasoning_repeats: int = 0   # reasoning-format corpus lines per type and relation (0: none)
     wordnet: str = "/usr/share/wordnet/data.noun"
-    lexicon: str = "none"      # WordNet beyond the product types in corpus.txt: none, common or all
+    lexicon: str = "none"      # WordNet beyond the product types in corpus.txt: none, catalogue, common or all
     traffic_variants: int = 0  # traffic-like variants per training query (traffic.py)
     max_cot_tokens: int = 16   # the teacher's CoT cap: lrem_config.json's max_cot_tokens
     tokenizer: str = ""        # a model directory whose tokenizer counts that cap ("": words)
@@ -119,7 +119,7 @@ def generate(config: Config, log: Callable[[str], None] = lambda _: None) -> dic
                           _rng(config.seed, "corpus"), config.reasoning_repeats)
     if config.lexicon != "none":
         lexicon = list(lexicon_sentences(os.path.dirname(config.wordnet), _rng(config.seed, "lexicon"),
-                                         config.lexicon))
+                                         config.lexicon, {("n", t.synset.offset) for t in types}))
         log(f"lexicon ({config.lexicon}): {len(lexicon)} lines")
         corpus += lexicon
         _rng(config.seed, "lexicon-mix").shuffle(corpus)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Iterator
 
 from .text import with_article
@@ -75,12 +76,8 @@ def _definition_and_examples(gloss: str) -> tuple[str, list[str]]:
 INDEX_FILES = {"n": "index.noun", "v": "index.verb", "a": "index.adj", "r": "index.adv"}
 
 
-def tagged_synsets(directory: str) -> set[tuple[str, str]]:
-    """The synsets that are some word's sense seen in WordNet's sense-tagged texts (SemCor): in
-    index.* a lemma's synsets are ordered by frequency and the first tagsense_cnt were seen.
-    About 27k of the 117k synsets: the everyday vocabulary, without most of the taxonomy
-    (genus and family names, rare species) that a 2-core pretraining budget cannot afford."""
-    tagged = set()
+def _index_entries(directory: str) -> Iterator[tuple[str, str, list[str], int]]:
+    """index.*: (pos, lemma, its synsets most frequent first, how many of them SemCor tagged)."""
     for pos, name in INDEX_FILES.items():
         path = os.path.join(directory, name)
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -90,11 +87,86 @@ def tagged_synsets(directory: str) -> set[tuple[str, str]]:
                 fields = line.split()
                 try:
                     rest = fields[4 + int(fields[3]):]
-                    offsets = rest[2:2 + int(rest[0])]
-                    tagged.update((pos, offset) for offset in offsets[:int(rest[1])])
+                    yield pos, fields[0], rest[2:2 + int(rest[0])], int(rest[1])
                 except (IndexError, ValueError) as exc:
                     raise WordNetFormatError(f"{path}:{number}: malformed index line ({exc})") from exc
-    return tagged
+
+
+def tagged_synsets(directory: str) -> set[tuple[str, str]]:
+    """The synsets that are some word's sense seen in WordNet's sense-tagged texts (SemCor): in
+    index.* a lemma's synsets are ordered by frequency and the first tagsense_cnt were seen.
+    About 27k of the 117k synsets: the everyday vocabulary, without most of the taxonomy
+    (genus and family names, rare species) that a 2-core pretraining budget cannot afford."""
+    return {(pos, offset) for pos, _, offsets, tagged in _index_entries(directory) for offset in offsets[:tagged]}
+
+
+# WordNet's morphy (morphy(7WN)): the detachment rules tried when a word is not a lemma itself.
+SUFFIXES = {"n": (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
+                  ("ies", "y"), ("s", "")),
+            "v": (("ies", "y"), ("es", "e"), ("es", ""), ("ed", "e"), ("ed", ""), ("ing", "e"), ("ing", ""),
+                  ("s", "")),
+            "a": (("er", ""), ("est", ""), ("er", "e"), ("est", "e")),
+            "r": ()}
+EXCEPTION_FILES = {"n": "noun.exc", "v": "verb.exc", "a": "adj.exc", "r": "adv.exc"}
+# Words whose WordNet senses are not what they mean in a gloss ("in" = inch, "it" = information
+# technology, "a" = vitamin A): function words, skipped when glosses are read for their words.
+FUNCTION_WORDS = frozenset("""a an the and or but nor not no of in on at to by for from with without into onto
+    upon as than then so if it its is are was were be been being am do does did has have had this that these those
+    which who whom whose what when where why how there here all any some each every one ones other such own same
+    very can could may might must shall should will would up down out off over under again also only more most
+    about after before between through during against among i me my we us our you your he him his she her they
+    them their""".split())
+
+
+def _first_senses(directory: str) -> dict[tuple[str, str], str]:
+    """(pos, lemma) -> the lemma's most frequent synset in that part of speech."""
+    return {(pos, lemma): offsets[0] for pos, lemma, offsets, _ in _index_entries(directory) if offsets}
+
+
+def _exceptions(directory: str) -> dict[tuple[str, str], list[str]]:
+    """(pos, inflected form) -> base forms, from WordNet's irregular-form lists (*.exc)."""
+    table: dict[tuple[str, str], list[str]] = {}
+    for pos, name in EXCEPTION_FILES.items():
+        with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                words = line.split()
+                if len(words) >= 2:
+                    table.setdefault((pos, words[0]), []).extend(words[1:])
+    return table
+
+
+def base_senses(word: str, pos: str, first: dict[tuple[str, str], str],
+                exceptions: dict[tuple[str, str], list[str]]) -> str | None:
+    """The most frequent synset of `word` read as part of speech `pos`, found as morphy finds a
+    lemma: the word itself, then its irregular base forms, then the suffix rules."""
+    candidates = [word] + exceptions.get((pos, word), [])
+    candidates += [word[:-len(old)] + new for old, new in SUFFIXES[pos] if word.endswith(old) and len(word) > len(old)]
+    for candidate in candidates:
+        if (pos, candidate) in first:
+            return first[(pos, candidate)]
+    return None
+
+
+def catalogue_synsets(directory: str, synsets: dict[tuple[str, str], Synset],
+                      seeds: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The product types' synsets and the language around them, but not the other senses of
+    their names (item 15 of docs/RESULTS.md: "mule" the animal competed with the slipper): the
+    seeds, every synset one WordNet relation away (hypernym, hyponym, part, member, substance,
+    attribute, domain...), and the most frequent sense, in each part of speech, of every content
+    word in those synsets' definitions and examples."""
+    near = {key for key in seeds if key in synsets}
+    for key in list(near):
+        near.update((p.pos, p.offset) for p in synsets[key].pointers if (p.pos, p.offset) in synsets)
+    first, exceptions = _first_senses(directory), _exceptions(directory)
+    words = {w for key in near for w in re.findall(r"[a-z]+(?:-[a-z]+)*", synsets[key].gloss.lower())
+             if len(w) > 1 and w not in FUNCTION_WORDS}
+    keep = set(near)
+    for word in words:
+        for pos in FILES:
+            offset = base_senses(word, pos, first, exceptions)
+            if offset is not None and (pos, offset) in synsets:
+                keep.add((pos, offset))
+    return keep
 
 
 def read_lexicon(directory: str) -> dict[tuple[str, str], Synset]:
@@ -147,17 +219,25 @@ def synset_sentences(synset: Synset, synsets: dict[tuple[str, str], Synset], rng
     return lines
 
 
-LEXICON_CHOICES = ("none", "common", "all")
+LEXICON_CHOICES = ("none", "catalogue", "common", "all")
 
 
-def lexicon_sentences(directory: str, rng: random.Random, which: str = "all") -> Iterator[str]:
-    """The sentences of every synset ("all") or of the sense-tagged ones ("common"), synset by
-    synset in file order (the caller shuffles them into its corpus). Relations to untagged
-    synsets are kept: they name the rarer words from the common ones' side."""
+def lexicon_sentences(directory: str, rng: random.Random, which: str = "all",
+                      seeds: set[tuple[str, str]] | None = None) -> Iterator[str]:
+    """The sentences of every synset ("all"), of the sense-tagged ones ("common") or of the
+    neighbourhood of the `seeds` synsets ("catalogue": the product types, see
+    catalogue_synsets), synset by synset in file order (the caller shuffles them into its
+    corpus). Relations to synsets left out are kept: they name the rarer words from the kept
+    ones' side."""
     if which not in LEXICON_CHOICES[1:]:
         raise ValueError(f"lexicon {which!r}: expected one of {', '.join(LEXICON_CHOICES[1:])}")
+    if which == "catalogue" and not seeds:
+        raise ValueError("lexicon 'catalogue' needs the product types' synsets (seeds)")
     synsets = read_lexicon(directory)
-    keep = tagged_synsets(directory) if which == "common" else synsets.keys()
+    if which == "catalogue":
+        keep = catalogue_synsets(directory, synsets, seeds)
+    else:
+        keep = tagged_synsets(directory) if which == "common" else synsets.keys()
     for key, synset in synsets.items():
         if key in keep:
             yield from synset_sentences(synset, synsets, rng)

@@ -20,7 +20,8 @@ if not os.path.isfile(os.path.join(WORDNET_DIR, "data.verb")):
     pytest.skip(f"SKIPPED: WordNet 3.0 not found in {WORDNET_DIR}; install Debian's wordnet-base "
                 f"(apt-get install -y wordnet-base)", allow_module_level=True)
 
-from benchmark.lexicon import lexicon_sentences, read_lexicon, synset_sentences, tagged_synsets  # noqa: E402
+from benchmark.lexicon import (base_senses, catalogue_synsets, lexicon_sentences, read_lexicon,  # noqa: E402
+                               synset_sentences, tagged_synsets, _exceptions, _first_senses)
 from benchmark.text import words  # noqa: E402
 from benchmark.traffic import misspell  # noqa: E402
 
@@ -91,6 +92,32 @@ def test_common_is_the_sense_tagged_subset_and_output_is_deterministic(lexicon):
     assert len(first) < len(list(lexicon_sentences(WORDNET_DIR, random.Random(3), "all"))) / 2
     with pytest.raises(ValueError, match="expected one of"):
         list(lexicon_sentences(WORDNET_DIR, random.Random(3), "some"))
+
+
+def test_catalogue_is_the_neighbourhood_of_the_types_without_their_other_senses(lexicon):
+    slipper = ("n", _synset(lexicon, "n", "mule", "a slipper that has no fitting").offset)
+    animal = ("n", _synset(lexicon, "n", "mule", "hybrid offspring of a male donkey").offset)
+    keep = catalogue_synsets(WORDNET_DIR, lexicon, {slipper})
+    assert slipper in keep and animal not in keep  # the product, not the other sense of its name
+    hypernym = next(p for p in lexicon[slipper].pointers if p.symbol == "@")
+    assert (hypernym.pos, hypernym.offset) in keep
+    # The gloss's words come in by their most frequent sense ("heel" in "fitting around the heel").
+    assert ("n", _synset(lexicon, "n", "heel", "the bottom of a shoe or boot").offset) in keep
+    assert ("n", _synset(lexicon, "n", "heel", "the back part of the human foot").offset) not in keep
+    assert len(keep) < 200
+    sentences = list(lexicon_sentences(WORDNET_DIR, random.Random(3), "catalogue", {slipper}))
+    assert sentences == list(lexicon_sentences(WORDNET_DIR, random.Random(3), "catalogue", {slipper}))
+    assert not any("donkey" in line for line in sentences)
+    with pytest.raises(ValueError, match="seeds"):
+        list(lexicon_sentences(WORDNET_DIR, random.Random(3), "catalogue"))
+
+
+def test_gloss_words_are_reduced_to_lemmas_as_morphy_does():
+    first, exceptions = _first_senses(WORDNET_DIR), _exceptions(WORDNET_DIR)
+    assert base_senses("worn", "v", first, exceptions) == first[("v", "wear")]  # irregular: verb.exc
+    assert base_senses("boxes", "n", first, exceptions) == first[("n", "box")]  # suffix rule
+    assert base_senses("keeps", "v", first, exceptions) == first[("v", "keep")]
+    assert base_senses("qzxv", "n", first, exceptions) is None
 
 
 def test_the_options_add_text_and_queries_and_change_nothing_else(runs):
