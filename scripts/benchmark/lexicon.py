@@ -107,7 +107,7 @@ SUFFIXES = {"n": (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("sh
                   ("s", "")),
             "a": (("er", ""), ("est", ""), ("er", "e"), ("est", "e")),
             "r": ()}
-EXCEPTION_FILES = {"n": "noun.exc", "v": "verb.exc", "a": "adj.exc", "r": "adv.exc"}
+IRREGULAR_FILES = {"n": "noun.exc", "v": "verb.exc", "a": "adj.exc", "r": "adv.exc"}
 # Words whose WordNet senses are not what they mean in a gloss ("in" = inch, "it" = information
 # technology, "a" = vitamin A): function words, skipped when glosses are read for their words.
 FUNCTION_WORDS = frozenset("""a an the and or but nor not no of in on at to by for from with without into onto
@@ -118,15 +118,15 @@ FUNCTION_WORDS = frozenset("""a an the and or but nor not no of in on at to by f
     them their""".split())
 
 
-def _first_senses(directory: str) -> dict[tuple[str, str], str]:
+def first_senses(directory: str) -> dict[tuple[str, str], str]:
     """(pos, lemma) -> the lemma's most frequent synset in that part of speech."""
     return {(pos, lemma): offsets[0] for pos, lemma, offsets, _ in _index_entries(directory) if offsets}
 
 
-def _exceptions(directory: str) -> dict[tuple[str, str], list[str]]:
+def irregular_forms(directory: str) -> dict[tuple[str, str], list[str]]:
     """(pos, inflected form) -> base forms, from WordNet's irregular-form lists (*.exc)."""
     table: dict[tuple[str, str], list[str]] = {}
-    for pos, name in EXCEPTION_FILES.items():
+    for pos, name in IRREGULAR_FILES.items():
         with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 words = line.split()
@@ -135,11 +135,11 @@ def _exceptions(directory: str) -> dict[tuple[str, str], list[str]]:
     return table
 
 
-def base_senses(word: str, pos: str, first: dict[tuple[str, str], str],
-                exceptions: dict[tuple[str, str], list[str]]) -> str | None:
+def most_frequent_sense(word: str, pos: str, first: dict[tuple[str, str], str],
+                        irregular: dict[tuple[str, str], list[str]]) -> str | None:
     """The most frequent synset of `word` read as part of speech `pos`, found as morphy finds a
     lemma: the word itself, then its irregular base forms, then the suffix rules."""
-    candidates = [word] + exceptions.get((pos, word), [])
+    candidates = [word] + irregular.get((pos, word), [])
     candidates += [word[:-len(old)] + new for old, new in SUFFIXES[pos] if word.endswith(old) and len(word) > len(old)]
     for candidate in candidates:
         if (pos, candidate) in first:
@@ -157,13 +157,13 @@ def catalogue_synsets(directory: str, synsets: dict[tuple[str, str], Synset],
     near = {key for key in seeds if key in synsets}
     for key in list(near):
         near.update((p.pos, p.offset) for p in synsets[key].pointers if (p.pos, p.offset) in synsets)
-    first, exceptions = _first_senses(directory), _exceptions(directory)
+    first, irregular = first_senses(directory), irregular_forms(directory)
     words = {w for key in near for w in re.findall(r"[a-z]+(?:-[a-z]+)*", synsets[key].gloss.lower())
              if len(w) > 1 and w not in FUNCTION_WORDS}
     keep = set(near)
     for word in words:
         for pos in FILES:
-            offset = base_senses(word, pos, first, exceptions)
+            offset = most_frequent_sense(word, pos, first, irregular)
             if offset is not None and (pos, offset) in synsets:
                 keep.add((pos, offset))
     return keep

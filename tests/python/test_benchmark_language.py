@@ -20,8 +20,8 @@ if not os.path.isfile(os.path.join(WORDNET_DIR, "data.verb")):
     pytest.skip(f"SKIPPED: WordNet 3.0 not found in {WORDNET_DIR}; install Debian's wordnet-base "
                 f"(apt-get install -y wordnet-base)", allow_module_level=True)
 
-from benchmark.lexicon import (base_senses, catalogue_synsets, lexicon_sentences, read_lexicon,  # noqa: E402
-                               synset_sentences, tagged_synsets, _exceptions, _first_senses)
+from benchmark.lexicon import (catalogue_synsets, first_senses, irregular_forms, lexicon_sentences,  # noqa: E402
+                               most_frequent_sense, read_lexicon, synset_sentences, tagged_synsets)
 from benchmark.text import words  # noqa: E402
 from benchmark.traffic import misspell  # noqa: E402
 
@@ -113,11 +113,11 @@ def test_catalogue_is_the_neighbourhood_of_the_types_without_their_other_senses(
 
 
 def test_gloss_words_are_reduced_to_lemmas_as_morphy_does():
-    first, exceptions = _first_senses(WORDNET_DIR), _exceptions(WORDNET_DIR)
-    assert base_senses("worn", "v", first, exceptions) == first[("v", "wear")]  # irregular: verb.exc
-    assert base_senses("boxes", "n", first, exceptions) == first[("n", "box")]  # suffix rule
-    assert base_senses("keeps", "v", first, exceptions) == first[("v", "keep")]
-    assert base_senses("qzxv", "n", first, exceptions) is None
+    first, irregular = first_senses(WORDNET_DIR), irregular_forms(WORDNET_DIR)
+    assert most_frequent_sense("worn", "v", first, irregular) == first[("v", "wear")]  # irregular: verb.exc
+    assert most_frequent_sense("boxes", "n", first, irregular) == first[("n", "box")]  # suffix rule
+    assert most_frequent_sense("keeps", "v", first, irregular) == first[("v", "keep")]
+    assert most_frequent_sense("qzxv", "n", first, irregular) is None
 
 
 def test_the_options_add_text_and_queries_and_change_nothing_else(runs):
