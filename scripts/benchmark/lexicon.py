@@ -76,11 +76,21 @@ def _definition_and_examples(gloss: str) -> tuple[str, list[str]]:
 INDEX_FILES = {"n": "index.noun", "v": "index.verb", "a": "index.adj", "r": "index.adv"}
 
 
+def _open_wordnet(directory: str, name: str):
+    """One of WordNet 3.0's files, or an error that says how to get it."""
+    path = os.path.join(directory, name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"WordNet database {path} not found; install Debian's wordnet-base "
+                                f"(apt-get install -y wordnet-base) or pass --wordnet the data.noun of a "
+                                f"complete WordNet 3.0 directory")
+    return open(path, encoding="utf-8", errors="replace")
+
+
 def _index_entries(directory: str) -> Iterator[tuple[str, str, list[str], int]]:
     """index.*: (pos, lemma, its synsets most frequent first, how many of them SemCor tagged)."""
     for pos, name in INDEX_FILES.items():
         path = os.path.join(directory, name)
-        with open(path, encoding="utf-8", errors="replace") as handle:
+        with _open_wordnet(directory, name) as handle:
             for number, line in enumerate(handle, 1):
                 if line.startswith("  "):
                     continue
@@ -127,7 +137,7 @@ def irregular_forms(directory: str) -> dict[tuple[str, str], list[str]]:
     """(pos, inflected form) -> base forms, from WordNet's irregular-form lists (*.exc)."""
     table: dict[tuple[str, str], list[str]] = {}
     for pos, name in IRREGULAR_FILES.items():
-        with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as handle:
+        with _open_wordnet(directory, name) as handle:
             for line in handle:
                 words = line.split()
                 if len(words) >= 2:
@@ -174,10 +184,7 @@ def read_lexicon(directory: str) -> dict[tuple[str, str], Synset]:
     synsets: dict[tuple[str, str], Synset] = {}
     for pos, name in FILES.items():
         path = os.path.join(directory, name)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"WordNet database {path} not found; install Debian's wordnet-base "
-                                    f"(apt-get install -y wordnet-base) or pass --lexicon-dir")
-        with open(path, encoding="utf-8", errors="replace") as handle:
+        with _open_wordnet(directory, name) as handle:
             for number, line in enumerate(handle, 1):
                 if line.startswith("  "):  # the licence header
                     continue

@@ -4,6 +4,7 @@ traffic-like variants of the training queries (--traffic-variants), on the real 
 import json
 import os
 import random
+import shutil
 from collections import Counter
 import subprocess
 import sys
@@ -110,6 +111,18 @@ def test_catalogue_is_the_neighbourhood_of_the_types_without_their_other_senses(
     assert not any("donkey" in line for line in sentences)
     with pytest.raises(ValueError, match="seeds"):
         list(lexicon_sentences(WORDNET_DIR, random.Random(3), "catalogue"))
+
+
+def test_a_missing_wordnet_file_is_named_with_the_package_to_install(tmp_path, lexicon):
+    for name in os.listdir(WORDNET_DIR):
+        if name.startswith(("data.", "index.")):
+            shutil.copy(os.path.join(WORDNET_DIR, name), tmp_path / name)
+    slipper = ("n", _synset(lexicon, "n", "mule", "a slipper that has no fitting").offset)
+    with pytest.raises(FileNotFoundError, match=r"noun\.exc not found; install Debian's wordnet-base"):
+        list(lexicon_sentences(str(tmp_path), random.Random(3), "catalogue", {slipper}))
+    os.remove(tmp_path / "index.adv")
+    with pytest.raises(FileNotFoundError, match=r"index\.adv not found; install Debian's wordnet-base"):
+        tagged_synsets(str(tmp_path))
 
 
 def test_gloss_words_are_reduced_to_lemmas_as_morphy_does():
