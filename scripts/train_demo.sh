@@ -9,6 +9,8 @@
 #   LREM_INSTALL_DEMO=1 scripts/train_demo.sh   also copies the result into models/
 #   LREM_DEMO_CONFIGS=configs/wordnet scripts/train_demo.sh   the recipe whose pretraining adds
 #       WordNet's everyday vocabulary (docs/RESULTS.md, "Natural queries")
+#   LREM_DEMO_CONFIGS=configs/lexicon scripts/train_demo.sh   a wider backbone that reads WordNet
+#       restricted to the catalogue's neighbourhood from scratch, in bfloat16 (RESULTS, item 18)
 #   LREM_DEMO_SEED=14 scripts/train_demo.sh runs/seed14   another seed for the direct baseline,
 #       stage 1 and stage 2 (data order, sampling); the data and pretraining stay the recipe's.
 #       A copy of a finished runs/demo/pretrain in the new directory is reused (--resume).
