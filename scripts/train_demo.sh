@@ -31,11 +31,16 @@ if [ "${LREM_INSTALL_DEMO:-0}" = 1 ] && [ -n "${LREM_DEMO_SEED:-}" ]; then
 fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LREM_BUILD_DIR:-$root/build}"
-out="$(mkdir -p "${1:-$root/runs/demo}" && cd "${1:-$root/runs/demo}" && pwd)"
 # LREM_DEMO_CONFIGS=configs/wordnet: another recipe; each of its files replaces configs/demo's.
 configs="$root/configs/demo"
 overrides="$(cd "$root" && realpath -m "${LREM_DEMO_CONFIGS:-configs/demo}")"
+# A misspelt directory would otherwise fall back to configs/demo file by file, silently.
+if [ ! -d "$overrides" ]; then
+  echo "train_demo: LREM_DEMO_CONFIGS=$LREM_DEMO_CONFIGS is not a directory; the recipes are: $(cd "$root/configs" && echo */ | tr -d /)" >&2
+  exit 1
+fi
 config() { if [ -f "$overrides/$1" ]; then echo "$overrides/$1"; else echo "$configs/$1"; fi; }
+out="$(mkdir -p "${1:-$root/runs/demo}" && cd "${1:-$root/runs/demo}" && pwd)"
 
 if ! bash "$root/scripts/build.sh" >"$build.train-demo-build.log" 2>&1; then
   tail -n 40 "$build.train-demo-build.log"; echo "train_demo: the build failed" >&2; exit 1
