@@ -243,8 +243,10 @@ def lexicon_sentences(directory: str, rng: random.Random, which: str = "all",
     synsets = read_lexicon(directory)
     if which == "catalogue":
         keep = catalogue_synsets(directory, synsets, seeds)
+    elif which == "common":
+        keep = tagged_synsets(directory)
     else:
-        keep = tagged_synsets(directory) if which == "common" else synsets.keys()
+        keep = synsets.keys()
     for key, synset in synsets.items():
         if key in keep:
             yield from synset_sentences(synset, synsets, rng)

@@ -33,6 +33,16 @@ _GLOSS_TURN = re.compile(r"\b(?:that|which|used|for|worn|with|designed|to)\b")
 _INTENT_WORDS = frozenset("no not without except but free instead alternative cheaper budget less lower like than".split())
 _NEED = ("something {tail}", "a thing {tail}", "need something {tail}", "what to get {tail}")
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+_VARIANT_SUFFIX = re.compile(r"-t[0-9]+$")
+
+
+def variant_id(query_id: str, number: int) -> str:
+    return f"{query_id}-t{number}"
+
+
+def is_variant(query_id: str) -> bool:
+    """Whether a query id names a traffic variant (variant_id) rather than a template's wording."""
+    return _VARIANT_SUFFIX.search(query_id) is not None
 
 
 def _neighbour_keys(letter: str) -> str:
@@ -132,7 +142,7 @@ def traffic_variants(queries: list[Query], types: dict[str, ProductType], per_qu
                 text = variant_text(query, product_type, transform, rng)
                 if text and text not in used_texts:
                     used_texts.add(text)
-                    variants.append(Query(f"{query.id}-t{number}", text, query.category, query.split,
+                    variants.append(Query(variant_id(query.id, number), text, query.category, query.split,
                                           query.type_id, list(query.type_ids), dict(query.constraints),
                                           query.exclude_material, query.exclude_brand, query.phrase))
                     break

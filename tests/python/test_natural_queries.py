@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 from benchmark import natural  # noqa: E402
 from benchmark.jsonl import read_jsonl  # noqa: E402
+from benchmark.traffic import is_variant  # noqa: E402
 
 if not os.path.isfile("/usr/share/wordnet/data.noun"):
     pytest.skip("SKIPPED: WordNet 3.0 (Debian's wordnet-base) is needed to generate the benchmark",
@@ -68,7 +69,7 @@ def test_no_query_is_a_generated_one(data, queries):
     generated = {split: read_jsonl(data / f"queries_{split}.jsonl") for split in ("train", "dev", "test")}
     # The templates' own wordings: none is one of the hand-written queries.
     templated = {normalise(q["text"]) for rows in generated.values() for q in rows
-                 if not re.search(r"-t[0-9]+$", q["id"])}  # traffic.py names a variant QUERY_ID-tN
+                 if not is_variant(q["id"])}
     assert [q["text"] for q in queries if normalise(q["text"]) in templated] == []
     # The recipe's traffic variants edit those wordings (a dropped word can leave a bare product
     # name, which a hand-written synonym query may also be), but only for training types: no
